@@ -1,0 +1,1 @@
+"""Runs connectors: config, the control catalog, the run loop and the `evidence` CLI."""

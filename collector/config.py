@@ -1,0 +1,364 @@
+"""The TOML config, read into frozen typed models that reject unknown keys.
+
+Secrets are never written in the config itself: a secret field takes `{ env = "NAME" }` or
+`{ file = "/run/secrets/name" }` and `resolve_secret` reads it when it is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collector.controls import ControlCatalog, check_criteria, is_criterion
+from collector.errors import ConfigError
+from connectors.base import Connector, ConnectorConfig
+
+ENV_CONFIG = "EVIDENCE_CONFIG"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SecretRef(_Model):
+    """A secret named by indirection: an environment variable or a file."""
+
+    env: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret takes exactly one of { env = \"NAME\" } or { file = \"PATH\" }")
+        return self
+
+    def describe(self) -> str:
+        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
+
+
+def resolve_secret(ref: SecretRef) -> str:
+    """Read the secret `ref` names; ConfigError (without the value) when it is missing."""
+    if ref.env is not None:
+        value = os.environ.get(ref.env)
+        if value is None or value == "":
+            raise ConfigError(f"secret environment variable {ref.env} is not set")
+        return value
+    assert ref.file is not None
+    try:
+        return Path(ref.file).read_text("utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"secret file {ref.file} cannot be read: {e.strerror}") from None
+
+
+class S3Store(_Model):
+    """Blobs and seals in an S3 bucket with Object Lock (production)."""
+
+    bucket: str
+    prefix: str = "evidence/"
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    retention_days: int = Field(default=400, ge=1, le=36500)
+
+
+class StoreConfig(_Model):
+    """Where evidence is kept: an SQLAlchemy index and a blob store."""
+
+    index_url: str = "sqlite:///evidence/index.db"
+    index_password: SecretRef | None = None
+    blob_dir: str = "evidence/blobs"
+    seal_dir: str | None = None
+    s3: S3Store | None = None
+
+
+class SigningConfig(_Model):
+    """The Ed25519 key that signs each run's seal (created on first use)."""
+
+    key_file: str = "evidence/signing.key"
+
+
+class CollectorConfig(_Model):
+    """How collections run."""
+
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=300)
+    lock_wait_seconds: float = Field(default=60.0, ge=0, le=86400)
+
+
+class ScheduleConfig(_Model):
+    """A cron schedule and what it collects."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    cron: str
+    timezone: str = "UTC"
+    connectors: tuple[str, ...] = ()
+    snapshots: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("cron takes five fields: minute hour day month weekday")
+        return v
+
+
+@dataclass(frozen=True)
+class ConnectorInstance:
+    """One configured instance of a connector (e.g. aws/prod)."""
+
+    type: str
+    instance: str
+    config: ConnectorConfig
+    snapshots: tuple[str, ...] | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}/{self.instance}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, paths resolved against the config file's folder."""
+
+    path: Path | None
+    store: StoreConfig
+    signing: SigningConfig
+    collector: CollectorConfig
+    catalog: ControlCatalog
+    connectors: tuple[ConnectorInstance, ...]
+    schedules: tuple[ScheduleConfig, ...]
+
+    def resolve_path(self, p: str) -> Path:
+        base = self.path.parent if self.path else Path.cwd()
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else (base / q)
+
+    def index_url(self) -> str:
+        url = self.store.index_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url[len("sqlite:///"):]
+            if rel and rel != ":memory:":
+                url = "sqlite:///" + str(self.resolve_path(rel))
+        if self.store.index_password is not None:
+            from sqlalchemy.engine import make_url
+
+            u = make_url(url).set(password=resolve_secret(self.store.index_password))
+            return u.render_as_string(hide_password=False)
+        return url
+
+
+_TOP = {"store", "signing", "collector", "controls", "connectors", "schedule"}
+
+
+def _locate(text: str, path: tuple[str | int, ...]) -> int | None:
+    """Best-effort line number of `path` (e.g. ("connectors", 0, "region")) in TOML text."""
+    lines = text.splitlines()
+    table: list[str | int] = []
+    counts: dict[str, int] = {}
+    header = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    keyline = re.compile(r"^\s*(\"[^\"]+\"|[A-Za-z0-9_.-]+)\s*=")
+    best: int | None = None
+    for no, line in enumerate(lines, 1):
+        m = header.match(line)
+        if m:
+            name = m.group(2)
+            parts: list[str | int] = list(name.split("."))
+            if m.group(1) == "[[":
+                idx = counts.get(name, 0)
+                counts[name] = idx + 1
+                parts = [*parts, idx]
+            table = parts
+            if tuple(table) == path[: len(table)] and len(table) == len(path):
+                best = best or no
+            continue
+        k = keyline.match(line)
+        if k:
+            key = k.group(1).strip('"')
+            full = (*table, *key.split("."))
+            if full == path[: len(full)]:
+                return no
+            if tuple(table) == path[: len(table)] and best is None and len(table) > 0:
+                best = None
+    return best
+
+
+def _where(file: str, text: str, path: tuple[str | int, ...]) -> str:
+    line = _locate(text, path)
+    return f"{file}:{line}" if line else file
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _validation_message(e: ValidationError, file: str, text: str,
+                        prefix: tuple[str | int, ...]) -> str:
+    err = e.errors()[0]
+    loc = tuple(x for x in err["loc"] if isinstance(x, str | int))
+    path = (*prefix, *loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    value = err.get("input")
+    shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) \
+        else f" (got {value!r})"
+    if any(p in ("token", "password", "secret", "api_key", "client_secret", "private_key")
+           for p in path if isinstance(p, str)):
+        shown = ""
+    return f"{_where(file, text, path)}: {_dotted(path)}: {msg}{shown}"
+
+
+def load(path: str | os.PathLike[str] | None = None,
+         env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config at `path` (or $EVIDENCE_CONFIG); ConfigError if bad."""
+    env = os.environ if env is None else env
+    p = path if path is not None else env.get(ENV_CONFIG)
+    if p is None:
+        raise ConfigError("no config given: pass -c/--config FILE or set EVIDENCE_CONFIG")
+    fp = Path(p)
+    try:
+        text = fp.read_text("utf-8")
+    except OSError as e:
+        raise ConfigError(f"{fp}: cannot read config: {e.strerror}") from None
+    return parse(text, fp)
+
+
+def parse(text: str, fp: Path | None = None) -> Config:
+    """Validate config `text` (from file `fp`) into a Config."""
+    file = str(fp) if fp else "<config>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: invalid TOML: {e}") from None
+    for key in data:
+        if key not in _TOP:
+            raise ConfigError(f"{_where(file, text, (key,))}: {key}: unknown key "
+                              f"(expected one of: {', '.join(sorted(_TOP))})")
+
+    def model(cls: type[_Model], key: str) -> Any:
+        raw = data.get(key, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{_where(file, text, (key,))}: {key}: expected a table")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as e:
+            raise ConfigError(_validation_message(e, file, text, (key,))) from None
+
+    store = model(StoreConfig, "store")
+    signing = model(SigningConfig, "signing")
+    collector = model(CollectorConfig, "collector")
+
+    custom: dict[str, tuple[str, ...]] = {}
+    controls = data.get("controls", {})
+    if not isinstance(controls, dict):
+        raise ConfigError(f"{_where(file, text, ('controls',))}: controls: expected a table")
+    for cid, targets in controls.items():
+        where = _where(file, text, ("controls", cid))
+        if is_criterion(cid):
+            raise ConfigError(f"{where}: controls.{cid}: a criterion cannot be remapped")
+        if not isinstance(targets, list) or not targets or \
+                not all(isinstance(t, str) for t in targets):
+            raise ConfigError(f"{where}: controls.{cid}: expected a list of criteria IDs")
+        custom[cid] = check_criteria(targets, where=f"{where}: controls.{cid}")
+    catalog = ControlCatalog(custom)
+
+    instances: list[ConnectorInstance] = []
+    raw_conns = data.get("connectors", [])
+    if not isinstance(raw_conns, list):
+        raise ConfigError(f"{_where(file, text, ('connectors',))}: connectors: "
+                          "expected [[connectors]] entries")
+    from connectors.registry import get
+
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_conns):
+        body = dict(raw)
+        typ = body.pop("type", None)
+        inst = body.pop("instance", None)
+        snaps = body.pop("snapshots", None)
+        at = _where(file, text, ("connectors", i))
+        if not isinstance(typ, str):
+            raise ConfigError(f"{at}: connectors[{i}].type: missing (e.g. type = \"aws\")")
+        try:
+            cls: type[Connector] = get(typ)
+        except ConfigError as e:
+            raise ConfigError(f"{_where(file, text, ('connectors', i, 'type'))}: "
+                              f"connectors[{i}].type: {e.message}") from None
+        inst = inst if inst is not None else "default"
+        if not isinstance(inst, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", inst):
+            raise ConfigError(f"{at}: connectors[{i}].instance: expected a name of letters, "
+                              f"digits, '_', '.', '-' (got {inst!r})")
+        key = f"{typ}/{inst}"
+        if key in seen:
+            raise ConfigError(f"{at}: connectors[{i}]: instance {key} is configured twice")
+        seen.add(key)
+        if snaps is not None:
+            if not isinstance(snaps, list) or not all(isinstance(s, str) for s in snaps):
+                raise ConfigError(f"{at}: connectors[{i}].snapshots: expected a list of names")
+            for s in snaps:
+                if s not in cls.snapshots():
+                    raise ConfigError(f"{_where(file, text, ('connectors', i, 'snapshots'))}: "
+                                      f"connectors[{i}].snapshots: {typ} has no snapshot {s!r}")
+        try:
+            cfg = cls.config_model.model_validate(body)
+        except ValidationError as e:
+            raise ConfigError(_validation_message(e, file, text, ("connectors", i))) from None
+        instances.append(ConnectorInstance(typ, inst, cfg, tuple(snaps) if snaps else None))
+
+    schedules: list[ScheduleConfig] = []
+    raw_sched = data.get("schedule", [])
+    if not isinstance(raw_sched, list):
+        raise ConfigError(f"{_where(file, text, ('schedule',))}: schedule: "
+                          "expected [[schedule]] entries")
+    names: set[str] = set()
+    for i, raw in enumerate(raw_sched):
+        try:
+            sc = ScheduleConfig.model_validate(raw)
+        except ValidationError as e:
+            raise ConfigError(_validation_message(e, file, text, ("schedule", i))) from None
+        at = _where(file, text, ("schedule", i))
+        if sc.name in names:
+            raise ConfigError(f"{at}: schedule[{i}].name: {sc.name!r} is used twice")
+        names.add(sc.name)
+        known = {c.type for c in instances} | {c.key for c in instances}
+        for c in sc.connectors:
+            if c not in known:
+                raise ConfigError(f"{at}: schedule[{i}].connectors: {c!r} is not configured")
+        for cid in sc.controls:
+            try:
+                catalog.resolve(cid)
+            except ConfigError as e:
+                raise ConfigError(f"{at}: schedule[{i}].controls: {e.message}") from None
+        _check_schedule_time(sc, f"{at}: schedule[{i}]")
+        schedules.append(sc)
+
+    return Config(fp.resolve() if fp else None, store, signing, collector, catalog,
+                  tuple(instances), tuple(schedules))
+
+
+def _check_schedule_time(sc: ScheduleConfig, where: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(sc.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone: unknown time zone {sc.timezone!r}") from None
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(sc.cron, timezone=sc.timezone)
+    except ValueError as e:
+        raise ConfigError(f"{where}.cron: {e} (got {sc.cron!r})") from None

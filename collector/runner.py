@@ -1,0 +1,330 @@
+"""The run loop: select snapshots, run them with bounded concurrency, store, seal.
+
+One collection, from trigger to sealed record:
+  plan()   -> (instance, snapshot) tasks the filters select
+  _task()  -> lease lock -> population window from the watermark -> connector snapshot,
+              retried on TransientError -> assess() -> blobs, then a ledgered record
+  run()    -> every task on a thread pool; one failure never stops the others; then the
+              ledger head is sealed and the run record written.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from collector.config import Config, ConnectorInstance
+from collector.errors import ConfigError, ConnectorError, EvidenceError, TransientError
+from connectors.base import Connector, Finding, Provenance, SnapshotContext, SnapshotSpec
+from connectors.registry import get as get_connector
+from storage.index import records
+from storage.locks import LockTimeout, lease
+from storage.store import EvidenceStore, NewRecord, utcnow
+
+log = logging.getLogger("evidence.collector")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which snapshots to run: empty filters select everything configured."""
+
+    connectors: tuple[str, ...] = ()
+    snapshots: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    """What happened to one (instance, snapshot) task."""
+
+    connector: str
+    instance: str
+    snapshot: str
+    status: str  # complete | partial | failed | skipped
+    record_ids: list[str] = field(default_factory=list)
+    record_count: int = 0
+    attempts: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    assessment: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"connector": self.connector, "instance": self.instance,
+                "snapshot": self.snapshot, "status": self.status,
+                "record_ids": self.record_ids, "record_count": self.record_count,
+                "attempts": self.attempts, "seconds": round(self.seconds, 3),
+                "error": self.error, "assessment": self.assessment}
+
+
+@dataclass
+class RunSummary:
+    """A whole run's outcome."""
+
+    run_id: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    outcomes: list[Outcome]
+    seal_seq: int | None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(o.status == "complete" for o in self.outcomes)
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        return "ok" if self.ok else "failed-snapshots"
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return {"run_id": self.run_id, "trigger": self.trigger, "status": self.status,
+                "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat(),
+                "counts": counts, "seal_seq": self.seal_seq,
+                "snapshots": [o.to_json() for o in self.outcomes]}
+
+
+Task = tuple[ConnectorInstance, type[Connector], SnapshotSpec]
+
+
+class Collector:
+    """Runs the configured connectors into the store."""
+
+    def __init__(self, config: Config, store: EvidenceStore, *,
+                 factories: Mapping[str, Any] | None = None,
+                 clock: Callable[[], datetime] = utcnow,
+                 sleep: Callable[[float], None] = time.sleep,
+                 progress: Callable[[Outcome, int, int], None] | None = None,
+                 holder: str | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.factories = dict(factories or {})
+        self.clock = clock
+        self.sleep = sleep
+        self.progress = progress
+        self.holder = holder
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Start no new snapshot; running ones finish and are recorded."""
+        self._stop.set()
+
+    def plan(self, sel: Selection) -> list[Task]:
+        """The (instance, snapshot) tasks `sel` selects; ConfigError for unknown names."""
+        criteria: set[str] = set()
+        for c in sel.controls:
+            criteria.update(self.config.catalog.resolve(c))
+        instances = self.config.connectors
+        for name in sel.connectors:
+            if not any(name in (i.type, i.key) for i in instances):
+                get_connector(name.split("/")[0])  # unknown type -> clear error
+                raise ConfigError(f"connector {name!r} is not configured "
+                                  f"(configured: {', '.join(i.key for i in instances) or 'none'})")
+        tasks: list[Task] = []
+        for inst in instances:
+            if sel.connectors and not any(n in (inst.type, inst.key) for n in sel.connectors):
+                continue
+            cls = get_connector(inst.type)
+            for spec in cls.snapshots().values():
+                if inst.snapshots is not None and spec.name not in inst.snapshots:
+                    continue
+                if sel.snapshots and spec.name not in sel.snapshots:
+                    continue
+                if criteria and not criteria & set(spec.controls):
+                    continue
+                tasks.append((inst, cls, spec))
+        for s in sel.snapshots:
+            if not any(s in get_connector(i.type).snapshots() for i in instances):
+                raise ConfigError(f"unknown snapshot {s!r} for the configured connectors")
+        return tasks
+
+    def run(self, sel: Selection = Selection(), trigger: str = "manual") -> RunSummary:
+        """Collect everything `sel` selects, then seal the ledger head."""
+        tasks = self.plan(sel)
+        started = self.clock()
+        run_id = self.store.start_run(trigger)
+        outcomes: list[Outcome] = []
+        done = 0
+        workers = max(1, min(self.config.collector.concurrency, len(tasks) or 1))
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snap") as pool:
+                futures = {pool.submit(self._task, run_id, t): t for t in tasks}
+                for fut in as_completed(futures):
+                    inst, _cls, spec = futures[fut]
+                    try:
+                        out = fut.result()
+                    except Exception as e:  # a bug in our own code: record, never pass
+                        log.exception("snapshot task crashed")
+                        out = Outcome(inst.type, inst.instance, spec.name, "failed",
+                                      error=f"internal error: {type(e).__name__}: {e}")
+                    outcomes.append(out)
+                    done += 1
+                    if self.progress:
+                        self.progress(out, done, len(tasks))
+        finally:
+            interrupted = self._stop.is_set()
+            seal = None
+            try:
+                seal = self.store.seal(run_id)
+            except EvidenceError as e:
+                log.error("could not seal run %s: %s", run_id, e)
+            outcomes.sort(key=lambda o: (o.connector, o.instance, o.snapshot))
+            summary = RunSummary(run_id, trigger, started, self.clock(), outcomes,
+                                 seal.seq if seal else None, interrupted)
+            self.store.finish_run(run_id, summary.status, summary.to_json())
+        return summary
+
+    # one task -----------------------------------------------------------------------------
+    def _task(self, run_id: str, task: Task) -> Outcome:
+        inst, cls, spec = task
+        out = Outcome(inst.type, inst.instance, spec.name, "skipped")
+        if self._stop.is_set():
+            out.error = "not started: the collector was asked to stop"
+            return out
+        t0 = time.monotonic()
+        name = f"snapshot:{inst.key}:{spec.name}"
+        try:
+            with lease(self.store.engine, name, holder=self.holder,
+                       wait=self.config.collector.lock_wait_seconds, clock=self.clock,
+                       sleep=self.sleep):
+                if spec.kind == "population":
+                    self._population(run_id, inst, cls, spec, out)
+                else:
+                    self._one(run_id, inst, cls, spec, out, None, None)
+        except LockTimeout as e:
+            out.status, out.error = "skipped", str(e)
+        out.seconds = time.monotonic() - t0
+        return out
+
+    def _population(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
+                    spec: SnapshotSpec, out: Outcome) -> None:
+        now = self.clock()
+        with self.store.engine.connect() as conn:
+            mark = conn.execute(select(func.max(records.c.period_end)).where(
+                records.c.connector == inst.type, records.c.instance == inst.instance,
+                records.c.snapshot == spec.name, records.c.status == "complete")).scalar()
+        start = mark if mark is not None else now - spec.lookback
+        if start.tzinfo is None:
+            from datetime import UTC
+
+            start = start.replace(tzinfo=UTC)
+        statuses: list[str] = []
+        while start < now and not self._stop.is_set():
+            end = min(now, start + spec.max_window)
+            status = self._one(run_id, inst, cls, spec, out, start, end)
+            statuses.append(status)
+            if status != "complete":
+                break  # the window stays a visible gap; the next run starts here again
+            start = end
+        if not statuses:
+            out.status = "complete"
+        else:
+            out.status = "complete" if all(s == "complete" for s in statuses) else statuses[-1]
+
+    def _one(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
+             spec: SnapshotSpec, out: Outcome, period_start: datetime | None,
+             period_end: datetime | None) -> str:
+        ipe = Provenance()
+        started = self.clock()
+        ctx = SnapshotContext(inst.instance, spec.name, started, ipe,
+                              logging.getLogger(f"evidence.{inst.type}"), period_start, period_end)
+        factory = self.factories.get(inst.key, self.factories.get(inst.type))
+        result = None
+        error: str | None = None
+        attempts = 0
+        cfg = self.config.collector
+        while True:
+            attempts += 1
+            connector = cls(inst.instance, inst.config, factory=factory)
+            try:
+                result = connector.run(spec.name, ctx)
+                break
+            except TransientError as e:
+                if attempts >= cfg.max_attempts or self._stop.is_set():
+                    error = f"{type(e).__name__}: {e} (after {attempts} attempts)"
+                    break
+                ipe.retried()
+                delay = e.retry_after if e.retry_after is not None else \
+                    cfg.backoff_seconds * (2 ** (attempts - 1)) * (0.5 + random.random())
+                self.sleep(min(delay, 300.0))
+            except ConnectorError as e:
+                error = f"{type(e).__name__}: {e}"
+                break
+            except Exception as e:
+                log.debug("snapshot %s/%s raised", inst.key, spec.name, exc_info=True)
+                error = f"{type(e).__name__}: {_one_line(e)}"
+                log.warning("snapshot %s %s failed: %s\n%s", inst.key, spec.name, error,
+                            "".join(traceback.format_exception_only(e)).strip())
+                break
+            finally:
+                connector.close()
+        out.attempts += attempts
+        finished = self.clock()
+        ipe_json = ipe.to_json()
+        ipe_json["attempts"] = attempts
+        if period_start is not None:
+            ipe_json["window"] = {"start": period_start.isoformat(),
+                                  "end": period_end.isoformat() if period_end else None}
+        findings: list[Finding] | None = None
+        if result is None:
+            status = "failed"
+            findings = [Finding(f"{inst.key}:{spec.name}", "inconclusive",
+                                f"collection failed: {error}")] if spec.assess else None
+        else:
+            status = "complete" if ipe.pagination_exhausted and not ipe.errors else "partial"
+            if spec.assess is not None:
+                try:
+                    findings = list(spec.assess(result.content))
+                except Exception as e:
+                    findings = [Finding(f"{inst.key}:{spec.name}", "inconclusive",
+                                        f"assess failed: {type(e).__name__}: {_one_line(e)}")]
+                if status == "partial":
+                    findings.append(Finding(f"{inst.key}:{spec.name}", "inconclusive",
+                                            "evidence is partial: " + "; ".join(ipe.errors)[:500]))
+            if status == "partial" and error is None:
+                error = "; ".join(ipe.errors)[:2000] or "pagination not exhausted"
+        new = NewRecord(
+            run_id=run_id, connector=inst.type, instance=inst.instance, snapshot=spec.name,
+            kind=spec.kind, controls=spec.controls,
+            max_age_seconds=int(spec.max_age.total_seconds()),
+            collected_started_at=started, collected_finished_at=finished, status=status,
+            ipe=ipe_json, content=result.content if result else None,
+            has_content=result is not None,
+            record_count=result.record_count if result else 0,
+            effective_at=(result.effective_at or finished) if result and spec.kind == "posture"
+            else None,
+            period_start=period_start, period_end=period_end,
+            findings=[f.to_json() for f in findings] if findings is not None else None,
+            error=error)
+        stored = self.store.append([new])[0]
+        out.record_ids.append(stored["id"])
+        out.record_count += new.record_count
+        for k, v in stored["assessment"].items():
+            out.assessment[k] = out.assessment.get(k, 0) + v
+        out.status = status
+        out.error = error
+        return status
+
+
+def _one_line(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return s[0][:500] if s else type(e).__name__
+
+
+def summarize_tasks(tasks: Sequence[Task]) -> list[str]:
+    return [f"{i.key}:{s.name}" for i, _c, s in tasks]

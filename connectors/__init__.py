@@ -1,0 +1,1 @@
+"""The connector contract, the registry, shared retry/pagination, one package per platform."""

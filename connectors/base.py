@@ -1,0 +1,261 @@
+"""The connector contract: read this one screen to write a connector.
+
+A connector is a class with a `name`, a typed `config_model`, a cheap `check()` and named
+snapshots. A snapshot is a method decorated with `@snapshot(...)` that declares what it
+proves (SOC 2 criteria, kind, max age, permissions, an optional pure `assess`) and returns
+a `SnapshotResult`. While it runs it reports how the evidence was produced (IPE) on
+`ctx.ipe`: every API call with its parameters, pages, counts, the principal and the source.
+
+    class Okta(Connector):
+        name = "okta"
+        config_model = OktaConfig
+
+        def check(self) -> CheckResult: ...
+
+        @snapshot(controls=["CC6.1"], max_age=timedelta(days=1),
+                  permissions=["okta.users.read"], assess=assess_mfa, example=EXAMPLE)
+        def users_mfa_status(self, ctx: SnapshotContext) -> SnapshotResult:
+            \"\"\"Every user with their enrolled factors: proves MFA coverage.\"\"\"
+
+No I/O at import time and no module-level clients: clients come from `self.factory`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from collector.controls import check_criteria
+
+SnapshotKind = Literal["posture", "population"]
+FindingStatus = Literal["pass", "fail", "inconclusive"]
+JSON = Any
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One resource's verdict from `assess()`."""
+
+    resource: str
+    status: FindingStatus
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"resource": self.resource, "status": self.status, "reason": self.reason}
+
+
+Assess = Callable[[JSON], list[Finding]]
+
+
+@dataclass
+class ApiCall:
+    """One logical API call, as the auditor sees it in the record's provenance."""
+
+    operation: str
+    params: dict[str, JSON] = field(default_factory=dict)
+    target: str | None = None
+    pages: int = 1
+    items: int | None = None
+    ok: bool = True
+    error: str | None = None
+
+    def to_json(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"operation": self.operation, "params": self.params,
+                                "pages": self.pages, "ok": self.ok}
+        if self.target is not None:
+            out["target"] = self.target
+        if self.items is not None:
+            out["items"] = self.items
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+class Provenance:
+    """Collects how a snapshot was produced (IPE); thread-safe, append-only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.principal: str | None = None
+        self.source: str | None = None
+        self.calls: list[ApiCall] = []
+        self.api_totals: dict[str, int] = {}
+        self.pagination_exhausted = True
+        self.retries = 0
+        self.errors: list[str] = []
+
+    def call(self, operation: str, params: Mapping[str, JSON] | None = None, *,
+             target: str | None = None, pages: int = 1, items: int | None = None,
+             ok: bool = True, error: str | None = None) -> ApiCall:
+        """Record one API call (pages and items may be updated on the returned object)."""
+        entry = ApiCall(operation, dict(params or {}), target, pages, items, ok, error)
+        with self._lock:
+            self.calls.append(entry)
+        return entry
+
+    def api_total(self, what: str, total: int) -> None:
+        """Record a total the API itself reports, to reconcile against what was fetched."""
+        with self._lock:
+            self.api_totals[what] = total
+
+    def cut_short(self, reason: str) -> None:
+        """Mark the population incomplete: pagination was not exhausted."""
+        with self._lock:
+            self.pagination_exhausted = False
+            self.errors.append(reason)
+
+    def error(self, message: str) -> None:
+        """Record a part that could not be read (a region, an account); the result is partial."""
+        with self._lock:
+            self.errors.append(message)
+
+    def retried(self, n: int = 1) -> None:
+        with self._lock:
+            self.retries += n
+
+    def to_json(self) -> dict[str, JSON]:
+        with self._lock:
+            return {
+                "principal": self.principal,
+                "source": self.source,
+                "calls": [c.to_json() for c in self.calls],
+                "api_calls": len(self.calls),
+                "pages": sum(c.pages for c in self.calls),
+                "api_totals": dict(self.api_totals),
+                "pagination_exhausted": self.pagination_exhausted,
+                "retries": self.retries,
+                "errors": list(self.errors),
+            }
+
+
+@dataclass
+class SnapshotContext:
+    """What a snapshot gets while it runs."""
+
+    instance: str
+    snapshot: str
+    started_at: datetime
+    ipe: Provenance
+    log: logging.Logger
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+@dataclass
+class SnapshotResult:
+    """What a snapshot returns: the raw content (JSON) and how many records it holds."""
+
+    content: JSON
+    record_count: int
+    effective_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    """What a snapshot declares about itself."""
+
+    name: str
+    doc: str
+    controls: tuple[str, ...]
+    kind: SnapshotKind
+    max_age: timedelta
+    permissions: tuple[str, ...]
+    assess: Assess | None
+    example: JSON
+    lookback: timedelta
+    max_window: timedelta
+    fn: Callable[[Any, SnapshotContext], SnapshotResult]
+
+
+_F = TypeVar("_F", bound=Callable[..., SnapshotResult])
+
+
+def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterable[str],
+             kind: SnapshotKind = "posture", assess: Assess | None = None,
+             example: JSON = None, lookback: timedelta = timedelta(days=90),
+             max_window: timedelta = timedelta(days=7)) -> Callable[[_F], _F]:
+    """Declare a method as a snapshot. `lookback` and `max_window` matter for populations:
+    the first window starts `lookback` ago, and one run covers at most `max_window`."""
+    ctl = check_criteria(controls, where="@snapshot")
+
+    def wrap(fn: _F) -> _F:
+        fn.__snapshot__ = SnapshotSpec(  # type: ignore[attr-defined]
+            name=fn.__name__, doc=(fn.__doc__ or "").strip(), controls=ctl, kind=kind,
+            max_age=max_age, permissions=tuple(permissions), assess=assess, example=example,
+            lookback=lookback, max_window=max_window, fn=fn)
+        return fn
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of `Connector.check()`: reachable, authenticated, permitted."""
+
+    ok: bool
+    principal: str | None = None
+    source: str | None = None
+    detail: str = ""
+
+
+class Connector(ABC):
+    """Base class of every connector; subclasses declare snapshots with `@snapshot`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    _snapshots: ClassVar[dict[str, SnapshotSpec]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, SnapshotSpec] = {}
+        for base in reversed(cls.__mro__):
+            for attr in vars(base).values():
+                spec = getattr(attr, "__snapshot__", None)
+                if isinstance(spec, SnapshotSpec):
+                    found[spec.name] = spec
+        cls._snapshots = found
+
+    def __init__(self, instance: str, config: ConnectorConfig, *, factory: Any = None) -> None:
+        self.instance = instance
+        self.config = config
+        self.factory = factory
+
+    @classmethod
+    def snapshots(cls) -> Mapping[str, SnapshotSpec]:
+        """Every snapshot this connector declares, by name."""
+        return cls._snapshots
+
+    @classmethod
+    def permissions(cls) -> tuple[str, ...]:
+        """The union of the read-only permissions every snapshot needs, sorted."""
+        return tuple(sorted({p for s in cls._snapshots.values() for p in s.permissions}))
+
+    @classmethod
+    def permission_document(cls) -> str:
+        """The permissions in the platform's own policy format (default: one per line)."""
+        return "\n".join(cls.permissions())
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """One cheap authenticated call: reachable, authenticated, permitted."""
+
+    def run(self, name: str, ctx: SnapshotContext) -> SnapshotResult:
+        """Run the snapshot called `name`."""
+        return self._snapshots[name].fn(self, ctx)
+
+    def close(self) -> None:
+        """Release clients (default: nothing)."""

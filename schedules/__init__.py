@@ -1,0 +1,1 @@
+"""APScheduler-based schedules and the manual-trigger path."""

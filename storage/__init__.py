@@ -1,0 +1,1 @@
+"""Canonical JSON, content-addressed blobs, the SQLAlchemy index, the ledger and queries."""

@@ -1,0 +1,181 @@
+"""The SQLAlchemy index: tables, engine set-up for SQLite and PostgreSQL, migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the index; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+records = Table(
+    "records", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("run_id", String(32), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("instance", String(128), nullable=False),
+    Column("snapshot", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", Text),
+    Column("principal", Text),
+    Column("collected_started_at", UTCDateTime(), nullable=False),
+    Column("collected_finished_at", UTCDateTime(), nullable=False),
+    Column("effective_at", UTCDateTime()),
+    Column("period_start", UTCDateTime()),
+    Column("period_end", UTCDateTime()),
+    Column("status", String(16), nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("api_calls", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("api_totals", JSON, nullable=False),
+    Column("content_sha256", String(64)),
+    Column("content_size", BigInteger, nullable=False),
+    Column("ipe_sha256", String(64), nullable=False),
+    Column("findings_sha256", String(64)),
+    Column("assessment", JSON, nullable=False),
+    Column("controls", JSON, nullable=False),
+    Column("max_age_seconds", Integer, nullable=False),
+    Column("error", Text),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("record_hash", String(64), nullable=False, unique=True),
+    Index("ix_records_series_time", "connector", "instance", "snapshot", "collected_finished_at"),
+    Index("ix_records_run", "run_id"),
+)
+
+# Which (connector, instance, snapshot) series support which criterion: a derived lookup
+# table (rebuildable from records) that lets point-in-time queries avoid scanning records.
+series = Table(
+    "series", metadata,
+    Column("control_id", String(16), primary_key=True),
+    Column("connector", String(64), primary_key=True),
+    Column("instance", String(128), primary_key=True),
+    Column("snapshot", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),
+)
+
+ledger_head = Table(
+    "ledger_head", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+seals = Table(
+    "seals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("sealed_at", UTCDateTime(), nullable=False),
+    Column("run_id", String(32)),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", Text, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trigger", String(128), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("status", String(16), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Index("ix_runs_started", "started_at"),
+)
+
+# Short-lived leases that stop two collectors (in any container) from running the same
+# snapshot of the same instance at once.
+locks = Table(
+    "locks", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+GENESIS = "0" * 64
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    """An engine that serializes ledger appends: BEGIN IMMEDIATE on SQLite."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 120, "check_same_thread": False},
+                               **kw)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=120000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (safe with concurrent callers)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

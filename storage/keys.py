@@ -1,0 +1,77 @@
+"""The Ed25519 signing key: created on first use, public half exportable."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from collector.errors import StorageError
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """A short stable ID of a public key: the first 16 hex digits of SHA-256 of its raw bytes."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_or_create(path: Path) -> Ed25519PrivateKey:
+    """Load the PEM private key at `path`, creating it (mode 0600) if it does not exist."""
+    if path.exists():
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError) as e:
+            raise StorageError(f"{path}: not a PEM Ed25519 private key ({e})") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise StorageError(f"{path}: key is not Ed25519")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)  # never replace a key another process created meanwhile
+    except FileExistsError:
+        os.unlink(tmp)
+        return load_or_create(path)
+    os.unlink(tmp)
+    return key
+
+
+def public_pem(public: Ed25519PublicKey) -> str:
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def load_public_pem(text: str | bytes) -> Ed25519PublicKey:
+    data = text.encode() if isinstance(text, str) else text
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as e:
+        raise StorageError(f"not a PEM public key ({e})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise StorageError("public key is not Ed25519")
+    return key
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    return base64.b64encode(key.sign(message)).decode()
+
+
+def verify(public: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    try:
+        public.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,227 @@
+"""The evidence store: blobs first, then the ledgered index record, then seals."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from collector.errors import StorageError
+from storage import keys
+from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
+from storage.canonical import canonical, sha256_hex
+from storage.index import make_engine, migrate, records, runs
+from storage.ledger import Seal, append_rows, make_seal
+
+if TYPE_CHECKING:
+    from collector.config import Config
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A 20-hex-digit random ID, time-prefixed so IDs sort roughly by creation."""
+    return f"{int(utcnow().timestamp()):08x}{secrets.token_hex(6)}"
+
+
+@dataclass
+class NewRecord:
+    """One snapshot's outcome, as the collector hands it to the store."""
+
+    run_id: str
+    connector: str
+    instance: str
+    snapshot: str
+    kind: str
+    controls: Sequence[str]
+    max_age_seconds: int
+    collected_started_at: datetime
+    collected_finished_at: datetime
+    status: str  # complete | partial | failed
+    ipe: dict[str, Any]
+    content: Any = None
+    record_count: int = 0
+    effective_at: datetime | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    findings: list[dict[str, Any]] | None = None
+    error: str | None = None
+    has_content: bool = field(default=False)
+
+
+class EvidenceStore:
+    """Append-only access to the index, the blobs and the signing key."""
+
+    def __init__(self, engine: Engine, blobs: BlobStore, key_path: Path | None,
+                 clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.key_path = key_path
+        self.clock = clock
+        self._key: Ed25519PrivateKey | None = None
+
+    @classmethod
+    def open(cls, config: Config, *, create: bool = True, clock: Clock = utcnow) -> EvidenceStore:
+        """Open (and migrate) the store the config names."""
+        try:
+            engine = make_engine(config.index_url())
+            if create:
+                migrate(engine)
+        except (OperationalError, SQLAlchemyError) as e:
+            raise StorageError(f"index {_safe_url(config.store.index_url)} cannot be opened: "
+                               f"{_first_line(e)}") from None
+        return cls(engine, open_blobs(config), config.resolve_path(config.signing.key_file),
+                   clock)
+
+    # keys -------------------------------------------------------------------------------
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            if self.key_path is None:
+                raise StorageError("no signing key configured")
+            self._key = keys.load_or_create(self.key_path)
+        return self._key
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self.key.public_key()
+
+    # writing ----------------------------------------------------------------------------
+    def put_json(self, value: Any) -> tuple[str, int]:
+        """Store `value` as a canonical JSON blob; returns (sha256, size)."""
+        data = canonical(value)
+        sha = sha256_hex(data)
+        self.blobs.put(sha, data)
+        return sha, len(data)
+
+    def append(self, new: Sequence[NewRecord]) -> list[dict[str, Any]]:
+        """Write each record's blobs (durably), then chain the records into the index."""
+        rows = [self._row(n) for n in new]
+        try:
+            with self.engine.begin() as conn:
+                return append_rows(conn, rows)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot append to the index: {_first_line(e)}") from None
+
+    def append_rows(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Chain prepared rows (blobs already stored) into the index: bulk loads."""
+        with self.engine.begin() as conn:
+            return append_rows(conn, rows)
+
+    def _row(self, n: NewRecord) -> dict[str, Any]:
+        content_sha, size = (None, 0)
+        if n.has_content:
+            content_sha, size = self.put_json(n.content)
+        ipe_sha, _ = self.put_json(n.ipe)
+        findings_sha = None
+        assessment: dict[str, int] = {}
+        if n.findings is not None:
+            findings_sha, _ = self.put_json(n.findings)
+            for f in n.findings:
+                assessment[f["status"]] = assessment.get(f["status"], 0) + 1
+        return {
+            "id": new_id(), "run_id": n.run_id, "connector": n.connector,
+            "instance": n.instance, "snapshot": n.snapshot, "kind": n.kind,
+            "source": n.ipe.get("source"), "principal": n.ipe.get("principal"),
+            "collected_started_at": n.collected_started_at,
+            "collected_finished_at": n.collected_finished_at,
+            "effective_at": n.effective_at, "period_start": n.period_start,
+            "period_end": n.period_end, "status": n.status,
+            "complete": n.status == "complete",
+            "record_count": n.record_count, "api_calls": int(n.ipe.get("api_calls", 0)),
+            "pages": int(n.ipe.get("pages", 0)), "retries": int(n.ipe.get("retries", 0)),
+            "api_totals": dict(n.ipe.get("api_totals", {})),
+            "content_sha256": content_sha, "content_size": size, "ipe_sha256": ipe_sha,
+            "findings_sha256": findings_sha, "assessment": assessment,
+            "controls": sorted(n.controls), "max_age_seconds": n.max_age_seconds,
+            "error": n.error,
+        }
+
+    def seal(self, run_id: str | None) -> Seal:
+        """Sign the ledger head; the seal goes to the index and to the seal store."""
+        key = self.key
+        with self.engine.begin() as conn:
+            seal = make_seal(conn, key, self.clock(), run_id)
+        name = f"{seal.seq:012d}-{seal.sealed_at.strftime('%Y%m%dT%H%M%S%fZ')}-{seal.key_id}.json"
+        self.blobs.put_seal(name, json.dumps(seal.to_json(), indent=2).encode())
+        return seal
+
+    # runs -------------------------------------------------------------------------------
+    def start_run(self, trigger: str) -> str:
+        run_id = new_id()
+        with self.engine.begin() as conn:
+            conn.execute(insert(runs).values(
+                id=run_id, trigger=trigger, host=socket.gethostname()[:255], pid=os.getpid(),
+                started_at=self.clock(), status="running", summary={}))
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                finished_at=self.clock(), status=status, summary=summary))
+
+    # reading ----------------------------------------------------------------------------
+    def record(self, rid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(records).where(records.c.id == rid)).mappings().first()
+            return dict(row) if row else None
+
+    def blob_json(self, sha: str) -> Any:
+        return json.loads(self.blobs.get(sha))
+
+    def iter_records(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every record in ledger order, streamed in batches (bounded memory)."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(records).where(records.c.seq > last)
+                                    .order_by(records.c.seq).limit(batch)).mappings().all()
+            if not rows:
+                return
+            for r in rows:
+                yield dict(r)
+            last = int(rows[-1]["seq"])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_blobs(config: Config) -> BlobStore:
+    """The blob store the config names (S3 with Object Lock, or a local folder)."""
+    if config.store.s3 is not None:
+        s3 = config.store.s3
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        session = boto3.Session(profile_name=s3.profile) if s3.profile else boto3.Session()
+        client = session.client("s3", region_name=s3.region, endpoint_url=s3.endpoint_url,
+                                config=BotoConfig(retries={"mode": "standard"}))
+        return S3BlobStore(client, s3.bucket, s3.prefix, s3.object_lock_mode, s3.retention_days)
+    seal_dir = config.resolve_path(config.store.seal_dir) if config.store.seal_dir else None
+    return FileBlobStore(config.resolve_path(config.store.blob_dir), seal_dir)
+
+
+def _first_line(e: BaseException) -> str:
+    return str(getattr(e, "orig", None) or e).strip().splitlines()[0][:300]
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<index url>"

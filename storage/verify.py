@@ -1,0 +1,190 @@
+"""`evidence verify`: re-hash every blob, walk the chain, check every seal.
+
+Streams records in batches and hashes blobs on a small thread pool, so memory stays flat
+however large the store grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+
+from storage import keys
+from storage.index import GENESIS, ledger_head, seals
+from storage.ledger import Seal, record_hash
+from storage.store import EvidenceStore
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not match."""
+
+    kind: str  # blob | record | chain | seal
+    subject: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "detail": self.detail}
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}: {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    """What `verify` checked and what it found wrong."""
+
+    records: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+    seals: int = 0
+    head_seq: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "records": self.records, "blobs": self.blobs,
+                "blob_bytes": self.blob_bytes, "seals": self.seals, "head_seq": self.head_seq,
+                "problems": [p.to_json() for p in self.problems]}
+
+
+def _chunks(it: Iterable[str], n: int) -> Iterator[list[str]]:
+    buf: list[str] = []
+    for x in it:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+class _Seen:
+    """A bounded cache of blobs already known to exist."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.d: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, k: str) -> None:
+        self.d[k] = None
+        if len(self.d) > self.size:
+            self.d.popitem(last=False)
+
+    def __contains__(self, k: str) -> bool:
+        return k in self.d
+
+
+def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
+           against: Seal | None = None, workers: int = 2) -> VerifyReport:
+    """Check every blob, record and seal of `store`; `against` is a seal kept from earlier."""
+    rep = VerifyReport()
+    bad: dict[str, str] = {}
+    blobs = store.blobs
+
+    def check(sha: str) -> tuple[str, str | None]:
+        return sha, blobs.rehash(sha)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for chunk in _chunks(blobs.shas(), 256):
+            for sha, got in pool.map(check, chunk):
+                rep.blobs += 1
+                if got != sha:
+                    bad[sha] = "missing" if got is None else f"content changed (now hashes to {got})"
+                    rep.problems.append(Problem("blob", sha, bad[sha]))
+
+    if public is None:
+        public = store.public_key()
+    with store.engine.connect() as conn:
+        seal_rows = [Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id, s.signature)
+                     for s in conn.execute(select(seals).order_by(seals.c.id))]
+        head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+    file_seals: list[tuple[str, Seal | None]] = []
+    for name, data in blobs.seals():
+        try:
+            file_seals.append((name, Seal.from_json(json.loads(data))))
+        except (ValueError, KeyError, TypeError):
+            file_seals.append((name, None))
+
+    wanted: dict[int, list[tuple[str, Seal]]] = {}
+    for s in seal_rows:
+        wanted.setdefault(s.seq, []).append((f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s))
+    for name, fs in file_seals:
+        if fs is None:
+            rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
+        else:
+            wanted.setdefault(fs.seq, []).append((f"seal file {name}", fs))
+    if against is not None:
+        wanted.setdefault(against.seq, []).append((f"kept seal at #{against.seq}", against))
+    for entries in wanted.values():
+        for label, s in entries:
+            rep.seals += 1
+            if s.key_id != keys.key_id(public):
+                rep.problems.append(Problem("seal", label, f"signed by unknown key {s.key_id}"))
+            elif not s.valid(public):
+                rep.problems.append(Problem("seal", label, "signature does not verify"))
+    db_keys = {(s.seq, s.head_hash, s.signature) for s in seal_rows}
+    for name, fs in file_seals:
+        if fs is not None and (fs.seq, fs.head_hash, fs.signature) not in db_keys:
+            rep.problems.append(Problem("seal", f"seal file {name}",
+                                        "has no matching seal in the index (index seals removed?)"))
+
+    expected, prev = 1, GENESIS
+    seen = _Seen()
+    last_seq = 0
+    for r in store.iter_records():
+        rep.records += 1
+        seq = int(r["seq"])
+        subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
+        if seq != expected:
+            span = f"#{expected}" if seq == expected + 1 else f"#{expected}..#{seq - 1}"
+            rep.problems.append(Problem("chain", span, "record(s) missing from the chain "
+                                        f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
+        elif r["prev_hash"] != prev:
+            rep.problems.append(Problem("chain", subject, f"prev_hash does not match record "
+                                        f"#{seq - 1}: the chain was rewritten"))
+        if record_hash(r) != r["record_hash"]:
+            rep.problems.append(Problem("record", subject,
+                                        "edited: its fields no longer match its record_hash"))
+        for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
+            sha = r[col]
+            if not sha or sha in seen:
+                continue
+            if sha in bad:
+                rep.problems.append(Problem("record", subject, f"{col} {sha}: blob {bad[sha]}"))
+            elif not blobs.exists(sha):
+                bad[sha] = "missing"
+                rep.problems.append(Problem("record", subject, f"{col} {sha}: blob missing"))
+            else:
+                seen.add(sha)
+        for label, s in wanted.pop(seq, []):
+            if s.head_hash != r["record_hash"]:
+                rep.problems.append(Problem("seal", label, f"head hash does not match record "
+                                            f"#{seq}: the chain was rewritten after it was sealed"))
+        prev = r["record_hash"]
+        expected = seq + 1
+        last_seq = seq
+    rep.head_seq = int(head.seq)
+    if int(head.seq) > last_seq:
+        rep.problems.append(Problem("chain", f"#{last_seq + 1}..#{head.seq}",
+                                    "newest record(s) missing: the ledger head says "
+                                    f"#{head.seq} but the chain ends at #{last_seq}"))
+    elif int(head.seq) < last_seq or (last_seq and head.hash != prev):
+        rep.problems.append(Problem("chain", "head", "ledger head does not match the last record"))
+    for seq, entries in sorted(wanted.items()):
+        for label, _ in entries:
+            if seq == 0:
+                continue
+            rep.problems.append(Problem("seal", label, f"seals record #{seq}, which is missing "
+                                        "from the chain (records were cut off or deleted)"))
+    return rep
