@@ -32,8 +32,8 @@ class BlobStore(Protocol):
 
     def get(self, sha: str) -> bytes: ...
 
-    def rehash(self, sha: str) -> str | None:
-        """The SHA-256 of the stored bytes (streamed), or None when the blob is missing."""
+    def rehash(self, sha: str) -> tuple[str, int] | None:
+        """(SHA-256, size) of the stored bytes, streamed; None when the blob is missing."""
 
     def shas(self) -> Iterator[str]: ...
 
@@ -105,13 +105,20 @@ class FileBlobStore:
         except FileNotFoundError:
             raise StorageError(f"blob {sha} is missing from {self.root}") from None
 
-    def rehash(self, sha: str) -> str | None:
+    def rehash(self, sha: str) -> tuple[str, int] | None:
         try:
             f = open(self.path(sha), "rb")  # noqa: SIM115
         except FileNotFoundError:
             return None
         with f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+            h = hashlib.sha256()
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            size = 0
+            while n := f.readinto(buf):
+                h.update(view[:n])
+                size += n
+            return h.hexdigest(), size
 
     def shas(self) -> Iterator[str]:
         base = self.root / "sha256"
@@ -202,7 +209,7 @@ class S3BlobStore:
             raise StorageError(f"blob {sha} cannot be read from s3://{self.bucket}: {e}") from None
         return body
 
-    def rehash(self, sha: str) -> str | None:
+    def rehash(self, sha: str) -> tuple[str, int] | None:
         from botocore.exceptions import ClientError
 
         try:
@@ -210,9 +217,11 @@ class S3BlobStore:
         except ClientError:
             return None
         h = hashlib.sha256()
+        size = 0
         for chunk in iter(lambda: body.read(CHUNK), b""):
             h.update(chunk)
-        return h.hexdigest()
+            size += len(chunk)
+        return h.hexdigest(), size
 
     def _list(self, prefix: str) -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(

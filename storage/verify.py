@@ -92,15 +92,18 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     bad: dict[str, str] = {}
     blobs = store.blobs
 
-    def check(sha: str) -> tuple[str, str | None]:
+    def check(sha: str) -> tuple[str, tuple[str, int] | None]:
         return sha, blobs.rehash(sha)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for chunk in _chunks(blobs.shas(), 256):
             for sha, got in pool.map(check, chunk):
                 rep.blobs += 1
-                if got != sha:
-                    bad[sha] = "missing" if got is None else f"content changed (now hashes to {got})"
+                if got is not None:
+                    rep.blob_bytes += got[1]
+                if got is None or got[0] != sha:
+                    bad[sha] = "missing" if got is None else \
+                        f"content changed (now hashes to {got[0]})"
                     rep.problems.append(Problem("blob", sha, bad[sha]))
 
     if public is None:

@@ -1,0 +1,116 @@
+"""A connector registered as a third-party plugin would be, for testing the run loop and store.
+
+It fetches nothing over the network: it generates deterministic records, can be made slow,
+flaky or broken, and so exercises retries, partial results, crashes and concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import timedelta
+from typing import Any
+
+from collector.errors import TransientError, UnexpectedResponse
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Finding,
+    SnapshotContext,
+    SnapshotResult,
+    snapshot,
+)
+
+_ATTEMPTS: dict[str, int] = {}
+
+
+class SyntheticConfig(ConnectorConfig):
+    items: int = 10
+    seed: str = "s"
+    delay_seconds: float = 0.0
+    fail: tuple[str, ...] = ()
+    partial: tuple[str, ...] = ()
+    transient: int = 0
+    payload_bytes: int = 0
+
+
+def assess_items(content: Any) -> list[Finding]:
+    """Each item passes when it has MFA."""
+    return [Finding(i["name"], "pass" if i["mfa"] else "fail",
+                    "MFA enabled" if i["mfa"] else "no MFA") for i in content["items"]]
+
+
+class SyntheticConnector(Connector):
+    """Generates deterministic evidence for tests."""
+
+    name = "synthetic"
+    title = "Synthetic (tests only)"
+    config_model = SyntheticConfig
+
+    @property
+    def cfg(self) -> SyntheticConfig:
+        assert isinstance(self.config, SyntheticConfig)
+        return self.config
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, principal="synthetic:tester", source=self.cfg.seed)
+
+    def _common(self, ctx: SnapshotContext, name: str) -> None:
+        ctx.ipe.principal = "synthetic:tester"
+        ctx.ipe.source = f"seed:{self.cfg.seed}"
+        if self.cfg.delay_seconds:
+            time.sleep(self.cfg.delay_seconds)
+        key = f"{self.instance}:{name}"
+        if self.cfg.transient and _ATTEMPTS.get(key, 0) < self.cfg.transient:
+            _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
+            ctx.ipe.call("List", {"name": name}, ok=False, error="429")
+            raise TransientError("throttled", retry_after=0.0)
+        if name in self.cfg.fail:
+            ctx.ipe.call("List", {"name": name}, ok=False, error="500")
+            raise UnexpectedResponse(f"{name}: server answered 500", hint="try later")
+
+    @snapshot(controls=["CC6.1", "CC6.2"], max_age=timedelta(days=1),
+              permissions=["synthetic.items.read"], assess=assess_items,
+              example={"items": [{"name": "a", "mfa": True}, {"name": "b", "mfa": False}]})
+    def items(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every generated item with its MFA flag."""
+        self._common(ctx, "items")
+        items = []
+        for i in range(self.cfg.items):
+            h = hashlib.sha256(f"{self.cfg.seed}:{i}".encode()).hexdigest()
+            items.append({"name": f"item-{i:05d}", "mfa": int(h[0], 16) % 3 != 0,
+                          "pad": "x" * self.cfg.payload_bytes})
+        ctx.ipe.call("ListItems", {"limit": 100}, pages=max(1, -(-len(items) // 100)),
+                     items=len(items))
+        ctx.ipe.api_total("items", len(items))
+        if "items" in self.cfg.partial:
+            ctx.ipe.cut_short("stopped after page 1")
+        return SnapshotResult({"items": items}, len(items))
+
+    @snapshot(controls=["CC7.2"], max_age=timedelta(hours=6),
+              permissions=["synthetic.settings.read"])
+    def settings(self, ctx: SnapshotContext) -> SnapshotResult:
+        """The generated settings document."""
+        self._common(ctx, "settings")
+        ctx.ipe.call("GetSettings")
+        return SnapshotResult({"logging": True, "seed": self.cfg.seed}, 1)
+
+    @snapshot(controls=["CC8.1"], kind="population", max_age=timedelta(days=1),
+              permissions=["synthetic.events.read"], lookback=timedelta(days=3),
+              max_window=timedelta(days=1))
+    def events(self, ctx: SnapshotContext) -> SnapshotResult:
+        """One generated change event per hour of the window."""
+        self._common(ctx, "events")
+        assert ctx.period_start is not None and ctx.period_end is not None
+        start = ctx.period_start.replace(minute=0, second=0, microsecond=0)
+        if start < ctx.period_start:
+            start += timedelta(hours=1)
+        out = []
+        t = start
+        while t < ctx.period_end:
+            out.append({"at": t.isoformat(), "change": f"chg-{int(t.timestamp())}"})
+            t += timedelta(hours=1)
+        ctx.ipe.call("ListEvents", {"since": ctx.period_start.isoformat(),
+                                    "until": ctx.period_end.isoformat()}, items=len(out))
+        return SnapshotResult({"events": out}, len(out))
