@@ -158,6 +158,8 @@ class Config:
         return url
 
 
+_SECRETISH = re.compile(r"password|token|secret|api_?key|private|credential|external_id",
+                        re.IGNORECASE)
 _TOP = {"store", "signing", "collector", "controls", "connectors", "schedule"}
 
 
@@ -216,9 +218,8 @@ def _validation_message(e: ValidationError, file: str, text: str,
     value = err.get("input")
     shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) \
         else f" (got {value!r})"
-    if any(p in ("token", "password", "secret", "api_key", "client_secret", "private_key")
-           for p in path if isinstance(p, str)):
-        shown = ""
+    if any(_SECRETISH.search(p) for p in path if isinstance(p, str)):
+        shown = ""  # never echo what may be a secret written in the wrong place
     return f"{_where(file, text, path)}: {_dotted(path)}: {msg}{shown}"
 
 
