@@ -67,7 +67,7 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
                      r2.c.collected_finished_at <= when)
               .order_by(r2.c.collected_finished_at.desc(), r2.c.seq.desc())
               .limit(1).correlate(series).scalar_subquery())
-    q = (select(records).join(series, records.c.seq == newest)
+    q = (select(records).select_from(series).join(records, records.c.seq == newest)
          .where(series.c.control_id.in_(list(criteria_ids)))
          .order_by(records.c.connector, records.c.instance, records.c.snapshot))
     found: dict[int, dict[str, Any]] = {}

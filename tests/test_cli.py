@@ -1,0 +1,162 @@
+"""The `evidence` command: exit codes, one-line errors, JSON shapes, help on every command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from collector.cli import cli
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, list(args))
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append((f"{prefix}{name}", cmd))
+        if isinstance(cmd, click.Group):
+            out.extend(_commands(cmd, f"{prefix}{name} "))
+    return out
+
+
+def test_every_command_has_help() -> None:
+    """Every command and option has help text."""
+    for name, cmd in _commands(cli):
+        assert cmd.help, f"`evidence {name}` has no help text"
+        for p in cmd.params:
+            if isinstance(p, click.Option):
+                assert p.help, f"`evidence {name} {p.opts[0]}` has no help text"
+        code, out, _ = _run(*name.split(), "--help")
+        assert code == 0 and "Usage:" in out
+
+
+@pytest.fixture
+def cfg(config_file: Callable[..., Path]) -> str:
+    return str(config_file(connectors='[[connectors]]\ntype = "synthetic"\ninstance = "one"\n'
+                                      'items = 12\n'))
+
+
+def test_collect_query_show_verify(cfg: str, tmp_path: Path) -> None:
+    """A collection can be queried, shown, verified and its seal checked later."""
+    code, out, _ = _run("-c", cfg, "collect", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["status"] == "ok" and summary["counts"] == {"complete": 3}
+
+    code, out, _ = _run("-c", cfg, "query", "--control", "CC6.1", "--as-of", "now", "--json")
+    assert code == 0
+    q = json.loads(out)
+    assert q["control"] == "CC6.1"
+    assert len(q["records"]) == 1
+    rec = q["records"][0]
+    for k in ("id", "connector", "instance", "snapshot", "sha256", "collected_at",
+              "effective_at", "status", "stale", "controls"):
+        assert k in rec
+    assert rec["stale"] is False and rec["controls"] == ["CC6.1", "CC6.2"]
+
+    code, out, _ = _run("-c", cfg, "query", "--control", "CC6.1", "--as-of", "2999-01-01",
+                        "--json")
+    assert json.loads(out)["records"][0]["stale"] is True
+    code, out, _ = _run("-c", cfg, "query", "--control", "CC6.1", "--as-of", "2000-01-01",
+                        "--json")
+    q_old = json.loads(out)
+    assert q_old["records"] == [] and len(q_old["no_evidence_yet"]) == 1
+
+    code, out, _ = _run("-c", cfg, "show", rec["id"], "--content", "--json")
+    shown = json.loads(out)
+    assert shown["provenance"]["principal"] == "synthetic:tester"
+    assert len(shown["content"]["items"]) == 12 and len(shown["findings"]) == 12
+
+    code, out, _ = _run("-c", cfg, "query", "--control", "CC8.1", "--since", "2000-01-01")
+    assert code == 0 and "events" in out
+
+    seal_file = tmp_path / "kept-seal.json"
+    code, _, _ = _run("-c", cfg, "seal", "export", "-o", str(seal_file))
+    assert code == 0 and json.loads(seal_file.read_text())["seq"] == 5
+    code, out, _ = _run("-c", cfg, "verify", "--against", str(seal_file), "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+
+    code, out, err = _run("-c", cfg, "key", "export")
+    assert out.startswith("-----BEGIN PUBLIC KEY-----") and "key id" in err
+    code, out, _ = _run("-c", cfg, "runs", "--json")
+    assert json.loads(out)[0]["status"] == "ok"
+
+
+def test_collect_exits_3_when_a_snapshot_fails(config_file: Callable[..., Path]) -> None:
+    """Exit 3 when some snapshots failed; they are recorded."""
+    cfg = config_file(connectors='[[connectors]]\ntype = "synthetic"\nfail = ["settings"]\n')
+    code, out, _ = _run("-c", str(cfg), "collect", "--json")
+    assert code == 3
+    assert json.loads(out)["counts"] == {"complete": 2, "failed": 1}
+
+
+def test_verify_exit_1_names_problem(cfg: str, tmp_path: Path) -> None:
+    """verify exits 1 and names the blob whose content changed."""
+    _run("-c", cfg, "collect")
+    blob = next(p for p in (tmp_path / "blobs" / "sha256").rglob("*") if p.is_file())
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b" ")
+    code, out, _ = _run("-c", cfg, "verify")
+    assert code == 1
+    assert f"PROBLEM blob {blob.name}: content changed" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["query", "--control", "CC42.1"], "unknown control ID 'CC42.1'"),
+    (["query", "--control", "CC6.1", "--as-of", "last tuesday"], "bad date/time 'last tuesday'"),
+    (["collect", "--connector", "okta"], "unknown connector 'okta'"),
+    (["collect", "--control", "CC6.9"], "unknown control ID 'CC6.9'"),
+    (["show", "nope"], "no record with ID 'nope'"),
+])
+def test_bad_input_is_one_line_exit_2(cfg: str, args: list[str], message: str) -> None:
+    """Unknown control, bad date, unknown connector: one clear line, exit 2."""
+    code, out, err = _run("-c", cfg, *args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("evidence: error: ") and message in err
+
+
+def test_malformed_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A malformed config is one line naming the file and line; nothing is collected."""
+    p = tmp_path / "bad.toml"
+    p.write_text('[store]\nblob_dir = "b"\n[[connectors]]\ntype = "synthetic"\nitems = "x"\n')
+    code, _, err = _run("-c", str(p), "collect")
+    assert code == 2
+    assert err == f"evidence: error: {p}:5: connectors[0].items: Input should be a valid " \
+                  "integer, unable to parse string as an integer (got 'x')\n"
+    assert not (tmp_path / "b").exists() and not (tmp_path / "evidence").exists()
+
+
+def test_connectors_list_and_permissions() -> None:
+    """connectors list shows snapshots with criteria; permissions prints what one needs."""
+    code, out, _ = _run("connectors", "list", "--json")
+    data = json.loads(out)
+    assert data["synthetic"]["snapshots"]["items"]["controls"] == ["CC6.1", "CC6.2"]
+    code, out, _ = _run("connectors", "permissions", "synthetic")
+    assert out.split() == ["synthetic.events.read", "synthetic.items.read",
+                           "synthetic.settings.read"]
+    code, _, err = _run("connectors", "permissions", "nosuch")
+    assert code == 2 and "unknown connector 'nosuch'" in err
+
+
+def test_connectors_check(cfg: str) -> None:
+    """connectors check runs each instance's check() and reports the principal."""
+    code, out, _ = _run("-c", cfg, "connectors", "check", "--json")
+    assert code == 0 and json.loads(out)[0]["principal"] == "synthetic:tester"
+
+
+def test_controls_lists_catalog_and_custom(config_file: Callable[..., Path]) -> None:
+    """controls prints the criteria and the organization's own IDs."""
+    cfg = config_file('[controls]\n"ACME-1" = ["CC6.1"]\n')
+    code, out, _ = _run("-c", str(cfg), "controls", "--json")
+    d = json.loads(out)
+    assert len(d["criteria"]) == 61 and d["custom"] == {"ACME-1": ["CC6.1"]}
