@@ -1,0 +1,129 @@
+"""Accounts and regions one run collects from: profiles, assumed roles, Organizations members."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import boto3
+
+from collector.config import SecretRef, resolve_secret
+from collector.errors import ConnectorError
+from connectors.aws.calls import Recorder
+from connectors.aws.config import AwsAccount, AwsConfig
+
+SessionFactory = Callable[[str | None], boto3.Session]
+
+
+def default_factory(profile: str | None) -> boto3.Session:
+    """A boto3 session from a named profile, or from the default credential chain."""
+    return boto3.Session(profile_name=profile)
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account reached and identified (STS GetCallerIdentity) for this run."""
+
+    label: str
+    account_id: str
+    principal: str
+    session: boto3.Session
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """An account that could not be reached; its evidence is missing, not passing."""
+
+    label: str
+    account_id: str | None
+    error: ConnectorError
+
+
+def _secret(v: str | SecretRef | None) -> str | None:
+    return resolve_secret(v) if isinstance(v, SecretRef) else v
+
+
+def _assume(rec: Recorder, base: boto3.Session, home: str, role_arn: str,
+            external_id: str | None, session_name: str) -> boto3.Session:
+    sts = rec.client(base, "sts", home, "base")
+    params: dict[str, str] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    if external_id:
+        params["ExternalId"] = external_id
+    creds = sts.need("AssumeRole", **params)["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=home)
+
+
+def _partition(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+def resolve_accounts(config: AwsConfig, factory: SessionFactory,
+                     rec: Recorder) -> tuple[list[Account], list[Unreachable]]:
+    """Reach every configured (and discovered) account; failures are returned, not raised."""
+    home = config.home_region
+    reached: list[Account] = []
+    failed: list[Unreachable] = []
+    seen: set[str] = set()
+    base = factory(config.profile)
+
+    def identify(label: str, session: boto3.Session) -> None:
+        me = rec.client(session, "sts", home, label).need("GetCallerIdentity")
+        if me["Account"] in seen:
+            return
+        seen.add(me["Account"])
+        reached.append(Account(label, me["Account"], me["Arn"], session))
+
+    def reach(label: str, make: Callable[[], boto3.Session], account_id: str | None) -> None:
+        try:
+            identify(label, make())
+        except ConnectorError as e:
+            failed.append(Unreachable(label, account_id, e))
+
+    specs: list[AwsAccount] = list(config.accounts)
+    if not specs and config.organizations_discovery is None:
+        reach((config.profile and f"profile:{config.profile}") or "default", lambda: base, None)
+    for spec in specs:
+        if spec.profile is not None:
+            prof = spec.profile
+            reach(spec.describe(), lambda p=prof: factory(p), None)  # type: ignore[misc]
+        else:
+            arn = str(spec.role_arn)
+            ext = _secret(spec.external_id)
+            reach(spec.describe(),
+                  lambda a=arn, x=ext, n=spec.session_name:  # type: ignore[misc]
+                  _assume(rec, base, home, a, x, n), arn.split(":")[4])
+
+    disc = config.organizations_discovery
+    if disc is not None:
+        try:
+            me = rec.client(base, "sts", home, "base").need("GetCallerIdentity")
+            org = rec.client(base, "organizations", home, f"{me['Account']}/organizations")
+            members = [a for p in org.pages("ListAccounts") for a in p.get("Accounts", [])]
+        except ConnectorError as e:
+            failed.append(Unreachable("organizations", None, e))
+            members = []
+        ext = _secret(disc.external_id)
+        for m in sorted(members, key=lambda a: str(a["Id"])):
+            aid = str(m["Id"])
+            status = m.get("State") or m.get("Status")
+            if aid in disc.exclude or aid in seen or status not in ("ACTIVE", None):
+                continue
+            arn = f"arn:{_partition(me['Arn'])}:iam::{aid}:role/{disc.role_name}"
+            reach(f"org:{aid}", partial(_assume, rec, base, home, arn, ext, "evidence-agent"),
+                  aid)
+    return reached, failed
+
+
+def resolve_regions(config: AwsConfig, account: Account, rec: Recorder) -> list[str]:
+    """The configured regions, or every region enabled for `account` ("all")."""
+    if config.regions != "all":
+        return list(config.regions)
+    ec2 = rec.client(account.session, "ec2", config.home_region,
+                     f"{account.account_id}/{config.home_region}")
+    regions = ec2.need("DescribeRegions", AllRegions=False)["Regions"]
+    return sorted(str(r["RegionName"]) for r in regions
+                  if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in")

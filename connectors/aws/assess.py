@@ -1,0 +1,394 @@
+"""Pure verdicts over the `aws` snapshots' content: same content in, same findings out.
+
+Every snapshot's content carries an `unreadable` list (an account, region, or one call that
+failed); each entry becomes an inconclusive finding, so a part that could not be read never
+counts as a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import Finding
+
+JSON = Any
+KEY_MAX_AGE = timedelta(days=90)
+MIN_PASSWORD_LENGTH = 14
+ADMIN_MANAGED_POLICIES = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO-8601 time from AWS ("2026-01-02T03:04:05+00:00" or "...Z") as aware UTC."""
+    if not value or value in ("N/A", "no_information", "not_supported"):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _where(entry: Mapping[str, JSON]) -> str:
+    acct = entry.get("account_id") or entry.get("account") or "unknown-account"
+    return f"{acct}/{entry['region']}" if entry.get("region") else str(acct)
+
+
+def unreadable_findings(content: Mapping[str, JSON]) -> list[Finding]:
+    """One inconclusive finding per account, region or call that could not be read."""
+    return [Finding(_where(u), "inconclusive", f"could not be read: {u.get('detail', '')}")
+            for u in content.get("unreadable", [])]
+
+
+def _unread_scope(content: Mapping[str, JSON]) -> set[tuple[str, str | None]]:
+    return {(str(u.get("account_id")), u.get("region")) for u in content.get("unreadable", [])}
+
+
+def _as_list(v: JSON) -> list[JSON]:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+def assess_credential_report(content: JSON) -> list[Finding]:
+    """Console users without MFA fail; active access keys older than 90 days fail."""
+    out = unreadable_findings(content)
+    for acct in content.get("accounts", []):
+        generated = parse_time(acct.get("generated_time"))
+        rows = list(acct.get("users", []))
+        if acct.get("root"):
+            rows.append(acct["root"])
+        for row in rows:
+            arn = str(row.get("arn") or row.get("user"))
+            is_root = row.get("user") == "<root_account>"
+            console = is_root or row.get("password_enabled") == "true"
+            if not console:
+                out.append(Finding(arn, "pass", "console MFA: no console password"))
+            elif row.get("mfa_active") == "true":
+                out.append(Finding(arn, "pass", "console MFA: MFA active"))
+            else:
+                out.append(Finding(arn, "fail", "console MFA: console password without MFA"))
+            for n in (1, 2):
+                if row.get(f"access_key_{n}_active") != "true":
+                    continue
+                rotated = parse_time(row.get(f"access_key_{n}_last_rotated"))
+                if rotated is None or generated is None:
+                    out.append(Finding(arn, "inconclusive",
+                                       f"access key {n}: rotation date unknown"))
+                elif generated - rotated > KEY_MAX_AGE:
+                    days = (generated - rotated).days
+                    out.append(Finding(arn, "fail", f"access key {n}: active and {days} days "
+                                       f"old (over {KEY_MAX_AGE.days})"))
+                else:
+                    out.append(Finding(arn, "pass", f"access key {n}: rotated within "
+                                       f"{KEY_MAX_AGE.days} days"))
+    return out
+
+
+def assess_root_account(content: JSON) -> list[Finding]:
+    """The root user must have MFA and no access keys."""
+    out = unreadable_findings(content)
+    for acct in content.get("accounts", []):
+        arn = f"arn:aws:iam::{acct['account_id']}:root"
+        mfa = bool(acct.get("mfa_enabled"))
+        out.append(Finding(arn, "pass" if mfa else "fail",
+                           "root MFA: " + ("enabled" if mfa else "not enabled")))
+        keys = acct.get("access_keys_present")
+        out.append(Finding(arn, "fail" if keys else "pass",
+                           "root access keys: " + ("present" if keys else "none")))
+    return out
+
+
+def assess_password_policy(content: JSON) -> list[Finding]:
+    """An account without a password policy, or with passwords under 14 characters, fails."""
+    out = unreadable_findings(content)
+    for acct in content.get("accounts", []):
+        res = f"arn:aws:iam::{acct['account_id']}:account-password-policy"
+        pol = acct.get("policy")
+        if pol is None:
+            out.append(Finding(res, "fail", "no account password policy is set"))
+            continue
+        length = int(pol.get("MinimumPasswordLength", 0))
+        if length < MIN_PASSWORD_LENGTH:
+            out.append(Finding(res, "fail", f"minimum password length {length} "
+                               f"(under {MIN_PASSWORD_LENGTH})"))
+        else:
+            out.append(Finding(res, "pass", f"minimum password length {length}"))
+    return out
+
+
+def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
+    """Whether one policy statement allows every action on every resource, unconditionally."""
+    if stmt.get("Effect") != "Allow" or "NotAction" in stmt or "NotResource" in stmt:
+        return False
+    if stmt.get("Condition"):
+        return False
+    actions = {str(a) for a in _as_list(stmt.get("Action"))}
+    resources = {str(r) for r in _as_list(stmt.get("Resource"))}
+    return bool(actions & {"*", "*:*"}) and "*" in resources
+
+
+def document_is_admin(doc: JSON) -> bool:
+    """Whether a policy document has an unconditional `*:*` on `*` statement."""
+    if not isinstance(doc, Mapping):
+        return False
+    return any(isinstance(s, Mapping) and statement_is_admin(s)
+               for s in _as_list(doc.get("Statement")))
+
+
+def _trusts_anyone(trust: JSON) -> bool:
+    for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping) else None):
+        if not isinstance(s, Mapping) or s.get("Effect") != "Allow" or s.get("Condition"):
+            continue
+        p = s.get("Principal")
+        if p == "*" or (isinstance(p, Mapping) and "*" in _as_list(p.get("AWS"))):
+            return True
+    return False
+
+
+def assess_privileged_access(content: JSON) -> list[Finding]:
+    """Admin rights attached straight to a user, or a role anyone may assume, fail."""
+    out = unreadable_findings(content)
+    for acct in content.get("accounts", []):
+        for u in acct.get("users", []):
+            direct = [v for v in u.get("via", []) if not str(v).startswith("group:")]
+            if direct:
+                out.append(Finding(u["arn"], "fail", "administrator rights attached to the "
+                                   f"user itself ({', '.join(direct)}), not through a group"))
+            else:
+                out.append(Finding(u["arn"], "pass", "administrator through "
+                                   f"{', '.join(u.get('via', []))}: confirm it is approved"))
+        for g in acct.get("groups", []):
+            out.append(Finding(g["arn"], "pass", f"administrator group with "
+                               f"{len(g.get('members', []))} members: confirm they are approved"))
+        for r in acct.get("roles", []):
+            if _trusts_anyone(r.get("trust_policy")):
+                out.append(Finding(r["arn"], "fail", "administrator role that any principal "
+                                   "may assume"))
+            else:
+                out.append(Finding(r["arn"], "pass", "administrator role with a restricted "
+                                   "trust policy: confirm it is approved"))
+    return out
+
+
+# --- S3 ------------------------------------------------------------------------------------
+
+_PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def _pab_all(cfg: JSON) -> bool:
+    return isinstance(cfg, Mapping) and all(cfg.get(k) is True for k in _PAB_KEYS)
+
+
+def policy_requires_tls(policy: JSON) -> bool:
+    """Whether a bucket policy denies every principal any request without TLS."""
+    if not isinstance(policy, Mapping):
+        return False
+    for s in _as_list(policy.get("Statement")):
+        if not isinstance(s, Mapping) or s.get("Effect") != "Deny":
+            continue
+        p = s.get("Principal")
+        if not (p == "*" or (isinstance(p, Mapping) and "*" in _as_list(p.get("AWS")))):
+            continue
+        cond = s.get("Condition", {})
+        secure = cond.get("Bool", {}).get("aws:SecureTransport") if isinstance(cond, Mapping) \
+            else None
+        if str(secure).lower() == "false":
+            return True
+    return False
+
+
+def assess_s3_buckets(content: JSON) -> list[Finding]:
+    """Each bucket: default encryption, public access blocked, TLS required, versioning, logging."""
+    out = unreadable_findings(content)
+    for acct in content.get("accounts", []):
+        acct_pab = acct.get("account_public_access_block")
+        acct_pab_unread = acct.get("account_public_access_block_unreadable")
+        for b in acct.get("buckets", []):
+            res = f"arn:aws:s3:::{b['name']}"
+            unread = {str(u.get("operation")): str(u.get("error")) for u in
+                      b.get("unreadable", [])}
+
+            def check(name: str, op: str, ok: bool, good: str, bad: str,
+                      res: str = res, unread: dict[str, str] = unread) -> None:
+                if op in unread:
+                    out.append(Finding(res, "inconclusive", f"{name}: {op} failed ({unread[op]})"))
+                else:
+                    out.append(Finding(res, "pass" if ok else "fail", f"{name}: "
+                                       + (good if ok else bad)))
+
+            rules = b.get("encryption") or []
+            algos = sorted({str(r.get("ApplyServerSideEncryptionByDefault", {})
+                                .get("SSEAlgorithm")) for r in rules})
+            check("default encryption", "s3.GetBucketEncryption", bool(rules),
+                  ", ".join(algos), "no default encryption")
+            if _pab_all(b.get("public_access_block")):
+                out.append(Finding(res, "pass", "public access block: all four settings on "
+                                   "the bucket"))
+            elif _pab_all(acct_pab):
+                out.append(Finding(res, "pass", "public access block: all four settings on "
+                                   "the account"))
+            elif "s3.GetPublicAccessBlock" in unread or acct_pab_unread:
+                out.append(Finding(res, "inconclusive", "public access block: could not "
+                                   "be read"))
+            else:
+                out.append(Finding(res, "fail", "public access block: not fully enabled on "
+                                   "the bucket or the account"))
+            check("TLS required", "s3.GetBucketPolicy", policy_requires_tls(b.get("policy")),
+                  "policy denies requests without TLS", "no policy denying requests without TLS")
+            status = (b.get("versioning") or {}).get("Status")
+            check("versioning", "s3.GetBucketVersioning", status == "Enabled", "enabled",
+                  f"{(status or 'never enabled').lower()}")
+            logging_cfg = b.get("logging")
+            check("access logging", "s3.GetBucketLogging", bool(logging_cfg),
+                  f"to {(logging_cfg or {}).get('TargetBucket')}", "disabled")
+    return out
+
+
+# --- regional posture ------------------------------------------------------------------------
+
+Scoped = dict[tuple[str, str], list[Mapping[str, JSON]]]
+
+
+def _by_scope(items: Iterable[Mapping[str, JSON]]) -> Scoped:
+    out: Scoped = {}
+    for it in items:
+        out.setdefault((str(it["account_id"]), str(it["region"])), []).append(it)
+    return out
+
+
+def assess_ebs_default_encryption(content: JSON) -> list[Finding]:
+    """Each region must encrypt new EBS volumes by default."""
+    out = unreadable_findings(content)
+    for r in content.get("regions", []):
+        on = bool(r.get("encryption_by_default"))
+        out.append(Finding(f"{r['account_id']}/{r['region']}", "pass" if on else "fail",
+                           "EBS encryption by default " + ("enabled" if on else "disabled")))
+    return out
+
+
+def assess_rds_encryption(content: JSON) -> list[Finding]:
+    """Each RDS instance and cluster must have encrypted storage."""
+    out = unreadable_findings(content)
+    for kind in ("instances", "clusters"):
+        for db in content.get(kind, []):
+            on = bool(db.get("storage_encrypted"))
+            out.append(Finding(str(db["arn"]), "pass" if on else "fail",
+                               "storage encrypted" + (f" with {db.get('kms_key_id')}"
+                                                      if on else ": no")))
+    return out
+
+
+def assess_kms_key_rotation(content: JSON) -> list[Finding]:
+    """Enabled customer-managed symmetric keys must rotate automatically."""
+    out = unreadable_findings(content)
+    for k in content.get("keys", []):
+        if k.get("manager") != "CUSTOMER" or k.get("state") != "Enabled" or \
+                k.get("spec") != "SYMMETRIC_DEFAULT":
+            continue
+        rot = k.get("rotation_enabled")
+        if rot is None:
+            out.append(Finding(str(k["arn"]), "inconclusive", "rotation status not read"))
+        else:
+            out.append(Finding(str(k["arn"]), "pass" if rot else "fail",
+                               "automatic rotation " + ("enabled" if rot else "disabled")))
+    return out
+
+
+def logs_management_events(trail: Mapping[str, JSON]) -> bool:
+    """Whether a trail's selectors log read and write management events (the default)."""
+    adv = trail.get("advanced_event_selectors") or []
+    if adv:
+        for sel in adv:
+            for f in sel.get("FieldSelectors", []):
+                if f.get("Field") == "eventCategory" and "Management" in f.get("Equals", []):
+                    return True
+        return False
+    sels = trail.get("event_selectors")
+    if sels is None:
+        return True
+    return any(s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") == "All"
+               for s in sels)
+
+
+def assess_cloudtrail(content: JSON) -> list[Finding]:
+    """Each account needs a logging multi-region trail with management events and validation."""
+    out = unreadable_findings(content)
+    unread = _unread_scope(content)
+    good: set[str] = set()
+    for t in content.get("trails", []):
+        arn = str(t["arn"])
+        problems = []
+        if not t.get("multi_region"):
+            problems.append("single-region")
+        if not t.get("is_logging"):
+            problems.append("not logging")
+        if not t.get("log_file_validation"):
+            problems.append("log file validation off")
+        if not logs_management_events(t):
+            problems.append("management events not all logged")
+        if t.get("status_unreadable"):
+            out.append(Finding(arn, "inconclusive", f"status could not be read: "
+                               f"{t['status_unreadable']}"))
+            continue
+        if problems:
+            out.append(Finding(arn, "fail", "trail is " + ", ".join(problems)))
+        else:
+            out.append(Finding(arn, "pass", "multi-region, logging, validated, management events"))
+            good.add(str(t["account_id"]))
+    for acct in sorted({str(s["account_id"]) for s in content.get("scope", [])}):
+        if acct in good:
+            out.append(Finding(acct, "pass", "account has a multi-region logging trail"))
+        elif any(a == acct for a, _ in unread):
+            out.append(Finding(acct, "inconclusive", "no multi-region logging trail found, "
+                               "but some regions could not be read"))
+        else:
+            out.append(Finding(acct, "fail", "no multi-region logging trail"))
+    return out
+
+
+def _regional(content: JSON, items_key: str, on: Any, what: str) -> list[Finding]:
+    out = unreadable_findings(content)
+    found = _by_scope(content.get(items_key, []))
+    for s in content.get("scope", []):
+        key = (str(s["account_id"]), str(s["region"]))
+        ok = [i for i in found.get(key, []) if on(i)]
+        res = f"{key[0]}/{key[1]}"
+        if ok:
+            out.append(Finding(res, "pass", f"{what}: {', '.join(str(i['name']) for i in ok)}"))
+        else:
+            out.append(Finding(res, "fail", f"no {what}"))
+    return out
+
+
+def assess_config_recorders(content: JSON) -> list[Finding]:
+    """Each region needs an AWS Config recorder that is recording."""
+    return _regional(content, "recorders", lambda r: bool(r.get("recording")),
+                     "recording AWS Config recorder")
+
+
+def assess_guardduty_detectors(content: JSON) -> list[Finding]:
+    """Each region needs an enabled GuardDuty detector."""
+    return _regional(content, "detectors", lambda d: d.get("status") == "ENABLED",
+                     "enabled GuardDuty detector")
+
+
+# --- populations ------------------------------------------------------------------------------
+
+def assess_iam_change_events(content: JSON) -> list[Finding]:
+    """IAM changes made by the root user fail; an unread window is inconclusive."""
+    out = unreadable_findings(content)
+    total = 0
+    for acct in content.get("accounts", []):
+        for ev in acct.get("events", []):
+            total += 1
+            if (ev.get("user_identity") or {}).get("type") == "Root":
+                out.append(Finding(f"{acct['account_id']}/{ev['event_id']}", "fail",
+                                   f"{ev['event_name']} made by the root user"))
+    if not content.get("unreadable"):
+        out.append(Finding("window", "pass", f"{total} IAM changes collected in "
+                           f"[{content.get('period_start')}, {content.get('period_end')})"))
+    return out

@@ -1,0 +1,587 @@
+"""The `aws` connector: IAM, MFA, encryption, logging and change evidence with boto3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from collector.errors import ConfigError, ConnectorError, TransientError
+from connectors.aws import assess as A
+from connectors.aws import examples as X
+from connectors.aws.accounts import Account, SessionFactory, default_factory, resolve_accounts
+from connectors.aws.calls import Recorder
+from connectors.aws.config import AwsConfig
+from connectors.aws.policy import policy_document
+from connectors.aws.run import Run
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    Provenance,
+    SnapshotContext,
+    SnapshotResult,
+    snapshot,
+)
+
+DAY = timedelta(days=1)
+_IAM_READ_PREFIXES = ("Get", "List", "Generate", "Simulate", "Describe")
+
+
+def _iso(t: Any) -> str | None:
+    if t is None:
+        return None
+    if isinstance(t, datetime):
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return str(t)
+
+
+def _bucket_region(location: str | None) -> str:
+    # GetBucketLocation answers null for us-east-1 and "EU" for the oldest eu-west-1 buckets.
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location
+
+
+def _doc(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+class AwsConnector(Connector):
+    """Evidence from AWS accounts: IAM, S3, EBS, RDS, KMS, CloudTrail, Config, GuardDuty."""
+
+    name: ClassVar[str] = "aws"
+    title: ClassVar[str] = "Amazon Web Services"
+    config_model: ClassVar[type[ConnectorConfig]] = AwsConfig
+
+    def __init__(self, instance: str, config: ConnectorConfig, *,
+                 factory: SessionFactory | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not isinstance(config, AwsConfig):
+            raise ConfigError(f"aws/{instance}: expected an AwsConfig")
+        super().__init__(instance, config, factory=factory or default_factory)
+        self.cfg: AwsConfig = config
+        self._sleep = sleep
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def permission_document(cls) -> str:
+        """The minimal read-only IAM policy (JSON) every snapshot together needs."""
+        return policy_document(cls.permissions())
+
+    def _run(self, ctx: SnapshotContext) -> Run:
+        return Run(self.cfg, self.factory, ctx, self._client_lock)
+
+    def check(self) -> CheckResult:
+        """STS GetCallerIdentity in every account: reachable and authenticated."""
+        rec = Recorder(Provenance(), self.cfg, self._client_lock)
+        try:
+            reached, failed = resolve_accounts(self.cfg, self.factory, rec)
+        except ConnectorError as e:
+            return CheckResult(False, detail=str(e))
+        principal = ", ".join(sorted({a.principal for a in reached})) or None
+        source = ", ".join(sorted(a.account_id for a in reached)) or None
+        if failed:
+            detail = "; ".join(f"{f.label}: {f.error}" for f in failed)
+            return CheckResult(False, principal, source, detail)
+        return CheckResult(True, principal, source, f"{len(reached)} account(s) reachable")
+
+    # --- IAM ---------------------------------------------------------------------------------
+
+    @snapshot(controls=["CC6.1", "CC6.2", "CC6.3"], max_age=DAY,
+              permissions=["iam:GenerateCredentialReport", "iam:GetCredentialReport",
+                           "iam:GetAccountSummary"],
+              assess=A.assess_credential_report, example=X.CREDENTIAL_REPORT)
+    def iam_credential_report(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every IAM user's console password, MFA and access keys from AWS's own credential
+        report (one report, not calls per user): proves MFA coverage and key hygiene."""
+        run = self._run(ctx)
+
+        def one(a: Account) -> dict[str, Any]:
+            iam = run.client(a, "iam")
+            deadline = time.monotonic() + self.cfg.credential_report_wait_seconds
+            delay = 0.25
+            while True:
+                state = iam.need("GenerateCredentialReport").get("State")
+                if state == "COMPLETE":
+                    rep = iam.call("GetCredentialReport", absent=(
+                        "ReportInProgress", "ReportNotPresent", "ReportExpired"))
+                    if rep is not None:
+                        break
+                if time.monotonic() + delay > deadline:
+                    waited = self.cfg.credential_report_wait_seconds
+                    raise TransientError(f"credential report for {a.account_id} still "
+                                         f"{state} after {waited:g}s",
+                                         hint="AWS is still generating it; collect again later")
+                self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+            summary = iam.need("GetAccountSummary")["SummaryMap"]
+            ctx.ipe.api_total(f"{a.account_id}:iam.users", int(summary.get("Users", 0)))
+            raw = rep["Content"]
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            rows = list(csv.DictReader(io.StringIO(text)))
+            root = next((r for r in rows if r.get("user") == "<root_account>"), None)
+            users = sorted((r for r in rows if r.get("user") != "<root_account>"),
+                           key=lambda r: r.get("arn", ""))
+            return {"account_id": a.account_id, "generated_time": _iso(rep["GeneratedTime"]),
+                    "root": root, "users": users}
+
+        accts = [r for _, r in run.each_account(one)]
+        accts.sort(key=lambda x: x["account_id"])
+        times = [A.parse_time(x["generated_time"]) for x in accts]
+        effective = min((t for t in times if t is not None), default=None)
+        content = {"accounts": accts, "unreadable": run.sorted_unreadable()}
+        return SnapshotResult(content, sum(len(x["users"]) for x in accts), effective)
+
+    @snapshot(controls=["CC6.1"], max_age=DAY, permissions=["iam:GetAccountSummary"],
+              assess=A.assess_root_account, example=X.ROOT_ACCOUNT)
+    def root_account(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Whether each account's root user has MFA and no access keys (IAM account summary):
+        proves the most powerful credential is protected."""
+        run = self._run(ctx)
+
+        def one(a: Account) -> dict[str, Any]:
+            s = run.client(a, "iam").need("GetAccountSummary")["SummaryMap"]
+            return {"account_id": a.account_id,
+                    "mfa_enabled": bool(s.get("AccountMFAEnabled")),
+                    "access_keys_present": bool(s.get("AccountAccessKeysPresent")),
+                    "signing_certificates_present": bool(
+                        s.get("AccountSigningCertificatesPresent"))}
+
+        accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
+        return SnapshotResult({"accounts": accts, "unreadable": run.sorted_unreadable()},
+                              len(accts))
+
+    @snapshot(controls=["CC6.1"], max_age=DAY, permissions=["iam:GetAccountPasswordPolicy"],
+              assess=A.assess_password_policy, example=X.PASSWORD_POLICY)
+    def password_policy(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Each account's IAM password policy, or the fact that none is set: proves password
+        strength requirements for console users."""
+        run = self._run(ctx)
+
+        def one(a: Account) -> dict[str, Any]:
+            r = run.client(a, "iam").call("GetAccountPasswordPolicy", absent=("NoSuchEntity",))
+            return {"account_id": a.account_id, "policy": r["PasswordPolicy"] if r else None}
+
+        accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
+        return SnapshotResult({"accounts": accts, "unreadable": run.sorted_unreadable()},
+                              len(accts))
+
+    @snapshot(controls=["CC6.1", "CC6.3"], max_age=DAY,
+              permissions=["iam:GetAccountAuthorizationDetails", "iam:GetAccountSummary"],
+              assess=A.assess_privileged_access, example=X.PRIVILEGED_ACCESS)
+    def privileged_access(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every user, group and role holding administrator rights (AdministratorAccess, or a
+        customer or inline policy allowing `*` on `*`), with how they got them and who may
+        assume each role: the population for a privileged-access review."""
+        run = self._run(ctx)
+
+        def one(a: Account) -> dict[str, Any]:
+            iam = run.client(a, "iam")
+            pages = iam.pages("GetAccountAuthorizationDetails",
+                              Filter=["User", "Group", "Role", "LocalManagedPolicy"])
+            users = [u for p in pages for u in p.get("UserDetailList", [])]
+            groups = [g for p in pages for g in p.get("GroupDetailList", [])]
+            roles = [r for p in pages for r in p.get("RoleDetailList", [])]
+            local = [x for p in pages for x in p.get("Policies", [])]
+            summary = iam.need("GetAccountSummary")["SummaryMap"]
+            for what in ("Users", "Groups", "Roles"):
+                ctx.ipe.api_total(f"{a.account_id}:iam.{what.lower()}", int(summary.get(what, 0)))
+            admin = set(A.ADMIN_MANAGED_POLICIES)
+            for pol in local:
+                for v in pol.get("PolicyVersionList", []):
+                    if v.get("IsDefaultVersion") and A.document_is_admin(_doc(v.get("Document"))):
+                        admin.add(pol["Arn"])
+
+            def via(attached: list[dict[str, Any]], inline: list[dict[str, Any]]) -> list[str]:
+                out = [f"managed:{p['PolicyArn']}" for p in attached if p["PolicyArn"] in admin]
+                out += [f"inline:{p['PolicyName']}" for p in inline
+                        if A.document_is_admin(_doc(p.get("PolicyDocument")))]
+                return sorted(out)
+
+            admin_groups: dict[str, dict[str, Any]] = {}
+            for g in groups:
+                v = via(g.get("AttachedManagedPolicies", []), g.get("GroupPolicyList", []))
+                if v:
+                    admin_groups[g["GroupName"]] = {"name": g["GroupName"], "arn": g["Arn"],
+                                                    "via": v, "members": []}
+            admin_users = []
+            for u in users:
+                v = via(u.get("AttachedManagedPolicies", []), u.get("UserPolicyList", []))
+                for gname in u.get("GroupList", []):
+                    if gname in admin_groups:
+                        v.append(f"group:{gname}")
+                        admin_groups[gname]["members"].append(u["UserName"])
+                if v:
+                    admin_users.append({"name": u["UserName"], "arn": u["Arn"], "via": sorted(v)})
+            admin_roles = []
+            for r in roles:
+                v = via(r.get("AttachedManagedPolicies", []), r.get("RolePolicyList", []))
+                if v:
+                    admin_roles.append({"name": r["RoleName"], "arn": r["Arn"], "via": v,
+                                        "trust_policy": _doc(r.get("AssumeRolePolicyDocument"))})
+            for g in admin_groups.values():
+                g["members"].sort()
+            return {"account_id": a.account_id, "admin_policies": sorted(admin),
+                    "examined": {"users": len(users), "groups": len(groups), "roles": len(roles),
+                                 "local_policies": len(local)},
+                    "users": sorted(admin_users, key=lambda x: x["arn"]),
+                    "groups": sorted(admin_groups.values(), key=lambda x: x["arn"]),
+                    "roles": sorted(admin_roles, key=lambda x: x["arn"])}
+
+        accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
+        n = sum(len(x["users"]) + len(x["groups"]) + len(x["roles"]) for x in accts)
+        return SnapshotResult({"accounts": accts, "unreadable": run.sorted_unreadable()}, n)
+
+    # --- S3 ----------------------------------------------------------------------------------
+
+    @snapshot(controls=["CC6.1", "CC6.6", "CC6.7", "C1.1"], max_age=DAY,
+              permissions=["s3:ListAllMyBuckets", "s3:GetBucketLocation",
+                           "s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock",
+                           "s3:GetAccountPublicAccessBlock", "s3:GetBucketPolicy",
+                           "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration",
+                           "s3:GetBucketLogging"],
+              assess=A.assess_s3_buckets, example=X.S3_BUCKETS)
+    def s3_buckets(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every bucket's default encryption (and key), public access block (bucket and
+        account), TLS-only policy, versioning, Object Lock and access logging: proves data at
+        rest is encrypted and not exposed."""
+        run = self._run(ctx)
+
+        def one(a: Account) -> dict[str, Any]:
+            pab_unread = None
+            pab = None
+            try:
+                r = run.client(a, "s3control").call(
+                    "GetPublicAccessBlock", AccountId=a.account_id,
+                    absent=("NoSuchPublicAccessBlockConfiguration",))
+                pab = r["PublicAccessBlockConfiguration"] if r else None
+            except ConnectorError as e:
+                run.fail(a.account_id, a.label, None, e)
+                pab_unread = e.message
+            s3 = run.client(a, "s3")
+            names = sorted(str(b["Name"]) for p in s3.pages("ListBuckets")
+                           for b in p.get("Buckets", []))
+            clients = {self.cfg.home_region: s3}
+            lock = threading.Lock()
+
+            def regional(region: str) -> Any:
+                with lock:
+                    if region not in clients:
+                        clients[region] = run.client(a, "s3", region)
+                    return clients[region]
+
+            def bucket(name: str) -> dict[str, Any] | None:
+                loc = s3.call("GetBucketLocation", Bucket=name, absent=("NoSuchBucket",))
+                if loc is None:
+                    return None  # deleted while we listed
+                region = _bucket_region(loc.get("LocationConstraint"))
+                c = regional(region)
+                out: dict[str, Any] = {"name": name, "region": region, "unreadable": []}
+
+                def get(field: str, op: str, pick: Callable[[dict[str, Any]], Any],
+                        absent: tuple[str, ...] = ()) -> None:
+                    try:
+                        r = c.call(op, Bucket=name, absent=absent)
+                        out[field] = pick(r) if r is not None else None
+                    except ConnectorError as e:
+                        out[field] = None
+                        out["unreadable"].append({"operation": f"s3.{op}", "error": e.message})
+                        run.ctx.ipe.error(f"{a.account_id}/{region}: bucket {name}: {e}")
+
+                get("encryption", "GetBucketEncryption",
+                    lambda r: r["ServerSideEncryptionConfiguration"].get("Rules", []),
+                    ("ServerSideEncryptionConfigurationNotFoundError",))
+                get("public_access_block", "GetPublicAccessBlock",
+                    lambda r: r["PublicAccessBlockConfiguration"],
+                    ("NoSuchPublicAccessBlockConfiguration",))
+                get("policy", "GetBucketPolicy", lambda r: _doc(r.get("Policy")),
+                    ("NoSuchBucketPolicy",))
+                get("versioning", "GetBucketVersioning",
+                    lambda r: {k: r[k] for k in ("Status", "MFADelete") if k in r} or None)
+                get("object_lock", "GetObjectLockConfiguration",
+                    lambda r: r.get("ObjectLockConfiguration"),
+                    ("ObjectLockConfigurationNotFoundError",))
+                get("logging", "GetBucketLogging", lambda r: r.get("LoggingEnabled"))
+                return out
+
+            buckets = [b for b in run.map(bucket, names) if b is not None]
+            return {"account_id": a.account_id, "account_public_access_block": pab,
+                    "account_public_access_block_unreadable": pab_unread, "buckets": buckets}
+
+        accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
+        return SnapshotResult({"accounts": accts, "unreadable": run.sorted_unreadable()},
+                              sum(len(x["buckets"]) for x in accts))
+
+    # --- regional posture --------------------------------------------------------------------
+
+    @snapshot(controls=["CC6.1", "C1.1"], max_age=DAY,
+              permissions=["ec2:GetEbsEncryptionByDefault", "ec2:DescribeRegions"],
+              assess=A.assess_ebs_default_encryption, example=X.EBS)
+    def ebs_default_encryption(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Whether each region encrypts new EBS volumes by default: proves block storage is
+        encrypted at rest without relying on each team remembering to."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> dict[str, Any]:
+            r = run.client(a, "ec2", region).need("GetEbsEncryptionByDefault")
+            return {"account_id": a.account_id, "region": region,
+                    "encryption_by_default": bool(r.get("EbsEncryptionByDefault"))}
+
+        res = run.each_region(one)
+        rows = sorted((r for _, _, r in res), key=lambda x: (x["account_id"], x["region"]))
+        return SnapshotResult({"regions": rows, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(rows))
+
+    @snapshot(controls=["CC6.1", "C1.1"], max_age=DAY,
+              permissions=["rds:DescribeDBInstances", "rds:DescribeDBClusters",
+                           "ec2:DescribeRegions"],
+              assess=A.assess_rds_encryption, example=X.RDS)
+    def rds_encryption(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every RDS instance and cluster with whether its storage is encrypted and by which
+        key: proves databases are encrypted at rest."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> dict[str, list[dict[str, Any]]]:
+            rds = run.client(a, "rds", region)
+            inst = [{"account_id": a.account_id, "region": region,
+                     "id": d["DBInstanceIdentifier"], "arn": d.get("DBInstanceArn"),
+                     "engine": d.get("Engine"),
+                     "storage_encrypted": bool(d.get("StorageEncrypted")),
+                     "kms_key_id": d.get("KmsKeyId")}
+                    for p in rds.pages("DescribeDBInstances") for d in p.get("DBInstances", [])]
+            clus = [{"account_id": a.account_id, "region": region,
+                     "id": d["DBClusterIdentifier"], "arn": d.get("DBClusterArn"),
+                     "engine": d.get("Engine"),
+                     "storage_encrypted": bool(d.get("StorageEncrypted")),
+                     "kms_key_id": d.get("KmsKeyId")}
+                    for p in rds.pages("DescribeDBClusters") for d in p.get("DBClusters", [])]
+            return {"instances": inst, "clusters": clus}
+
+        res = run.each_region(one)
+        inst = sorted((i for _, _, r in res for i in r["instances"]), key=lambda x: str(x["arn"]))
+        clus = sorted((c for _, _, r in res for c in r["clusters"]), key=lambda x: str(x["arn"]))
+        return SnapshotResult({"instances": inst, "clusters": clus, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(inst) + len(clus))
+
+    @snapshot(controls=["CC6.1"], max_age=DAY,
+              permissions=["kms:ListKeys", "kms:ListAliases", "kms:DescribeKey",
+                           "kms:GetKeyRotationStatus", "ec2:DescribeRegions"],
+              assess=A.assess_kms_key_rotation, example=X.KMS)
+    def kms_key_rotation(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every KMS key with its manager, type, state and automatic rotation: proves customer
+        keys are rotated."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> list[dict[str, Any]]:
+            kms = run.client(a, "kms", region)
+            ids = [str(k["KeyId"]) for p in kms.pages("ListKeys") for k in p.get("Keys", [])]
+            aliases: dict[str, list[str]] = {}
+            for p in kms.pages("ListAliases"):
+                for al in p.get("Aliases", []):
+                    if al.get("TargetKeyId"):
+                        aliases.setdefault(str(al["TargetKeyId"]), []).append(al["AliasName"])
+            keys = []
+            for kid in ids:
+                m = kms.need("DescribeKey", KeyId=kid)["KeyMetadata"]
+                key = {"account_id": a.account_id, "region": region, "key_id": kid,
+                       "arn": m.get("Arn"), "manager": m.get("KeyManager"),
+                       "spec": m.get("KeySpec") or m.get("CustomerMasterKeySpec"),
+                       "usage": m.get("KeyUsage"), "state": m.get("KeyState"),
+                       "origin": m.get("Origin"), "rotation_enabled": None,
+                       "aliases": sorted(aliases.get(kid, []))}
+                if key["manager"] == "CUSTOMER" and key["state"] == "Enabled" and \
+                        key["spec"] == "SYMMETRIC_DEFAULT":
+                    try:
+                        rot = kms.need("GetKeyRotationStatus", KeyId=kid)
+                        key["rotation_enabled"] = bool(rot.get("KeyRotationEnabled"))
+                    except ConnectorError as e:
+                        run.ctx.ipe.error(f"{a.account_id}/{region}: key {kid}: {e}")
+                keys.append(key)
+            return keys
+
+        res = run.each_region(one)
+        keys = sorted((k for _, _, r in res for k in r), key=lambda x: str(x["arn"]))
+        return SnapshotResult({"keys": keys, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(keys))
+
+    # --- logging and monitoring --------------------------------------------------------------
+
+    @snapshot(controls=["CC7.2", "CC7.3"], max_age=DAY,
+              permissions=["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+                           "cloudtrail:GetEventSelectors", "ec2:DescribeRegions"],
+              assess=A.assess_cloudtrail, example=X.CLOUDTRAIL)
+    def cloudtrail(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every CloudTrail trail with its coverage (multi-region), logging status, log file
+        validation, encryption, CloudWatch integration and event selectors: proves account
+        activity is recorded and tamper-evident."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> list[dict[str, Any]]:
+            ct = run.client(a, "cloudtrail", region)
+            return list(ct.need("DescribeTrails", includeShadowTrails=True).get("trailList", []))
+
+        res = run.each_region(one)
+        unique: dict[tuple[str, str], tuple[Account, dict[str, Any]]] = {}
+        for a, _, trails in res:
+            for t in trails:
+                unique.setdefault((a.account_id, str(t["TrailARN"])), (a, t))
+
+        def detail(item: tuple[Account, dict[str, Any]]) -> dict[str, Any]:
+            a, t = item
+            home = str(t.get("HomeRegion") or self.cfg.home_region)
+            out: dict[str, Any] = {
+                "account_id": a.account_id, "arn": t["TrailARN"], "name": t.get("Name"),
+                "home_region": home, "multi_region": bool(t.get("IsMultiRegionTrail")),
+                "organization_trail": bool(t.get("IsOrganizationTrail")),
+                "log_file_validation": bool(t.get("LogFileValidationEnabled")),
+                "kms_key_id": t.get("KmsKeyId"),
+                "cloudwatch_log_group_arn": t.get("CloudWatchLogsLogGroupArn"),
+                "s3_bucket": t.get("S3BucketName"), "is_logging": None,
+                "latest_delivery_error": None, "event_selectors": None,
+                "advanced_event_selectors": None, "status_unreadable": None}
+            ct = run.client(a, "cloudtrail", home)
+            try:
+                st = ct.need("GetTrailStatus", Name=t["TrailARN"])
+                out["is_logging"] = bool(st.get("IsLogging"))
+                out["latest_delivery_error"] = st.get("LatestDeliveryError") or None
+                sel = ct.need("GetEventSelectors", TrailName=t["TrailARN"])
+                out["event_selectors"] = sel.get("EventSelectors")
+                out["advanced_event_selectors"] = sel.get("AdvancedEventSelectors")
+            except ConnectorError as e:
+                out["status_unreadable"] = e.message
+                run.ctx.ipe.error(f"{a.account_id}/{home}: trail {t['TrailARN']}: {e}")
+            return out
+
+        trails = sorted(run.map(detail, list(unique.values())),
+                        key=lambda x: (x["account_id"], str(x["arn"])))
+        return SnapshotResult({"trails": trails, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(trails))
+
+    @snapshot(controls=["CC7.1", "CC7.2"], max_age=DAY,
+              permissions=["config:DescribeConfigurationRecorders",
+                           "config:DescribeConfigurationRecorderStatus", "ec2:DescribeRegions"],
+              assess=A.assess_config_recorders, example=X.CONFIG)
+    def config_recorders(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Each region's AWS Config recorders, what they record and whether they are recording:
+        proves configuration changes are tracked."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> list[dict[str, Any]]:
+            cfg = run.client(a, "config", region)
+            recs = cfg.need("DescribeConfigurationRecorders").get("ConfigurationRecorders", [])
+            stats = {s["name"]: s for s in cfg.need("DescribeConfigurationRecorderStatus")
+                     .get("ConfigurationRecordersStatus", [])}
+            return [{"account_id": a.account_id, "region": region, "name": r["name"],
+                     "role_arn": r.get("roleARN"), "recording_group": r.get("recordingGroup"),
+                     "recording": bool(stats.get(r["name"], {}).get("recording")),
+                     "last_error_code": stats.get(r["name"], {}).get("lastErrorCode")}
+                    for r in recs]
+
+        res = run.each_region(one)
+        recs = sorted((x for _, _, r in res for x in r),
+                      key=lambda x: (x["account_id"], x["region"], x["name"]))
+        return SnapshotResult({"recorders": recs, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(recs))
+
+    @snapshot(controls=["CC7.1", "CC7.2"], max_age=DAY,
+              permissions=["guardduty:ListDetectors", "guardduty:GetDetector",
+                           "ec2:DescribeRegions"],
+              assess=A.assess_guardduty_detectors, example=X.GUARDDUTY)
+    def guardduty_detectors(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Each region's GuardDuty detectors and their status: proves threat detection is on."""
+        run = self._run(ctx)
+
+        def one(a: Account, region: str) -> list[dict[str, Any]]:
+            gd = run.client(a, "guardduty", region)
+            ids = [d for p in gd.pages("ListDetectors") for d in p.get("DetectorIds", [])]
+            out = []
+            for did in sorted(ids):
+                d = gd.need("GetDetector", DetectorId=did)
+                out.append({"account_id": a.account_id, "region": region, "name": did,
+                            "status": d.get("Status"),
+                            "finding_publishing_frequency": d.get("FindingPublishingFrequency"),
+                            "features": sorted(({"Name": f.get("Name"), "Status": f.get("Status")}
+                                                for f in d.get("Features", [])),
+                                               key=lambda f: str(f["Name"]))})
+            return out
+
+        res = run.each_region(one)
+        dets = sorted((x for _, _, r in res for x in r),
+                      key=lambda x: (x["account_id"], x["region"], x["name"]))
+        return SnapshotResult({"detectors": dets, "scope": run.scope(res),
+                               "unreadable": run.sorted_unreadable()}, len(dets))
+
+    # --- populations -------------------------------------------------------------------------
+
+    @snapshot(controls=["CC6.2", "CC6.3", "CC8.1"], max_age=DAY, kind="population",
+              permissions=["cloudtrail:LookupEvents"], assess=A.assess_iam_change_events,
+              example=X.IAM_CHANGES, lookback=timedelta(days=90), max_window=timedelta(days=7))
+    def iam_change_events(self, ctx: SnapshotContext) -> SnapshotResult:
+        """Every IAM write (create, delete, attach, detach, put, update...) recorded by
+        CloudTrail in [period_start, period_end): the population of access changes to sample
+        and trace to approvals."""
+        if ctx.period_start is None or ctx.period_end is None:
+            raise ConfigError("iam_change_events is a population: it needs period_start and "
+                              "period_end")
+        start = ctx.period_start.astimezone(UTC)
+        end = ctx.period_end.astimezone(UTC)
+        run = self._run(ctx)
+        home = self.cfg.home_region  # IAM is global: its events land in us-east-1's history
+
+        def one(a: Account) -> dict[str, Any]:
+            ct = run.client(a, "cloudtrail", home)
+            pages = ct.pages("LookupEvents", StartTime=start, EndTime=end,
+                             LookupAttributes=[{"AttributeKey": "EventSource",
+                                                "AttributeValue": "iam.amazonaws.com"}],
+                             PaginationConfig={"PageSize": 50})
+            events = []
+            for p in pages:
+                for e in p.get("Events", []):
+                    t = e.get("EventTime")
+                    if isinstance(t, datetime) and not (start <= t.astimezone(UTC) < end):
+                        continue  # LookupEvents' EndTime is inclusive; windows are half-open
+                    if str(e.get("ReadOnly", "")).lower() == "true" or \
+                            str(e.get("EventName", "")).startswith(_IAM_READ_PREFIXES):
+                        continue
+                    events.append(_event(e))
+            events.sort(key=lambda x: (x["event_time"], x["event_id"]))
+            return {"account_id": a.account_id, "region": home, "events": events}
+
+        accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
+        content = {"period_start": start.isoformat(), "period_end": end.isoformat(),
+                   "accounts": accts, "unreadable": run.sorted_unreadable()}
+        return SnapshotResult(content, sum(len(x["events"]) for x in accts))
+
+
+def _event(e: dict[str, Any]) -> dict[str, Any]:
+    """One LookupEvents event as evidence: who did what to which resource, and when."""
+    raw = _doc(e.get("CloudTrailEvent")) or {}
+    if not isinstance(raw, dict):
+        raw = {}
+    ident = raw.get("userIdentity") or {}
+    return {
+        "event_id": e.get("EventId"),
+        "event_time": _iso(e.get("EventTime")),
+        "event_name": e.get("EventName"),
+        "event_source": e.get("EventSource"),
+        "username": e.get("Username"),
+        "user_identity": {"type": ident.get("type"), "arn": ident.get("arn"),
+                          "account_id": ident.get("accountId")},
+        "source_ip": raw.get("sourceIPAddress"),
+        "error_code": raw.get("errorCode"),
+        "resources": sorted(({"type": r.get("ResourceType"), "name": r.get("ResourceName")}
+                             for r in e.get("Resources", []) or []),
+                            key=lambda r: (str(r["type"]), str(r["name"]))),
+        "request_parameters": raw.get("requestParameters"),
+    }
