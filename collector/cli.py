@@ -306,7 +306,14 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
     with c.store.engine.connect() as conn:
         rows = conn.execute(select(runs_t).order_by(runs_t.c.started_at.desc())
                             .limit(limit)).mappings().all()
-    data = [{"id": r["id"], "trigger": r["trigger"], "status": r["status"],
+    from storage.locks import holder_is_dead
+
+    def state(r: Any) -> str:
+        if r["status"] == "running" and holder_is_dead(f"{r['host']}:{r['pid']}"):
+            return "interrupted"  # its process died without finishing the run
+        return str(r["status"])
+
+    data = [{"id": r["id"], "trigger": r["trigger"], "status": state(r),
              "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
              "host": r["host"], "counts": (r["summary"] or {}).get("counts", {})}
             for r in rows]

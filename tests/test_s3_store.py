@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import subprocess_env, write_config
 from moto.server import ThreadedMotoServer
 
 from collector.config import Config, load
@@ -23,6 +22,7 @@ from collector.runner import Collector
 from storage.blobs import S3BlobStore
 from storage.canonical import sha256_hex
 from storage.store import EvidenceStore, open_blobs
+from tests.conftest import subprocess_env, write_config
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -12,8 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 import sqlalchemy as sa
-from conftest import subprocess_env, write_config
 from moto.server import ThreadedMotoServer
+
+from tests.conftest import subprocess_env, write_config
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -64,7 +65,7 @@ def test_shards_in_parallel_keep_one_chain(tmp_path: Path, pg_url: str,
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
         summaries.append(json.loads(out))
-    expected = {rid for s in summaries for o in s["outcomes"] for rid in o["record_ids"]}
+    expected = {rid for s in summaries for o in s["snapshots"] for rid in o["record_ids"]}
     assert len(expected) >= SHARDS * 3
 
     verify = subprocess.run([EVIDENCE, "-c", str(cfg), "verify", "--json"], env=env,
@@ -74,6 +75,15 @@ def test_shards_in_parallel_keep_one_chain(tmp_path: Path, pg_url: str,
     assert rep["ok"] and rep["records"] == len(expected) and rep["head_seq"] == len(expected)
     # one index seal plus one locked seal object per process
     assert rep["seals"] == 2 * SHARDS
+
+    # shards share content (seeds repeat): each blob is still one locked object version
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    keys: list[str] = []
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket,
+                                                                     Prefix="ev/blobs/"):
+        keys.extend(v["Key"] for v in page.get("Versions", []))
+    assert keys and len(keys) == len(set(keys)) == rep["blobs"]
 
     engine = sa.create_engine(pg_url)
     try:

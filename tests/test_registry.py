@@ -1,0 +1,66 @@
+"""Registry-wide checks: every registered connector, built-in or plugin, keeps the contract."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from collector.controls import is_criterion
+from connectors.base import Connector, ConnectorConfig, Finding
+from connectors.registry import broken, registry
+
+
+def _all() -> list[type[Connector]]:
+    return list(registry().values())
+
+
+def test_every_entry_point_loads() -> None:
+    """No registered connector fails to load, and the built-in ones are there."""
+    assert broken() == {}
+    assert "aws" in registry()
+
+
+@pytest.mark.parametrize("cls", _all(), ids=lambda c: c.name)
+def test_connector_declares_its_contract(cls: type[Connector]) -> None:
+    """Name, config model, docstrings, snapshots with known criteria, permissions, max age."""
+    assert cls.__doc__ and cls.__doc__.strip()
+    assert issubclass(cls.config_model, ConnectorConfig)
+    assert cls.config_model.model_config.get("extra") == "forbid"
+    assert cls.config_model.model_config.get("frozen") is True
+    assert cls.snapshots(), f"{cls.name} declares no snapshot"
+    for spec in cls.snapshots().values():
+        where = f"{cls.name}.{spec.name}"
+        assert spec.doc, f"{where} has no docstring saying what it proves"
+        assert spec.controls and all(is_criterion(c) for c in spec.controls), where
+        assert spec.permissions, f"{where} declares no permission"
+        assert spec.max_age.total_seconds() > 0, where
+        assert spec.kind in ("posture", "population"), where
+        assert spec.name.islower() and " " not in spec.name, where
+    assert cls.permission_document().strip()
+
+
+def _no_network(*_a: Any, **_k: Any) -> None:
+    raise AssertionError("assess() opened a network connection")
+
+
+@pytest.mark.parametrize("cls", _all(), ids=lambda c: c.name)
+def test_assess_is_pure(cls: type[Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+    """assess() on the snapshot's example: deterministic, leaves its input alone, no I/O."""
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    for spec in cls.snapshots().values():
+        if spec.assess is None:
+            continue
+        where = f"{cls.name}.{spec.name}"
+        assert spec.example is not None, f"{where} has assess() but no example content"
+        json.dumps(spec.example)  # the example is plain JSON, as stored content is
+        before = copy.deepcopy(spec.example)
+        first = spec.assess(spec.example)
+        second = spec.assess(copy.deepcopy(spec.example))
+        assert spec.example == before, f"{where}: assess() changed its input"
+        assert first == second, f"{where}: assess() is not deterministic"
+        assert first and all(isinstance(f, Finding) for f in first), where
+        assert all(f.status in ("pass", "fail", "inconclusive") for f in first), where
