@@ -140,7 +140,7 @@ def connectors_list(as_json: bool) -> None:
     """Registered connectors, their snapshots and the criteria each supports."""
     from connectors.registry import registry
 
-    data = {name: {"title": cls.title, "snapshots": {
+    data: dict[str, dict[str, Any]] = {name: {"title": cls.title, "snapshots": {
         s.name: {"kind": s.kind, "controls": list(s.controls),
                  "max_age_hours": s.max_age.total_seconds() / 3600,
                  "doc": s.doc.splitlines()[0] if s.doc else ""}
@@ -161,13 +161,13 @@ def connectors_check(c: Ctx, as_json: bool) -> None:
     """Run each configured instance's check(): reachable, authenticated, permitted."""
     from connectors.registry import get
 
-    results = []
+    results: list[dict[str, Any]] = []
     for inst in c.config.connectors:
         cls = get(inst.type)
         try:
-            r = cls(inst.instance, inst.config).check()
-            results.append({"instance": inst.key, "ok": r.ok, "principal": r.principal,
-                            "source": r.source, "detail": r.detail})
+            res = cls(inst.instance, inst.config).check()
+            results.append({"instance": inst.key, "ok": res.ok, "principal": res.principal,
+                            "source": res.source, "detail": res.detail})
         except EvidenceError as e:
             results.append({"instance": inst.key, "ok": False, "detail": str(e)})
     if as_json:
@@ -364,7 +364,8 @@ def seal() -> None:
 
 
 @seal.command("export")
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write to FILE (default stdout).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="Write to FILE (default stdout).")
 @pass_ctx
 def seal_export(c: Ctx, out: str | None) -> None:
     """The newest seal, to keep outside the store (checked later by verify --against)."""

@@ -36,7 +36,8 @@ class SecretRef(_Model):
     @model_validator(mode="after")
     def _one(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
-            raise ValueError("a secret takes exactly one of { env = \"NAME\" } or { file = \"PATH\" }")
+            raise ValueError('a secret takes exactly one of { env = "NAME" } or '
+                             '{ file = "PATH" }')
         return self
 
     def describe(self) -> str:

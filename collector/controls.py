@@ -37,7 +37,7 @@ def is_criterion(cid: str) -> bool:
 
 
 def check_criteria(ids: Iterable[str], *, where: str) -> tuple[str, ...]:
-    """Return `ids` if every one is a known criterion; raise ConfigError naming the first that isn't."""
+    """Return `ids` if each is a known criterion; else ConfigError naming the first unknown."""
     out = tuple(ids)
     for cid in out:
         if not is_criterion(cid):

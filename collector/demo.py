@@ -53,8 +53,8 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     for k, v in DEMO_ENV.items():
         os.environ.setdefault(k, v)
     from moto.server import ThreadedMotoServer
-
     from simulators.aws_seed import seed_demo_account
+
     from simulators.cloudtrail import CloudTrailSimulator, iam_event
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

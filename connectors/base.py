@@ -257,5 +257,5 @@ class Connector(ABC):
         """Run the snapshot called `name`."""
         return self._snapshots[name].fn(self, ctx)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release clients (default: nothing)."""

@@ -20,7 +20,7 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         stop()
 
-    old: dict[int, Any] = {}
+    old: dict[signal.Signals, Any] = {}
     for s in (signal.SIGTERM, signal.SIGINT):
         old[s] = signal.signal(s, handler)
     try:

@@ -170,7 +170,7 @@ class S3BlobStore:
                 "ObjectLockRetainUntilDate": self._clock() + self.retention}
 
     def _head(self, key: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             out: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -178,6 +178,8 @@ class S3BlobStore:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
+            raise StorageError(f"s3://{self.bucket}/{key}: {e}") from None
+        except BotoCoreError as e:
             raise StorageError(f"s3://{self.bucket}/{key}: {e}") from None
 
     def put(self, sha: str, data: bytes) -> bool:
@@ -187,10 +189,35 @@ class S3BlobStore:
         import base64
 
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5,
-                               ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode(),
-                               **self._lock_args())
-        return True
+        # If-None-Match: another writer that stored the same blob since our HEAD wins the
+        # race, and no second locked version of identical bytes is kept.
+        return self._put(key, data, ContentMD5=md5, IfNoneMatch="*",
+                         ChecksumSHA256=base64.b64encode(bytes.fromhex(sha)).decode())
+
+    def _put(self, key: str, data: bytes, **extra: Any) -> bool:
+        """PutObject with the lock; False when a conditional put found the key present.
+
+        S3's refusal becomes a StorageError naming the cause."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra,
+                                   **self._lock_args())
+            return True
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            code, msg = err.get("Code", "?"), err.get("Message", "")
+            if "IfNoneMatch" in extra and code in ("PreconditionFailed",
+                                                   "ConditionalRequestConflict"):
+                return False
+            hint = ""
+            if "ObjectLock" in msg or "Object Lock" in msg:
+                hint = " (create the bucket with Object Lock enabled: it cannot hold evidence " \
+                       "without it)"
+            raise StorageError(f"s3://{self.bucket}/{key}: cannot write: {code}: {msg}"
+                               f"{hint}") from None
+        except BotoCoreError as e:
+            raise StorageError(f"s3://{self.bucket}/{key}: cannot write: {e}") from None
 
     def exists(self, sha: str) -> bool:
         return self._head(self.key(sha)) is not None
@@ -204,7 +231,8 @@ class S3BlobStore:
         from botocore.exceptions import ClientError
 
         try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self.key(sha))["Body"].read()
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.key(sha))
+            body: bytes = obj["Body"].read()
         except ClientError as e:
             raise StorageError(f"blob {sha} cannot be read from s3://{self.bucket}: {e}") from None
         return body
@@ -243,8 +271,8 @@ class S3BlobStore:
         import base64
 
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5,
-                               **self._lock_args())
+        if not self._put(key, data, ContentMD5=md5, IfNoneMatch="*"):
+            raise StorageError(f"seal {name} already exists in s3://{self.bucket}")
 
     def seals(self) -> Iterator[tuple[str, bytes]]:
         for key in self._list(f"{self.prefix}seals/"):

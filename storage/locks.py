@@ -26,6 +26,20 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+def holder_is_dead(holder: str) -> bool:
+    """Whether `holder` (host:pid:thread) is a process on this host that no longer exists."""
+    parts = holder.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _try(engine: Engine, name: str, holder: str, now: datetime,
          ttl: timedelta) -> tuple[bool, str, datetime | None]:
     with engine.begin() as conn:
@@ -37,7 +51,7 @@ def _try(engine: Engine, name: str, holder: str, now: datetime,
             conn.execute(insert(locks).values(name=name, holder=holder, acquired_at=now,
                                               expires_at=now + ttl))
             return True, holder, now
-        if row.expires_at <= now or row.holder == holder:
+        if row.expires_at <= now or row.holder == holder or holder_is_dead(str(row.holder)):
             conn.execute(update(locks).where(locks.c.name == name).values(
                 holder=holder, acquired_at=now, expires_at=now + ttl))
             return True, holder, now

@@ -121,7 +121,8 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
 
     wanted: dict[int, list[tuple[str, Seal]]] = {}
     for s in seal_rows:
-        wanted.setdefault(s.seq, []).append((f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s))
+        label = f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})"
+        wanted.setdefault(s.seq, []).append((label, s))
     for name, fs in file_seals:
         if fs is None:
             rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
@@ -151,8 +152,9 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
         subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
         if seq != expected:
             span = f"#{expected}" if seq == expected + 1 else f"#{expected}..#{seq - 1}"
-            rep.problems.append(Problem("chain", span, "record(s) missing from the chain "
-                                        f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
+            rep.problems.append(Problem(
+                "chain", span, "record(s) missing from the chain "
+                f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
         elif r["prev_hash"] != prev:
             rep.problems.append(Problem("chain", subject, f"prev_hash does not match record "
                                         f"#{seq - 1}: the chain was rewritten"))

@@ -120,7 +120,7 @@ def test_verify_exit_1_names_problem(cfg: str, tmp_path: Path) -> None:
 ])
 def test_bad_input_is_one_line_exit_2(cfg: str, args: list[str], message: str) -> None:
     """Unknown control, bad date, unknown connector: one clear line, exit 2."""
-    code, out, err = _run("-c", cfg, *args)
+    code, _out, err = _run("-c", cfg, *args)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("evidence: error: ") and message in err
 
@@ -157,6 +157,6 @@ def test_connectors_check(cfg: str) -> None:
 def test_controls_lists_catalog_and_custom(config_file: Callable[..., Path]) -> None:
     """controls prints the criteria and the organization's own IDs."""
     cfg = config_file('[controls]\n"ACME-1" = ["CC6.1"]\n')
-    code, out, _ = _run("-c", str(cfg), "controls", "--json")
+    _code, out, _ = _run("-c", str(cfg), "controls", "--json")
     d = json.loads(out)
     assert len(d["criteria"]) == 61 and d["custom"] == {"ACME-1": ["CC6.1"]}

@@ -106,7 +106,7 @@ def test_schedule_validation() -> None:
         parse(base + '[[schedule]]\nname = "h"\ncron = "0 * * * *"\ntimezone = "Mars/Base"\n')
     with pytest.raises(ConfigError, match="'okta' is not configured"):
         parse(base + '[[schedule]]\nname = "h"\ncron = "0 * * * *"\nconnectors = ["okta"]\n')
-    with pytest.raises(ConfigError, match="unknown control ID 'CC0.0'"):
+    with pytest.raises(ConfigError, match=r"unknown control ID 'CC0\.0'"):
         parse(base + '[[schedule]]\nname = "h"\ncron = "0 * * * *"\ncontrols = ["CC0.0"]\n')
     cfg = parse(base + '[[schedule]]\nname = "h"\ncron = "0 * * * *"\ntimezone = "Europe/Paris"\n')
     assert cfg.schedules[0].timezone == "Europe/Paris"

@@ -37,5 +37,5 @@ def test_custom_ids_resolve_to_criteria() -> None:
 
 def test_unknown_ids_are_rejected() -> None:
     """Unknown control IDs raise ConfigError naming the ID."""
-    with pytest.raises(ConfigError, match="CC99.1"):
+    with pytest.raises(ConfigError, match=r"CC99\.1"):
         ControlCatalog().resolve("CC99.1")

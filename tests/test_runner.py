@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_population_windows_cover_the_period_without_gaps(
     recs = [r for r in st.iter_records() if r["snapshot"] == "events"]
     assert len(recs) == 4  # 3 days of lookback in 1-day windows, then 5 hours
     assert recs[0]["period_start"] == datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
-    for a, b in zip(recs, recs[1:], strict=False):
+    for a, b in itertools.pairwise(recs):
         assert b["period_start"] == a["period_end"]
     assert recs[-1]["period_end"] == clock.t
     total = sum(r["record_count"] for r in recs)

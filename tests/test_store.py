@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def test_chain_links_every_record(store: EvidenceStore) -> None:
     rows = list(store.iter_records())
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["prev_hash"] == "0" * 64
-    for a, b in zip(rows, rows[1:], strict=False):
+    for a, b in itertools.pairwise(rows):
         assert b["prev_hash"] == a["record_hash"]
     assert all(record_hash(r) == r["record_hash"] for r in rows)
 
