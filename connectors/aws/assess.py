@@ -289,6 +289,8 @@ def assess_kms_key_rotation(content: JSON) -> list[Finding]:
         if k.get("manager") != "CUSTOMER" or k.get("state") != "Enabled" or \
                 k.get("spec") != "SYMMETRIC_DEFAULT":
             continue
+        if any(str(a).startswith("alias/aws/") for a in k.get("aliases", [])):
+            continue  # AWS-managed (AWS rotates it), whatever KeyManager claims
         rot = k.get("rotation_enabled")
         if rot is None:
             out.append(Finding(str(k["arn"]), "inconclusive", "rotation status not read"))
@@ -308,8 +310,8 @@ def logs_management_events(trail: Mapping[str, JSON]) -> bool:
                     return True
         return False
     sels = trail.get("event_selectors")
-    if sels is None:
-        return True
+    if not sels:
+        return True  # no selectors at all: CloudTrail's default, all management events
     return any(s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") == "All"
                for s in sels)
 

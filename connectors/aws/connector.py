@@ -385,12 +385,13 @@ class AwsConnector(Connector):
 
         def one(a: Account, region: str) -> list[dict[str, Any]]:
             kms = run.client(a, "kms", region)
-            ids = [str(k["KeyId"]) for p in kms.pages("ListKeys") for k in p.get("Keys", [])]
+            # Aliases first: looking up an alias/aws/* name can create that AWS-managed key.
             aliases: dict[str, list[str]] = {}
             for p in kms.pages("ListAliases"):
                 for al in p.get("Aliases", []):
                     if al.get("TargetKeyId"):
                         aliases.setdefault(str(al["TargetKeyId"]), []).append(al["AliasName"])
+            ids = [str(k["KeyId"]) for p in kms.pages("ListKeys") for k in p.get("Keys", [])]
             keys = []
             for kid in ids:
                 m = kms.need("DescribeKey", KeyId=kid)["KeyMetadata"]

@@ -1,0 +1,247 @@
+"""Seed a moto server with a realistic AWS account (demo) or a large one (benchmark).
+
+    seed_demo_account("http://127.0.0.1:5000")   # a small account with a mix of good and bad
+    seed_bench("http://127.0.0.1:5000", users=2000, buckets=200, keys=20)
+
+Both use dummy credentials and talk only to `endpoint_url`; they return what they created so
+a test or a benchmark can compare verdicts against the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+_ADMIN_DOC = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+_TRUST_ACCOUNT = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+    "Action": "sts:AssumeRole"}]}
+_TRUST_ANYONE = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+_PAB_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+           "RestrictPublicBuckets": True}
+
+
+@dataclass
+class Seeded:
+    """What a seed created, with the verdicts a correct collector must reach."""
+
+    account_id: str = ACCOUNT_ID
+    console_without_mfa: set[str] = field(default_factory=set)
+    console_with_mfa: set[str] = field(default_factory=set)
+    no_console: set[str] = field(default_factory=set)
+    encrypted_buckets: set[str] = field(default_factory=set)
+    unencrypted_buckets: set[str] = field(default_factory=set)
+    public_access_blocked: set[str] = field(default_factory=set)
+    rotating_keys: set[str] = field(default_factory=set)
+    non_rotating_keys: set[str] = field(default_factory=set)
+    admin_users: set[str] = field(default_factory=set)
+
+
+def _session() -> boto3.Session:
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                         region_name=REGION)
+
+
+def _clients(endpoint_url: str, workers: int = 8) -> dict[str, Any]:
+    s = _session()
+    cfg = Config(retries={"mode": "standard", "max_attempts": 3},
+                 max_pool_connections=workers + 2)
+    return {n: s.client(n, endpoint_url=endpoint_url, config=cfg)
+            for n in ("iam", "s3", "kms", "cloudtrail", "ec2", "rds", "config", "guardduty")}
+
+
+def _user(iam: Any, name: str, *, console: bool, mfa: bool, key: bool,
+          seeded: Seeded) -> None:
+    iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "engineering"}])
+    if console:
+        iam.create_login_profile(UserName=name, Password="Correct-Horse-Battery-9!")
+    if mfa:
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"][
+            "SerialNumber"]
+        iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1="123456",
+                              AuthenticationCode2="654321")
+    if key:
+        iam.create_access_key(UserName=name)  # the secret is discarded: it is moto's dummy
+    arn = f"arn:aws:iam::{seeded.account_id}:user/{name}"
+    if not console:
+        seeded.no_console.add(arn)
+    elif mfa:
+        seeded.console_with_mfa.add(arn)
+    else:
+        seeded.console_without_mfa.add(arn)
+
+
+def _admin_policy(iam: Any) -> str:
+    # AWS managed policies exist in moto only with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+    try:
+        iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        return "arn:aws:iam::aws:policy/AdministratorAccess"
+    except iam.exceptions.NoSuchEntityException:
+        return str(iam.create_policy(PolicyName="FullAdmin",
+                                     PolicyDocument=json.dumps(_ADMIN_DOC))["Policy"]["Arn"])
+
+
+def _bucket(s3: Any, name: str, *, encrypt: str | None, block: bool, versioning: bool,
+            tls: bool, logging_to: str | None, seeded: Seeded, lock: bool = False,
+            kms_key: str | None = None, log_target: bool = False) -> None:
+    if lock:
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    else:
+        s3.create_bucket(Bucket=name)
+    if encrypt:
+        rule: dict[str, Any] = {"SSEAlgorithm": encrypt}
+        if kms_key:
+            rule["KMSMasterKeyID"] = kms_key
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": rule,
+                       "BucketKeyEnabled": encrypt == "aws:kms"}]})
+        seeded.encrypted_buckets.add(name)
+    else:
+        seeded.unencrypted_buckets.add(name)
+    if block:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=_PAB_ON)
+        seeded.public_access_blocked.add(name)
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    statements: list[dict[str, Any]] = []
+    if tls:
+        # {"AWS": "*"} rather than "*": moto's logging check cannot read the string form.
+        statements.append({
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
+            "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    if log_target:
+        statements.append({
+            "Sid": "S3ServerAccessLogs", "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{name}/*"})
+    if statements:
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17",
+                                                             "Statement": statements}))
+    if logging_to:
+        s3.put_bucket_logging(Bucket=name, BucketLoggingStatus={"LoggingEnabled": {
+            "TargetBucket": logging_to, "TargetPrefix": f"{name}/"}})
+
+
+def _key(kms: Any, alias: str, *, rotate: bool, seeded: Seeded) -> str:
+    meta = kms.create_key(Description=alias, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/{alias}", TargetKeyId=meta["KeyId"])
+    if rotate:
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
+        seeded.rotating_keys.add(meta["Arn"])
+    else:
+        seeded.non_rotating_keys.add(meta["Arn"])
+    return str(meta["Arn"])
+
+
+def _trail(c: dict[str, Any], bucket: str) -> None:
+    c["cloudtrail"].create_trail(Name="org-trail", S3BucketName=bucket, IsMultiRegionTrail=True,
+                                 EnableLogFileValidation=True, IncludeGlobalServiceEvents=True)
+    c["cloudtrail"].start_logging(Name="org-trail")
+
+
+def seed_demo_account(endpoint_url: str) -> Seeded:
+    """A small account with a realistic mix of compliant and non-compliant settings."""
+    c = _clients(endpoint_url)
+    seeded = Seeded()
+    iam, s3, kms = c["iam"], c["s3"], c["kms"]
+    iam.update_account_password_policy(MinimumPasswordLength=8, RequireNumbers=True,
+                                       RequireSymbols=False, AllowUsersToChangePassword=True)
+    _user(iam, "alice", console=True, mfa=True, key=True, seeded=seeded)
+    _user(iam, "bob", console=True, mfa=False, key=False, seeded=seeded)
+    _user(iam, "ci-deployer", console=False, mfa=False, key=True, seeded=seeded)
+    _user(iam, "dana", console=True, mfa=True, key=False, seeded=seeded)
+    _user(iam, "eve", console=True, mfa=False, key=True, seeded=seeded)
+    admin = _admin_policy(iam)
+    iam.create_group(GroupName="admins")
+    iam.attach_group_policy(GroupName="admins", PolicyArn=admin)
+    iam.create_group(GroupName="developers")
+    iam.attach_group_policy(GroupName="developers", PolicyArn=str(iam.create_policy(
+        PolicyName="DeveloperRead", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}))
+        ["Policy"]["Arn"]))
+    iam.add_user_to_group(GroupName="admins", UserName="dana")
+    iam.add_user_to_group(GroupName="developers", UserName="alice")
+    iam.put_user_policy(UserName="eve", PolicyName="everything",
+                        PolicyDocument=json.dumps(_ADMIN_DOC))
+    iam.create_role(RoleName="break-glass", AssumeRolePolicyDocument=json.dumps(_TRUST_ACCOUNT))
+    iam.attach_role_policy(RoleName="break-glass", PolicyArn=admin)
+    iam.create_role(RoleName="legacy-vendor", AssumeRolePolicyDocument=json.dumps(_TRUST_ANYONE))
+    iam.attach_role_policy(RoleName="legacy-vendor", PolicyArn=admin)
+    seeded.admin_users |= {f"arn:aws:iam::{ACCOUNT_ID}:user/{u}" for u in ("dana", "eve")}
+
+    data_key = _key(kms, "prod-data", rotate=True, seeded=seeded)
+    _key(kms, "legacy-exports", rotate=False, seeded=seeded)
+    _bucket(s3, "acme-access-logs", encrypt="AES256", block=True, versioning=False, tls=True,
+            logging_to=None, seeded=seeded, log_target=True)
+    _bucket(s3, "acme-prod-data", encrypt="aws:kms", kms_key=data_key, block=True,
+            versioning=True, tls=True, logging_to="acme-access-logs", seeded=seeded)
+    _bucket(s3, "acme-public-assets", encrypt=None, block=False, versioning=False, tls=False,
+            logging_to=None, seeded=seeded)
+    _bucket(s3, "acme-legacy-exports", encrypt=None, block=True, versioning=False, tls=False,
+            logging_to="acme-access-logs", seeded=seeded)
+    _bucket(s3, "acme-audit-evidence", encrypt="AES256", block=True, versioning=True, tls=True,
+            logging_to="acme-access-logs", seeded=seeded, lock=True)
+    _bucket(s3, "acme-cloudtrail", encrypt="AES256", block=True, versioning=True, tls=True,
+            logging_to="acme-access-logs", seeded=seeded)
+    _trail(c, "acme-cloudtrail")
+    c["cloudtrail"].create_trail(Name="dev-us-only", S3BucketName="acme-cloudtrail")
+    c["ec2"].enable_ebs_encryption_by_default()
+    rds = c["rds"]
+    rds.create_db_instance(DBInstanceIdentifier="orders-db", DBInstanceClass="db.t3.micro",
+                           Engine="postgres", AllocatedStorage=20, MasterUsername="app",
+                           MasterUserPassword="not-a-real-password-1", StorageEncrypted=True,
+                           KmsKeyId=data_key)
+    rds.create_db_instance(DBInstanceIdentifier="legacy-reports", DBInstanceClass="db.t3.micro",
+                           Engine="mysql", AllocatedStorage=20, MasterUsername="app",
+                           MasterUserPassword="not-a-real-password-2", StorageEncrypted=False)
+    cfg = c["config"]
+    cfg.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/aws-config",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "acme-cloudtrail"})
+    cfg.start_configuration_recorder(ConfigurationRecorderName="default")
+    c["guardduty"].create_detector(Enable=True, FindingPublishingFrequency="SIX_HOURS")
+    return seeded
+
+
+def seed_bench(endpoint_url: str, users: int = 2000, buckets: int = 200, keys: int = 20,
+               workers: int = 16) -> Seeded:
+    """A large account: `users` IAM users (a third console users without MFA), `buckets`
+    buckets (half encrypted, two thirds with a public access block), `keys` KMS keys (half
+    rotating), a password policy and one multi-region trail."""
+    c = _clients(endpoint_url, workers)
+    seeded = Seeded()
+    iam, s3, kms = c["iam"], c["s3"], c["kms"]
+    iam.update_account_password_policy(MinimumPasswordLength=14, RequireNumbers=True,
+                                       RequireSymbols=True, RequireUppercaseCharacters=True,
+                                       RequireLowercaseCharacters=True)
+
+    def user(i: int) -> None:
+        kind = i % 3  # 0: console without MFA, 1: console with MFA, 2: API only
+        _user(iam, f"user-{i:05d}", console=kind != 2, mfa=kind == 1, key=kind == 2,
+              seeded=seeded)
+
+    def bucket(i: int) -> None:
+        _bucket(s3, f"bench-bucket-{i:04d}", encrypt="AES256" if i % 2 == 0 else None,
+                block=i % 3 != 0, versioning=i % 4 == 0, tls=i % 5 == 0, logging_to=None,
+                seeded=seeded)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(user, range(users)))
+        list(pool.map(bucket, range(buckets)))
+    for i in range(keys):
+        _key(kms, f"bench-key-{i:03d}", rotate=i % 2 == 0, seeded=seeded)
+    s3.create_bucket(Bucket="bench-cloudtrail")
+    _trail(c, "bench-cloudtrail")
+    return seeded
