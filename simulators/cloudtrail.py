@@ -118,6 +118,7 @@ class Fault:
     region: str | None = None
     operation: str | None = None
     path_contains: str | None = None
+    body_contains: str | None = None
     times: int | None = None
     message: str = "injected by the simulator"
 
@@ -125,7 +126,9 @@ class Fault:
         return ((self.service is None or self.service == req.service)
                 and (self.region is None or self.region == req.region)
                 and (self.operation is None or self.operation == req.operation)
-                and (self.path_contains is None or self.path_contains in req.path))
+                and (self.path_contains is None or self.path_contains in req.path)
+                and (self.body_contains is None
+                     or self.body_contains.encode() in req.body))
 
 
 @dataclass
@@ -255,9 +258,7 @@ class CloudTrailSimulator:
         fault = self._fault_for(req)
         if fault is not None:
             out = _error_response(req, fault.status, fault.code, fault.message)
-        elif req.operation == "LookupEvents" or (
-                headers.get("X-Amz-Target", "").startswith(TARGET_PREFIX)
-                and req.service == "cloudtrail" and req.operation == "LookupEvents"):
+        elif _target(headers) == TARGET_PREFIX + "LookupEvents":
             out = self._lookup(req)
         elif self.upstream is not None:
             out = self._forward(method, path, headers, body)
@@ -379,6 +380,10 @@ class CloudTrailSimulator:
             out["NextToken"] = _make_token(last.event_time.timestamp(), last.event_id,
                                            query_hash)
         return out
+
+
+def _target(headers: dict[str, str]) -> str:
+    return next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "")
 
 
 def _attr_match(e: Event, a: dict[str, Any]) -> bool:

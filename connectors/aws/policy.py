@@ -17,7 +17,9 @@ _ACTION_OVERRIDES: dict[tuple[str, str], str] = {
 # The IAM prefix of each boto3 service name, where the two differ.
 _PREFIX = {"s3control": "s3"}
 
-# Actions the base principal needs to reach member accounts; not granted in those accounts.
+# Actions that reach accounts rather than read them: the base principal assumes member roles
+# and lists the organization; every principal identifies itself (STS needs no grant for it).
+REACH_ACTIONS = ("organizations:ListAccounts", "sts:GetCallerIdentity")
 ASSUME_ACTIONS = ("sts:AssumeRole",)
 
 
@@ -28,8 +30,8 @@ def iam_action(service: str, operation: str) -> str:
 
 
 def policy_document(actions: Iterable[str]) -> str:
-    """A minimal read-only IAM policy (JSON) granting `actions`, plus role assumption."""
-    read = sorted({a for a in actions if a not in ASSUME_ACTIONS})
+    """A minimal read-only IAM policy (JSON): the snapshots' actions, reaching, assuming."""
+    read = sorted(set(actions) | set(REACH_ACTIONS))
     doc = {
         "Version": "2012-10-17",
         "Statement": [
@@ -40,3 +42,13 @@ def policy_document(actions: Iterable[str]) -> str:
         ],
     }
     return json.dumps(doc, indent=2)
+
+
+def granted_actions(document: str) -> set[str]:
+    """Every action an Allow statement of `document` grants (for checking coverage)."""
+    out: set[str] = set()
+    for s in json.loads(document)["Statement"]:
+        if s.get("Effect") == "Allow":
+            acts = s["Action"]
+            out |= {acts} if isinstance(acts, str) else set(acts)
+    return out

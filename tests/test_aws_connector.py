@@ -1,0 +1,527 @@
+"""The `aws` connector against moto's server and the CloudTrail simulator, over real sockets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from collector.errors import AuthError, PermissionDenied, TransientError
+from connectors.aws import AwsConfig, AwsConnector
+from connectors.aws.calls import _strip_account_prefix
+from connectors.aws.policy import granted_actions, iam_action
+from connectors.base import Provenance, SnapshotContext, SnapshotResult
+from simulators.aws_seed import ACCOUNT_ID, Seeded, seed_demo_account
+from simulators.cloudtrail import CloudTrailSimulator, Fault, iam_event
+
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+PERIOD_END = datetime(2026, 11, 1, tzinfo=UTC)
+PERIOD_START = PERIOD_END - timedelta(days=1)
+
+
+class Aws:
+    """A moto server with the CloudTrail simulator in front, and the demo account seeded."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        self.sim = CloudTrailSimulator(upstream=self.moto_url).start()
+        self.url = self.sim.url
+        self.seeded: Seeded = seed_demo_account(self.moto_url)
+
+    def stop(self) -> None:
+        self.sim.stop()
+        self.moto.stop()
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    a = Aws()
+    yield a
+    a.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("aws").sim.clear()
+
+
+def base_session(_profile: str | None = None) -> boto3.Session:
+    """The test's base credentials: moto's dummy keys, as a profile would provide."""
+    return boto3.Session(aws_access_key_id="AKIATESTTESTTEST0000",
+                         aws_secret_access_key="test-secret-not-real", region_name="us-east-1")
+
+
+def account_session(url: str, account_id: str) -> boto3.Session:
+    """A session in another moto account (moto keys state by the assumed role's account)."""
+    sts = base_session().client("sts", endpoint_url=url)
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/seed",
+                        RoleSessionName="seed")["Credentials"]
+    return boto3.Session(aws_access_key_id=c["AccessKeyId"],
+                         aws_secret_access_key=c["SecretAccessKey"],
+                         aws_session_token=c["SessionToken"], region_name="us-east-1")
+
+
+def connector(url: str, factory: Any = base_session, sleep: Any = time.sleep,
+              **cfg: Any) -> AwsConnector:
+    cfg.setdefault("max_attempts", 2)
+    cfg.setdefault("regions", ["us-east-1", "eu-west-1"])
+    return AwsConnector("test", AwsConfig(endpoint_url=url, **cfg), factory=factory,
+                        sleep=sleep)
+
+
+def ctx(name: str, *, start: datetime | None = None,
+        end: datetime | None = None) -> SnapshotContext:
+    return SnapshotContext(instance="test", snapshot=name, started_at=datetime.now(UTC),
+                           ipe=Provenance(), log=logging.getLogger("test.aws"),
+                           period_start=start, period_end=end)
+
+
+def run(conn: AwsConnector, name: str, **kw: Any) -> tuple[SnapshotResult, SnapshotContext]:
+    c = ctx(name, **kw)
+    return conn.run(name, c), c
+
+
+def verdicts(conn: AwsConnector, name: str, result: SnapshotResult,
+             prefix: str = "") -> dict[str, str]:
+    spec = conn.snapshots()[name]
+    assert spec.assess is not None
+    return {f.resource: f.status for f in spec.assess(result.content)
+            if f.reason.startswith(prefix)}
+
+
+# --- identity and accounts --------------------------------------------------------------------
+
+def test_check_reports_caller_and_account(aws: Aws) -> None:
+    """check() calls STS and names the caller ARN and the account."""
+    res = connector(aws.url).check()
+    assert res.ok
+    assert res.source == ACCOUNT_ID
+    assert res.principal is not None and res.principal.startswith("arn:aws:sts::")
+
+
+def test_bad_credentials_are_an_auth_error(aws: Aws) -> None:
+    """STS refusing the keys fails check() and raises AuthError from a snapshot."""
+    aws.sim.inject(Fault(service="sts", code="InvalidClientTokenId", status=403))
+    conn = connector(aws.url)
+    assert not conn.check().ok
+    with pytest.raises(AuthError):
+        run(conn, "root_account")
+
+
+def test_role_assumption_reaches_another_account(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role account is assumed with its external ID (read from the environment, never
+    recorded), and evidence and principal come from that account."""
+    monkeypatch.setenv("AWS_TEST_EXTERNAL_ID", "ext-id-very-secret")
+    conn = connector(aws.url, accounts=[
+        {"profile": "base"},
+        {"role_arn": "arn:aws:iam::210987654321:role/EvidenceAgent",
+         "external_id": {"env": "AWS_TEST_EXTERNAL_ID"}}])
+    res, c = run(conn, "root_account")
+    assert [a["account_id"] for a in res.content["accounts"]] == [ACCOUNT_ID, "210987654321"]
+    assert c.ipe.source == f"{ACCOUNT_ID}, 210987654321"
+    assert "assumed-role/EvidenceAgent" in str(c.ipe.principal)
+    ipe = json.dumps(c.ipe.to_json())
+    assert "ext-id-very-secret" not in ipe
+    assume = [x for x in c.ipe.calls if x.operation == "sts.AssumeRole"]
+    assert assume and assume[0].params["ExternalId"] == "<redacted>"
+
+
+def test_unreachable_account_is_recorded_and_others_go_on(aws: Aws) -> None:
+    """One account whose role cannot be assumed is an inconclusive part; the other is read."""
+    aws.sim.inject(Fault(service="sts", operation="AssumeRole", code="AccessDenied"))
+    conn = connector(aws.url, accounts=[
+        {"profile": "base"}, {"role_arn": "arn:aws:iam::210987654321:role/EvidenceAgent"}])
+    res, c = run(conn, "password_policy")
+    assert [a["account_id"] for a in res.content["accounts"]] == [ACCOUNT_ID]
+    assert res.content["unreadable"][0]["error"] == "PermissionDenied"
+    assert c.ipe.errors
+    v = verdicts(conn, "password_policy", res)
+    assert v["210987654321"] == "inconclusive"
+
+
+def test_organizations_discovery_assumes_a_role_in_each_member(aws: Aws) -> None:
+    """Member accounts listed by Organizations are each reached through the named role."""
+    mgmt = account_session(aws.moto_url, "333333333333")
+    org = mgmt.client("organizations", endpoint_url=aws.moto_url)
+    org.create_organization(FeatureSet="ALL")
+    for n in ("prod", "staging"):
+        org.create_account(AccountName=n, Email=f"{n}@example.com")
+    members = sorted(a["Id"] for a in org.list_accounts()["Accounts"])
+    conn = connector(aws.url, factory=lambda _p: mgmt,
+                     organizations_discovery={"role_name": "EvidenceAgentReadOnly"})
+    res, c = run(conn, "root_account")
+    assert sorted(a["account_id"] for a in res.content["accounts"]) == members
+    assert len(members) == 3
+    roles = [x.params["RoleArn"] for x in c.ipe.calls if x.operation == "sts.AssumeRole"]
+    assert all(r.endswith(":role/EvidenceAgentReadOnly") for r in roles) and len(roles) == 3
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+def test_credential_report_flags_console_users_without_mfa(aws: Aws) -> None:
+    """Console users without MFA fail, others pass; the report's GeneratedTime is the
+    evidence's effective time and the calls are recorded."""
+    conn = connector(aws.url)
+    res, c = run(conn, "iam_credential_report")
+    v = verdicts(conn, "iam_credential_report", res, "console MFA")
+    for arn in aws.seeded.console_without_mfa:
+        assert v[arn] == "fail"
+    for arn in aws.seeded.console_with_mfa | aws.seeded.no_console:
+        assert v[arn] == "pass"
+    assert res.record_count == 5
+    # moto's report carries a fixed GeneratedTime: the evidence time is the report's, not ours
+    assert res.effective_at == datetime(2015, 2, 2, 20, 2, 2, tzinfo=UTC)
+    ops = [x.operation for x in c.ipe.calls]
+    assert "iam.GenerateCredentialReport" in ops and "iam.GetCredentialReport" in ops
+    assert c.ipe.api_totals[f"{ACCOUNT_ID}:iam.users"] == 5
+
+
+def test_credential_report_waits_while_it_is_generated(aws: Aws) -> None:
+    """A report that is only STARTED is polled again after a bounded wait, then read."""
+    sess = account_session(aws.moto_url, "444444444444")
+    sess.client("iam", endpoint_url=aws.moto_url).create_user(UserName="zoe")
+    slept: list[float] = []
+    conn = connector(aws.url, factory=lambda _p: sess, sleep=slept.append)
+    res, _ = run(conn, "iam_credential_report")
+    assert slept == [0.25]
+    assert [u["user"] for u in res.content["accounts"][0]["users"]] == ["zoe"]
+
+
+def test_credential_report_gives_up_after_the_wait(aws: Aws) -> None:
+    """A report still in progress after the configured wait is a TransientError."""
+    aws.sim.inject(Fault(service="iam", operation="GetCredentialReport",
+                         code="ReportInProgress", status=404))
+    conn = connector(aws.url, credential_report_wait_seconds=0.5)
+    with pytest.raises(TransientError, match="credential report"):
+        run(conn, "iam_credential_report")
+
+
+def test_root_and_password_policy_verdicts(aws: Aws) -> None:
+    """Root without MFA fails; an 8-character password policy fails; no policy fails."""
+    conn = connector(aws.url)
+    root, _ = run(conn, "root_account")
+    assert root.content["accounts"][0]["mfa_enabled"] is False
+    assert verdicts(conn, "root_account", root, "root MFA")[
+        f"arn:aws:iam::{ACCOUNT_ID}:root"] == "fail"
+    pol, _ = run(conn, "password_policy")
+    assert pol.content["accounts"][0]["policy"]["MinimumPasswordLength"] == 8
+    assert set(verdicts(conn, "password_policy", pol).values()) == {"fail"}
+    empty = connector(aws.url, factory=lambda _p: account_session(aws.moto_url, "555555555555"))
+    none, c = run(empty, "password_policy")
+    assert none.content["accounts"][0]["policy"] is None
+    assert not c.ipe.errors  # an absent policy is evidence, not a failure to read
+
+
+def test_privileged_access_lists_admins_and_how(aws: Aws) -> None:
+    """Admins through a group pass, admin attached to a user or trusted by anyone fails."""
+    conn = connector(aws.url)
+    res, _ = run(conn, "privileged_access")
+    acct = res.content["accounts"][0]
+    assert {u["name"]: u["via"] for u in acct["users"]} == {
+        "dana": ["group:admins"], "eve": ["inline:everything"]}
+    assert [g["members"] for g in acct["groups"]] == [["dana"]]
+    v = verdicts(conn, "privileged_access", res)
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:user/eve"] == "fail"
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:user/dana"] == "pass"
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/legacy-vendor"] == "fail"
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/break-glass"] == "pass"
+
+
+# --- S3 ---------------------------------------------------------------------------------------
+
+def test_s3_bucket_verdicts_match_the_seed(aws: Aws) -> None:
+    """Encryption and public access block verdicts agree bucket by bucket with the seed."""
+    conn = connector(aws.url)
+    res, c = run(conn, "s3_buckets")
+    enc = verdicts(conn, "s3_buckets", res, "default encryption")
+    pab = verdicts(conn, "s3_buckets", res, "public access block")
+    assert {k for k, s in enc.items() if s == "pass"} == {
+        f"arn:aws:s3:::{b}" for b in aws.seeded.encrypted_buckets}
+    assert {k for k, s in pab.items() if s == "pass"} == {
+        f"arn:aws:s3:::{b}" for b in aws.seeded.public_access_blocked}
+    assert c.ipe.errors == [] and c.ipe.pagination_exhausted
+    lock = {b["name"]: b["object_lock"] for b in res.content["accounts"][0]["buckets"]}
+    assert lock["acme-audit-evidence"]["ObjectLockEnabled"] == "Enabled"
+
+
+def test_account_public_access_block_is_read_through_s3control(aws: Aws) -> None:
+    """The account-level block (S3 Control, account ID host prefix) covers unblocked buckets."""
+    sess = account_session(aws.moto_url, "666666666666")
+    s3c = sess.client("s3control", endpoint_url=aws.moto_url)
+    s3c.meta.events.register("before-sign.s3-control", _strip_account_prefix)
+    s3c.put_public_access_block(AccountId="666666666666", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    sess.client("s3", endpoint_url=aws.moto_url).create_bucket(Bucket="acct-blocked")
+    conn = connector(aws.url, factory=lambda _p: sess)
+    res, _ = run(conn, "s3_buckets")
+    assert res.content["accounts"][0]["account_public_access_block"]["BlockPublicAcls"] is True
+    v = verdicts(conn, "s3_buckets", res, "public access block: all four settings on the account")
+    assert v == {"arn:aws:s3:::acct-blocked": "pass"}
+
+
+def test_one_unreadable_bucket_setting_is_inconclusive_not_pass(aws: Aws) -> None:
+    """A denied GetBucketEncryption makes that check inconclusive and the record partial."""
+    aws.sim.inject(Fault(service="s3", path_contains="acme-prod-data?encryption"))
+    conn = connector(aws.url)
+    res, c = run(conn, "s3_buckets")
+    enc = verdicts(conn, "s3_buckets", res, "default encryption")
+    assert enc["arn:aws:s3:::acme-prod-data"] == "inconclusive"
+    assert enc["arn:aws:s3:::acme-access-logs"] == "pass"
+    assert c.ipe.errors and "s3.GetBucketEncryption" in c.ipe.errors[0]
+
+
+def test_content_is_deterministic_for_an_unchanged_account(aws: Aws) -> None:
+    """Collecting twice gives identical content, so the store deduplicates it."""
+    conn = connector(aws.url)
+    for name in ("s3_buckets", "kms_key_rotation", "cloudtrail", "privileged_access",
+                 "iam_credential_report", "config_recorders", "guardduty_detectors"):
+        first, _ = run(conn, name)
+        second, _ = run(conn, name)
+        assert json.dumps(first.content, sort_keys=True) == \
+            json.dumps(second.content, sort_keys=True), name
+
+
+# --- regional posture ---------------------------------------------------------------------
+
+def test_regional_snapshots_cover_each_region(aws: Aws) -> None:
+    """EBS, RDS, KMS, Config and GuardDuty verdicts are per region and per resource."""
+    conn = connector(aws.url)
+    ebs, _ = run(conn, "ebs_default_encryption")
+    assert verdicts(conn, "ebs_default_encryption", ebs) == {
+        f"{ACCOUNT_ID}/eu-west-1": "fail", f"{ACCOUNT_ID}/us-east-1": "pass"}
+    rds, _ = run(conn, "rds_encryption")
+    assert sorted(verdicts(conn, "rds_encryption", rds).values()) == ["fail", "pass"]
+    kms, _ = run(conn, "kms_key_rotation")
+    kv = verdicts(conn, "kms_key_rotation", kms)
+    assert {k for k, s in kv.items() if s == "pass"} == aws.seeded.rotating_keys
+    assert {k for k, s in kv.items() if s == "fail"} == aws.seeded.non_rotating_keys
+    for name in ("config_recorders", "guardduty_detectors"):
+        r, _ = run(conn, name)
+        assert verdicts(conn, name, r) == {f"{ACCOUNT_ID}/eu-west-1": "fail",
+                                           f"{ACCOUNT_ID}/us-east-1": "pass"}, name
+
+
+def test_cloudtrail_trails_and_account_verdict(aws: Aws) -> None:
+    """The multi-region logging trail passes the account; the single-region one fails."""
+    conn = connector(aws.url)
+    res, _ = run(conn, "cloudtrail")
+    by_name = {t["name"]: t for t in res.content["trails"]}
+    assert by_name["org-trail"]["multi_region"] and by_name["org-trail"]["is_logging"]
+    v = verdicts(conn, "cloudtrail", res)
+    assert v[ACCOUNT_ID] == "pass"
+    assert v[f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/dev-us-only"] == "fail"
+
+
+def test_a_failing_region_is_partial_and_inconclusive(aws: Aws) -> None:
+    """A region that denies the call is recorded as an error and assessed inconclusive,
+    while the other region is still read."""
+    aws.sim.inject(Fault(service="ec2", region="eu-west-1", code="UnauthorizedOperation"))
+    conn = connector(aws.url)
+    res, c = run(conn, "ebs_default_encryption")
+    assert [r["region"] for r in res.content["regions"]] == ["us-east-1"]
+    assert res.content["unreadable"][0]["region"] == "eu-west-1"
+    assert c.ipe.errors and "eu-west-1" in c.ipe.errors[0]
+    v = verdicts(conn, "ebs_default_encryption", res)
+    assert v[f"{ACCOUNT_ID}/eu-west-1"] == "inconclusive"
+
+
+def test_every_region_failing_raises_permission_denied_with_the_action(aws: Aws) -> None:
+    """Nothing readable at all fails the snapshot, with a hint naming the IAM action."""
+    aws.sim.inject(Fault(service="ec2", code="UnauthorizedOperation"))
+    with pytest.raises(PermissionDenied) as e:
+        run(connector(aws.url), "ebs_default_encryption")
+    assert "ec2:GetEbsEncryptionByDefault" in e.value.hint
+
+
+def test_cloudtrail_without_a_trail_in_an_unread_region_is_inconclusive(aws: Aws) -> None:
+    """An account with no good trail and an unreadable region is inconclusive, not fail."""
+    sess = account_session(aws.moto_url, "777777777777")
+    aws.sim.inject(Fault(service="cloudtrail", region="eu-west-1", code="AccessDeniedException",
+                         status=400))
+    conn = connector(aws.url, factory=lambda _p: sess)
+    res, _ = run(conn, "cloudtrail")
+    assert verdicts(conn, "cloudtrail", res)["777777777777"] == "inconclusive"
+
+
+def test_regions_all_reads_every_enabled_region(aws: Aws) -> None:
+    """regions = "all" asks EC2 DescribeRegions and reads each region it names."""
+    conn = connector(aws.url, regions="all")
+    res, c = run(conn, "ebs_default_encryption")
+    regions = [r["region"] for r in res.content["regions"]]
+    assert len(regions) > 10 and "ap-southeast-2" in regions
+    assert any(x.operation == "ec2.DescribeRegions" for x in c.ipe.calls)
+
+
+def test_throttling_is_retried_and_counted(aws: Aws) -> None:
+    """Throttled calls are retried by botocore and the retries are counted on the record."""
+    aws.sim.inject(Fault(service="iam", operation="GetAccountPasswordPolicy",
+                         code="Throttling", status=400, times=2))
+    res, c = run(connector(aws.url, max_attempts=4, retry_mode="standard"), "password_policy")
+    assert res.content["accounts"][0]["policy"] is not None
+    assert c.ipe.retries == 2
+
+
+def test_throttling_that_persists_is_a_transient_error(aws: Aws) -> None:
+    """Throttling beyond the retry budget surfaces as TransientError for the runner."""
+    aws.sim.inject(Fault(service="iam", operation="GetAccountSummary", code="Throttling",
+                         status=400))
+    with pytest.raises(TransientError):
+        run(connector(aws.url, max_attempts=1), "root_account")
+
+
+# --- populations ------------------------------------------------------------------------------
+
+def _events(sim: CloudTrailSimulator) -> set[str]:
+    evs = [iam_event("CreateUser", PERIOD_START + timedelta(minutes=i), user="alice",
+                     request_parameters={"userName": f"u{i}"}) for i in range(110)]
+    evs += [iam_event("GetUser", PERIOD_START + timedelta(minutes=i, seconds=30))
+            for i in range(10)]
+    evs += [iam_event("DeleteUser", PERIOD_END, user="bob"),  # end is exclusive
+            iam_event("DeleteUser", PERIOD_START - timedelta(seconds=1), user="bob"),
+            iam_event("PutRolePolicy", PERIOD_START + timedelta(hours=5), root=True)]
+    sim.add_events(evs)
+    return {e.event_id for e in evs
+            if PERIOD_START <= e.event_time < PERIOD_END and not e.read_only}
+
+
+def test_iam_change_events_is_the_whole_window_population(aws: Aws) -> None:
+    """Every IAM write in [start, end) is collected across pages, oldest first; reads and
+    events outside the window are not; root changes fail."""
+    want = _events(aws.sim)
+    conn = connector(aws.url)
+    res, c = run(conn, "iam_change_events", start=PERIOD_START, end=PERIOD_END)
+    events = res.content["accounts"][0]["events"]
+    assert {e["event_id"] for e in events} == want and res.record_count == 111
+    times = [e["event_time"] for e in events]
+    assert times == sorted(times)
+    call = next(x for x in c.ipe.calls if x.operation == "cloudtrail.LookupEvents")
+    # 122 fetched: LookupEvents includes the event at EndTime, which the window excludes
+    assert call.pages == 3 and call.items == 122 and c.ipe.pagination_exhausted
+    assert call.params["LookupAttributes"][0]["AttributeValue"] == "iam.amazonaws.com"
+    fails = [f for f in conn.snapshots()["iam_change_events"].assess(res.content)  # type: ignore[misc]
+             if f.status == "fail"]
+    assert len(fails) == 1 and "PutRolePolicy" in fails[0].reason
+
+
+def test_iam_change_events_cut_short_is_never_complete(aws: Aws) -> None:
+    """Throttling on page 2 with no retries left marks the window cut short and fails it."""
+    _events(aws.sim)
+    aws.sim.inject(Fault(service="cloudtrail", operation="LookupEvents", body_contains="NextToken",
+                         code="ThrottlingException", status=400))
+    c = ctx("iam_change_events", start=PERIOD_START, end=PERIOD_END)
+    with pytest.raises(TransientError):
+        connector(aws.url, max_attempts=1).run("iam_change_events", c)
+    assert not c.ipe.pagination_exhausted and "after 1 pages" in c.ipe.errors[0]
+
+
+def test_iam_change_events_throttled_once_is_retried(aws: Aws) -> None:
+    """A single ThrottlingException from LookupEvents is retried and counted."""
+    _events(aws.sim)
+    aws.sim.throttle_next(1)
+    res, c = run(connector(aws.url, max_attempts=3, retry_mode="standard"),
+                 "iam_change_events", start=PERIOD_START, end=PERIOD_END)
+    assert res.record_count == 111 and c.ipe.retries == 1
+
+
+# --- permissions ----------------------------------------------------------------------------
+
+def test_permission_document_covers_every_operation_called(aws: Aws) -> None:
+    """Every API operation any snapshot calls (seen by a botocore hook on the session) is
+    granted by the published read-only policy."""
+    seen: set[tuple[str, str]] = set()
+    lock = threading.Lock()
+
+    def hook(model: Any, **_: Any) -> None:
+        with lock:
+            seen.add((model.service_model.service_name, model.name))
+
+    def factory(_p: str | None) -> boto3.Session:
+        s = base_session()
+        s.events.register("after-call", hook)
+        return s
+
+    _events(aws.sim)
+    conn = connector(aws.url, factory=factory, organizations_discovery={"role_name": "Audit"})
+    mgmt = account_session(aws.moto_url, ACCOUNT_ID)
+    try:
+        mgmt.client("organizations", endpoint_url=aws.moto_url).create_organization(
+            FeatureSet="ALL")
+    except Exception:  # noqa: S110 - already an organization from an earlier test run
+        pass
+    recorded: set[str] = set()
+    for name in conn.snapshots():
+        c = ctx(name, start=PERIOD_START, end=PERIOD_END)
+        conn.run(name, c)
+        recorded |= {x.operation for x in c.ipe.calls}
+    policy = granted_actions(AwsConnector.permission_document())
+    called = {iam_action(s, op) for s, op in seen}
+    called |= {iam_action(*op.split(".", 1)) for op in recorded}
+    assert "s3:GetAccountPublicAccessBlock" in called and "cloudtrail:LookupEvents" in called
+    assert called - policy == set()
+    assert all(":Get" in a or ":List" in a or ":Describe" in a or ":Lookup" in a
+               or ":Generate" in a or a == "sts:AssumeRole" for a in policy)
+
+
+# --- config ---------------------------------------------------------------------------------
+
+def test_config_accepts_the_documented_shape_and_rejects_literal_secrets() -> None:
+    """Profiles, role ARNs with an env external ID and "all" regions validate; literal keys,
+    bad regions and ambiguous accounts are refused without echoing a secret."""
+    from collector.config import parse
+    from collector.errors import ConfigError
+
+    good = parse('[[connectors]]\ntype = "aws"\ninstance = "prod"\nregions = "all"\n'
+                 'accounts = [{ profile = "audit" }, { role_arn = '
+                 '"arn:aws:iam::111122223333:role/EvidenceAgent", external_id = '
+                 '{ env = "EXT_ID" } }]\n')
+    cfg = good.connectors[0].config
+    assert isinstance(cfg, AwsConfig) and cfg.regions == "all" and len(cfg.accounts) == 2
+    for bad in ('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG"',
+                'regions = ["moon-base-1"]',
+                'accounts = [{ profile = "a", role_arn = "arn:aws:iam::111122223333:role/x" }]',
+                'accounts = [{ profile = "a", external_id = "x" }]'):
+        with pytest.raises(ConfigError) as e:
+            parse(f'[[connectors]]\ntype = "aws"\n{bad}\n')
+        assert "wJalrXUtnFEMI" not in str(e.value)
+
+
+def test_no_io_at_import_and_snapshots_are_declared() -> None:
+    """Importing the connector opens no socket; every snapshot declares IAM actions."""
+    import importlib
+
+    import connectors.aws.connector as mod
+
+    importlib.reload(mod)
+    for spec in AwsConnector.snapshots().values():
+        assert spec.permissions and all(":" in p for p in spec.permissions)
+        assert spec.example is not None and spec.assess is not None
+    assert AwsConnector.snapshots()["iam_change_events"].kind == "population"
+
+
+def test_simulator_answers_unknown_targets_without_upstream() -> None:
+    """Without an upstream the simulator refuses other operations in the JSON 1.1 format."""
+    with CloudTrailSimulator() as sim:
+        req = urllib.request.Request(sim.url + "/", data=b"{}", method="POST", headers={
+            "X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListTrails",
+            "Content-Type": "application/x-amz-json-1.1"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=5)
+        assert json.loads(e.value.read())["__type"] == "UnknownOperationException"
