@@ -142,7 +142,7 @@ class Recorder:
         self._local = threading.local()
         self.operations: set[tuple[str, str]] = set()
         self._botocfg = BotoConfig(
-            retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+            retries={"mode": config.retry_mode, "total_max_attempts": config.max_attempts},
             user_agent_extra="evidence-agent", connect_timeout=10, read_timeout=60,
             max_pool_connections=config.workers + 4)
 

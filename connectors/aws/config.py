@@ -80,7 +80,7 @@ class AwsConfig(ConnectorConfig):
     endpoint_url: str | None = None
     service_endpoints: dict[str, str] = Field(default_factory=dict)
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
-    max_attempts: int = Field(default=6, ge=1, le=20)
+    max_attempts: int = Field(default=6, ge=1, le=20)  # total, the first try included
     workers: int = Field(default=16, ge=1, le=64)
     credential_report_wait_seconds: float = Field(default=120.0, gt=0, le=900)
 

@@ -1,0 +1,152 @@
+"""The `aws` assess functions: pure verdicts over content, inconclusive for what was unread."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from connectors.aws import AwsConnector
+from connectors.aws import assess as A
+from connectors.aws import examples as X
+
+
+@pytest.mark.parametrize("name", sorted(AwsConnector.snapshots()))
+def test_assess_is_pure_on_the_example(name: str) -> None:
+    """assess() on the example gives findings, twice the same, without touching its input."""
+    spec = AwsConnector.snapshots()[name]
+    assert spec.assess is not None
+    before = copy.deepcopy(spec.example)
+    first = spec.assess(spec.example)
+    assert first and first == spec.assess(spec.example)
+    assert spec.example == before
+    json.dumps(spec.example)  # content is plain JSON
+
+
+@pytest.mark.parametrize("name", sorted(AwsConnector.snapshots()))
+def test_an_unreadable_part_is_inconclusive_never_pass(name: str) -> None:
+    """Adding an unreadable region to any snapshot yields an inconclusive finding for it."""
+    spec = AwsConnector.snapshots()[name]
+    assert spec.assess is not None
+    content: dict[str, Any] = copy.deepcopy(spec.example)
+    content["unreadable"] = [{"account_id": "999999999999", "account": "x",
+                              "region": "ap-south-1", "error": "PermissionDenied",
+                              "detail": "ec2.GetEbsEncryptionByDefault denied"}]
+    found = [f for f in spec.assess(content) if f.resource == "999999999999/ap-south-1"]
+    assert [f.status for f in found] == ["inconclusive"]
+
+
+def _user(**kw: str) -> dict[str, str]:
+    row = copy.deepcopy(X.CREDENTIAL_REPORT["accounts"][0]["users"][0])
+    row.update(kw)
+    return dict(row)
+
+
+def _report(*rows: dict[str, str], root: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"accounts": [{"account_id": X.ACCOUNT, "generated_time": "2026-03-15T08:00:00+00:00",
+                          "root": root, "users": list(rows)}], "unreadable": []}
+
+
+def test_old_active_access_keys_fail_and_fresh_ones_pass() -> None:
+    """A key rotated over 90 days before the report fails; within 90 days passes."""
+    old = _user(arn="arn:old", access_key_1_last_rotated="2025-11-01T00:00:00+00:00")
+    new = _user(arn="arn:new", access_key_1_last_rotated="2026-03-01T00:00:00+00:00")
+    found = {(f.resource, f.status) for f in A.assess_credential_report(_report(old, new))
+             if f.reason.startswith("access key 1")}
+    assert found == {("arn:old", "fail"), ("arn:new", "pass")}
+
+
+def test_inactive_keys_and_unknown_dates() -> None:
+    """Inactive keys are not judged; an active key with no rotation date is inconclusive."""
+    row = _user(arn="arn:x", access_key_1_last_rotated="N/A")
+    statuses = [f.status for f in A.assess_credential_report(_report(row))
+                if f.reason.startswith("access key")]
+    assert statuses == ["inconclusive"]
+
+
+def test_root_row_without_mfa_fails() -> None:
+    """The report's root row is a console user; without MFA it fails."""
+    root = _user(user="<root_account>", arn="arn:aws:iam::1:root", password_enabled="not_supported",
+                 mfa_active="false", access_key_1_active="false")
+    found = [f for f in A.assess_credential_report(_report(root=root))
+             if f.resource == "arn:aws:iam::1:root"]
+    assert [f.status for f in found] == ["fail"]
+
+
+def test_admin_statements() -> None:
+    """Only an unconditional Allow of * (or *:*) on * counts as administrator."""
+    assert A.statement_is_admin({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    assert A.statement_is_admin({"Effect": "Allow", "Action": ["*:*"], "Resource": ["*"]})
+    assert not A.statement_is_admin({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    assert not A.statement_is_admin({"Effect": "Deny", "Action": "*", "Resource": "*"})
+    assert not A.statement_is_admin({"Effect": "Allow", "Action": "*", "Resource": "*",
+                                     "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}})
+    assert A.document_is_admin({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}})
+
+
+def test_tls_policy_detection() -> None:
+    """A Deny for every principal when aws:SecureTransport is false requires TLS."""
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert A.policy_requires_tls({"Statement": [deny]})
+    assert A.policy_requires_tls({"Statement": [dict(deny, Principal={"AWS": "*"})]})
+    assert not A.policy_requires_tls({"Statement": [dict(deny, Principal={"AWS": "arn:x"})]})
+    assert not A.policy_requires_tls(None)
+
+
+def test_account_public_access_block_covers_buckets_and_unread_one_is_inconclusive() -> None:
+    """A bucket without its own block passes through the account's; if the account's could
+    not be read, it is inconclusive rather than failing or passing."""
+    content = copy.deepcopy(X.S3_BUCKETS)
+    pab = [f for f in A.assess_s3_buckets(content) if f.reason.startswith("public access")]
+    assert [f.status for f in pab] == ["pass"]
+    acct = content["accounts"][0]
+    acct["account_public_access_block"] = None
+    acct["account_public_access_block_unreadable"] = "s3control.GetPublicAccessBlock denied"
+    pab = [f for f in A.assess_s3_buckets(content) if f.reason.startswith("public access")]
+    assert [f.status for f in pab] == ["inconclusive"]
+
+
+def test_kms_skips_aws_managed_and_asymmetric_keys() -> None:
+    """Only enabled customer symmetric keys are judged; alias/aws/* keys are AWS-managed."""
+    base = X.KMS["keys"][0]
+    keys = [dict(base, arn="a", rotation_enabled=False),
+            dict(base, arn="b", aliases=["alias/aws/s3"], rotation_enabled=False),
+            dict(base, arn="c", spec="RSA_2048", rotation_enabled=None),
+            dict(base, arn="d", state="PendingDeletion", rotation_enabled=None),
+            dict(base, arn="e", rotation_enabled=None)]
+    found = {f.resource: f.status for f in A.assess_kms_key_rotation(
+        {"keys": keys, "unreadable": []})}
+    assert found == {"a": "fail", "e": "inconclusive"}
+
+
+def test_cloudtrail_management_event_selectors() -> None:
+    """Write-only or management-excluding selectors do not count as logging management events."""
+    trail = dict(X.CLOUDTRAIL["trails"][0])
+    assert A.logs_management_events(trail)
+    assert not A.logs_management_events(dict(trail, event_selectors=[
+        {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]))
+    assert A.logs_management_events(dict(trail, event_selectors=None,
+                                         advanced_event_selectors=[{"FieldSelectors": [
+                                             {"Field": "eventCategory",
+                                              "Equals": ["Management"]}]}]))
+    bad = dict(trail, is_logging=False)
+    v = {f.resource: f.status for f in A.assess_cloudtrail(
+        {"trails": [bad], "scope": X.CLOUDTRAIL["scope"], "unreadable": []})}
+    assert v[X.ACCOUNT] == "fail" and v[trail["arn"]] == "fail"
+
+
+def test_password_policy_absent_fails() -> None:
+    """No password policy at all is a failure, not an error."""
+    out = A.assess_password_policy({"accounts": [{"account_id": "1", "policy": None}],
+                                    "unreadable": []})
+    assert [f.status for f in out] == ["fail"]
+
+
+def test_parse_time_is_aware_utc() -> None:
+    """AWS times parse to timezone-aware UTC; placeholders parse to None."""
+    t = A.parse_time("2026-03-15T08:00:00Z")
+    assert t is not None and t.utcoffset() is not None and t.hour == 8
+    assert A.parse_time("N/A") is None and A.parse_time("no_information") is None
