@@ -161,10 +161,18 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers take the write lock up front (no deadlocking lock upgrades);
+            # readers use a deferred transaction and never block on each other
+            immediate = conn.get_execution_options().get("immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, for transactions that write (BEGIN IMMEDIATE on SQLite)."""
+    return engine.execution_options(immediate=True)
 
 
 def migrate(engine: Engine) -> None:
@@ -174,7 +182,7 @@ def migrate(engine: Engine) -> None:
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
         cfg.attributes["connection"] = conn

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from collector.errors import StorageError
-from storage.index import locks
+from storage.index import locks, writer
 
 
 class LockTimeout(StorageError):
@@ -42,7 +42,7 @@ def holder_is_dead(holder: str) -> bool:
 
 def _try(engine: Engine, name: str, holder: str, now: datetime,
          ttl: timedelta) -> tuple[bool, str, datetime | None]:
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         q = select(locks).where(locks.c.name == name)
         if conn.dialect.name == "postgresql":
             q = q.with_for_update()
@@ -83,7 +83,7 @@ def lease(engine: Engine, name: str, *, holder: str | None = None, wait: float =
 
     def renew() -> None:
         while not stop.wait(ttl.total_seconds() / 3):
-            with engine.begin() as conn:
+            with writer(engine).begin() as conn:
                 conn.execute(update(locks).where(locks.c.name == name, locks.c.holder == me)
                              .values(expires_at=clock() + ttl))
 
@@ -94,5 +94,5 @@ def lease(engine: Engine, name: str, *, holder: str | None = None, wait: float =
     finally:
         stop.set()
         t.join()
-        with engine.begin() as conn:
+        with writer(engine).begin() as conn:
             conn.execute(delete(locks).where(locks.c.name == name, locks.c.holder == me))

@@ -20,7 +20,7 @@ from collector.errors import StorageError
 from storage import keys
 from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.canonical import canonical, sha256_hex
-from storage.index import make_engine, migrate, records, runs
+from storage.index import make_engine, migrate, records, runs, writer
 from storage.ledger import Seal, append_rows, make_seal
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class EvidenceStore:
     def __init__(self, engine: Engine, blobs: BlobStore, key_path: Path | None,
                  clock: Clock = utcnow) -> None:
         self.engine = engine
+        self.writer = writer(engine)
         self.blobs = blobs
         self.key_path = key_path
         self.clock = clock
@@ -111,14 +112,14 @@ class EvidenceStore:
         """Write each record's blobs (durably), then chain the records into the index."""
         rows = [self._row(n) for n in new]
         try:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 return append_rows(conn, rows)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot append to the index: {_first_line(e)}") from None
 
     def append_rows(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Chain prepared rows (blobs already stored) into the index: bulk loads."""
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             return append_rows(conn, rows)
 
     def _row(self, n: NewRecord) -> dict[str, Any]:
@@ -153,7 +154,7 @@ class EvidenceStore:
     def seal(self, run_id: str | None) -> Seal:
         """Sign the ledger head; the seal goes to the index and to the seal store."""
         key = self.key
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             seal = make_seal(conn, key, self.clock(), run_id)
         name = f"{seal.seq:012d}-{seal.sealed_at.strftime('%Y%m%dT%H%M%S%fZ')}-{seal.key_id}.json"
         self.blobs.put_seal(name, json.dumps(seal.to_json(), indent=2).encode())
@@ -162,14 +163,14 @@ class EvidenceStore:
     # runs -------------------------------------------------------------------------------
     def start_run(self, trigger: str) -> str:
         run_id = new_id()
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(insert(runs).values(
                 id=run_id, trigger=trigger, host=socket.gethostname()[:255], pid=os.getpid(),
                 started_at=self.clock(), status="running", summary={}))
         return run_id
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(
                 finished_at=self.clock(), status=status, summary=summary))
 
