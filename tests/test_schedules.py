@@ -1,4 +1,4 @@
-"""Schedules: persistence, coalesced missed runs, clean SIGTERM, manual-trigger exclusion, status."""
+"""Schedules: persistence, coalesced missed runs, clean SIGTERM, manual runs, status."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
 from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
