@@ -50,8 +50,11 @@ credential_report_wait_seconds = 30
 
 def start_simulators(stack: ExitStack) -> dict[str, str]:
     """Start moto and the CloudTrail simulator, seed them, and return their URLs."""
+    import logging
+
     for k, v in DEMO_ENV.items():
         os.environ.setdefault(k, v)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
     from moto.server import ThreadedMotoServer
     from simulators.aws_seed import seed_demo_account
 

@@ -1,0 +1,1 @@
+"""What auditors touch: populations, samples, export bundles (to come)."""
