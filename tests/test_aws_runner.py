@@ -1,0 +1,63 @@
+"""The `aws` connector through the collector's run loop into the evidence store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.config import load
+from collector.runner import Collector, Selection
+from connectors.aws import AwsConnector
+from simulators.cloudtrail import Fault
+from storage.store import EvidenceStore
+from tests.test_aws_connector import Aws, base_session
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    a = Aws()
+    yield a
+    a.stop()
+
+
+def _collector(config_file: Callable[..., Path], url: str) -> tuple[Collector, EvidenceStore]:
+    conns = (f'[[connectors]]\ntype = "aws"\ninstance = "demo"\nregions = ["us-east-1"]\n'
+             f'endpoint_url = "{url}"\nmax_attempts = 2\n')
+    cfg = load(config_file(connectors=conns))
+    st = EvidenceStore.open(cfg)
+    return Collector(cfg, st, factories={"aws": base_session}, sleep=lambda s: None), st
+
+
+def test_a_full_aws_collection_is_stored_and_deduplicated(
+        aws: Aws, config_file: Callable[..., Path]) -> None:
+    """Every aws snapshot completes through the runner with its principal and findings, and
+    collecting an unchanged account again stores the same content hash."""
+    col, st = _collector(config_file, aws.url)
+    first = col.run(Selection(connectors=("aws",)))
+    by = {o.snapshot: o for o in first.outcomes}
+    assert set(by) == set(AwsConnector.snapshots())
+    assert {o.status for o in first.outcomes} == {"complete"}, [
+        (o.snapshot, o.error) for o in first.outcomes if o.status != "complete"]
+    rec = st.record(by["s3_buckets"].record_ids[0])
+    assert rec is not None
+    assert rec["principal"].startswith("arn:aws:sts::") and rec["source"] == "123456789012"
+    assert rec["assessment"]["fail"] > 0
+    again = col.run(Selection(snapshots=("s3_buckets",)))
+    rec2 = st.record(again.outcomes[0].record_ids[0])
+    assert rec2 is not None and rec2["content_sha256"] == rec["content_sha256"]
+
+
+def test_a_denied_region_makes_the_record_partial(
+        aws: Aws, config_file: Callable[..., Path]) -> None:
+    """A bucket setting AWS refused is stored as a partial record with an inconclusive part."""
+    aws.sim.inject(Fault(service="s3", path_contains="?versioning"))
+    try:
+        col, st = _collector(config_file, aws.url)
+        out = col.run(Selection(snapshots=("s3_buckets",))).outcomes[0]
+    finally:
+        aws.sim.clear()
+    assert out.status == "partial" and out.assessment.get("inconclusive", 0) > 0
+    rec = st.record(out.record_ids[0])
+    assert rec is not None and rec["status"] == "partial"
