@@ -39,3 +39,4 @@ def test_postgres_store_end_to_end(config_file: Callable[..., Path], pg_url: str
     with st.engine.connect() as c:
         assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
     st.close()
+
