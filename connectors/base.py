@@ -127,11 +127,17 @@ class Provenance:
             self.retries += n
 
     def to_json(self) -> dict[str, JSON]:
+        """The provenance as JSON; calls sorted so an unchanged source gives identical bytes
+        however concurrent calls interleaved (and so deduplicates in the blob store)."""
+        import json
+
         with self._lock:
+            calls = sorted((c.to_json() for c in self.calls),
+                           key=lambda c: json.dumps(c, sort_keys=True, default=str))
             return {
                 "principal": self.principal,
                 "source": self.source,
-                "calls": [c.to_json() for c in self.calls],
+                "calls": calls,
                 "api_calls": len(self.calls),
                 "pages": sum(c.pages for c in self.calls),
                 "api_totals": dict(self.api_totals),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -68,14 +69,19 @@ def test_sigkill_mid_collection_leaves_a_verifiable_store(
     assert verify(EvidenceStore.open(load(cfg))).ok
 
 
-def _two_at_once(cfg: Path) -> None:
-    procs = [subprocess.Popen([*EVIDENCE, "-c", str(cfg), "collect", "--connector",
+def _two_at_once(cfg: Path) -> set[str]:
+    """Run two collectors at once; return the record IDs both reported storing."""
+    procs = [subprocess.Popen([*EVIDENCE, "-c", str(cfg), "collect", "--json", "--connector",
                                f"synthetic/{name}"], env=subprocess_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("a", "b")]
+    ids: set[str] = set()
     for p in procs:
-        _out, err = p.communicate(timeout=300)
+        out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
+        for snap in json.loads(out)["snapshots"]:
+            ids.update(snap["record_ids"])
+    return ids
 
 
 CONCURRENT = "".join(f'[[connectors]]\ntype = "synthetic"\ninstance = "{n}"\nitems = 50\n'
@@ -85,10 +91,11 @@ CONCURRENT = "".join(f'[[connectors]]\ntype = "synthetic"\ninstance = "{n}"\nite
 def test_two_collectors_at_once_sqlite(config_file: Callable[..., Path]) -> None:
     """Two `evidence collect` processes on one SQLite store build one valid chain."""
     cfg = config_file(connectors=CONCURRENT)
-    _two_at_once(cfg)
+    reported = _two_at_once(cfg)
     st = EvidenceStore.open(load(cfg))
     rows = list(st.iter_records())
     assert {r["instance"] for r in rows} == {"a", "b"}
+    assert {r["id"] for r in rows} == reported
     assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
     assert verify(st).ok
 
@@ -97,10 +104,11 @@ def test_two_collectors_at_once_sqlite(config_file: Callable[..., Path]) -> None
 def test_two_collectors_at_once_postgres(config_file: Callable[..., Path], pg_url: str) -> None:
     """Two `evidence collect` processes on one PostgreSQL index build one valid chain."""
     cfg = config_file(connectors=CONCURRENT, index_url=pg_url)
-    _two_at_once(cfg)
+    reported = _two_at_once(cfg)
     st = EvidenceStore.open(load(cfg))
     rows = list(st.iter_records())
     assert {r["instance"] for r in rows} == {"a", "b"}
+    assert {r["id"] for r in rows} == reported
     assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
     rep = verify(st)
     assert rep.ok, rep.problems
