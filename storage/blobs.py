@@ -58,6 +58,23 @@ class FileBlobStore:
         self._tmp = root / "tmp"
         self._made: set[Path] = set()
 
+    def sweep_tmp(self, older_than: float = 3600.0) -> int:
+        """Remove temporary files a crashed writer left behind; returns how many."""
+        import time
+
+        n = 0
+        if not self._tmp.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        for f in self._tmp.iterdir():
+            try:
+                if f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    n += 1
+            except FileNotFoundError:
+                continue
+        return n
+
     def path(self, sha: str) -> Path:
         _check(sha)
         return self.root / "sha256" / sha[:2] / sha[2:4] / sha

@@ -85,8 +85,10 @@ class EvidenceStore:
         except (OperationalError, SQLAlchemyError) as e:
             raise StorageError(f"index {_safe_url(config.store.index_url)} cannot be opened: "
                                f"{_first_line(e)}") from None
-        return cls(engine, open_blobs(config), config.resolve_path(config.signing.key_file),
-                   clock)
+        blobs = open_blobs(config)
+        if isinstance(blobs, FileBlobStore):
+            blobs.sweep_tmp()
+        return cls(engine, blobs, config.resolve_path(config.signing.key_file), clock)
 
     # keys -------------------------------------------------------------------------------
     @property

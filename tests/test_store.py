@@ -217,3 +217,18 @@ def test_seal_files_are_written_and_checked(config_file: Callable[..., Path]) ->
         c.execute(delete(seals))
     rep = verify(st)
     assert sum("has no matching seal in the index" in p.detail for p in rep.problems) == 2
+
+
+def test_crash_leftovers_are_swept(store: EvidenceStore) -> None:
+    """Temporary files older than an hour (a crashed writer's) are removed; fresh ones stay."""
+    import time
+
+    assert isinstance(store.blobs, FileBlobStore)
+    tmp = store.blobs.root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    old, new = tmp / "old.1.abc", tmp / "new.1.def"
+    old.write_bytes(b"half")
+    new.write_bytes(b"in progress")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert store.blobs.sweep_tmp() == 1
+    assert not old.exists() and new.exists()
