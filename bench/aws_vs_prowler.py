@@ -1,0 +1,226 @@
+"""AWS evidence: `evidence collect --connector aws` against Prowler on the same moto account.
+
+    .venv/bin/python bench/aws_vs_prowler.py [--users 2000 --buckets 200 --keys 20]
+
+Starts a moto server (subprocess) with the CloudTrail simulator in front of it as a counting
+proxy, seeds it with `seed_bench`, then runs, each as a subprocess measured by wall time and
+peak RSS (os.wait4): our collector for the same evidence, and Prowler (installed in a
+throwaway venv under bench/out/, never a project dependency) with the issue's six checks.
+Compares verdicts user by user (console MFA) and bucket by bucket (default encryption, public
+access block) and prints one JSON result. Nothing leaves 127.0.0.1 except Prowler's install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PROWLER_VENV = OUT / "prowler-venv"
+CHECKS = ["iam_user_mfa_enabled_console_access", "iam_password_policy_minimum_length_14",
+          "s3_bucket_default_encryption", "s3_bucket_level_public_access_block",
+          "cloudtrail_multi_region_enabled", "kms_cmk_rotation_enabled"]
+SNAPSHOTS = ["iam_credential_report", "password_policy", "s3_buckets", "cloudtrail",
+             "kms_key_rotation"]
+ENV = {"AWS_ACCESS_KEY_ID": "AKIABENCHBENCHBENCH0", "AWS_SECRET_ACCESS_KEY": "bench-not-secret",
+       "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measured(cmd: list[str], env: dict[str, str], log: Path,
+             timeout: float = 3600) -> dict[str, Any]:
+    """Run `cmd`; its wall time, exit code and peak RSS (this child only, via wait4)."""
+    t0 = time.monotonic()
+    with log.open("wb") as out:
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=OUT)
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                pid, status, usage = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.05)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": round(time.monotonic() - t0, 2), "exit_code": p.returncode,
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def ensure_prowler() -> Path:
+    """Prowler in its own venv (created once); never installed into the project's venv."""
+    exe = PROWLER_VENV / "bin" / "prowler"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PROWLER_VENV)], check=True)
+        subprocess.run([str(PROWLER_VENV / "bin" / "pip"), "install", "-q", "prowler"],
+                       check=True)
+    return exe
+
+
+def prowler_version(exe: Path) -> str:
+    r = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=300)
+    return (r.stdout or r.stderr).strip().splitlines()[-1] if (r.stdout or r.stderr) else "?"
+
+
+def counts(log: list[tuple[str | None, str | None, str | None, int]]) -> dict[str, Any]:
+    by: dict[str, int] = {}
+    for service, _region, op, _status in log:
+        k = f"{service}.{op}" if op else f"{service}.(rest)"
+        by[k] = by.get(k, 0) + 1
+    return {"total": len(log), "by_operation": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
+
+
+def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run `evidence collect --connector aws`; measurements and our verdicts."""
+    cfg = work / "evidence.toml"
+    cfg.write_text(f"""[store]
+index_url = "sqlite:///{work}/index.db"
+blob_dir = "{work}/blobs"
+[signing]
+key_file = "{work}/signing.key"
+[collector]
+concurrency = 4
+[[connectors]]
+type = "aws"
+instance = "bench"
+regions = ["us-east-1"]
+endpoint_url = "{url}"
+snapshots = {json.dumps(SNAPSHOTS)}
+""")
+    exe = str(Path(sys.executable).parent / "evidence")
+    m = measured([exe, "-c", str(cfg), "collect", "--connector", "aws", "--json"], env,
+                 work / "collect.log")
+    from collector.config import load
+    from connectors.aws import AwsConnector
+    from storage.store import EvidenceStore
+
+    st = EvidenceStore.open(load(cfg))
+    verdicts: dict[str, dict[str, str]] = {"mfa": {}, "encryption": {}, "public_access": {}}
+    ipe_calls = 0
+    for rec in st.iter_records():
+        if rec["connector"] != "aws" or not rec["content_sha256"]:
+            continue
+        ipe_calls += int(rec["api_calls"])
+        spec = AwsConnector.snapshots()[rec["snapshot"]]
+        assert spec.assess is not None
+        for f in spec.assess(st.blob_json(rec["content_sha256"])):
+            key = {"console MFA": "mfa", "default encryption": "encryption",
+                   "public access block": "public_access"}.get(f.reason.split(":")[0])
+            if key:
+                verdicts[key][f.resource] = f.status.upper()
+    st.close()
+    m["ipe_logical_calls"] = ipe_calls
+    return m, verdicts
+
+
+def prowler(exe: Path, url: str, env: dict[str, str],
+            work: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Run Prowler's six checks against the same endpoint; measurements and its verdicts."""
+    penv = dict(env, AWS_ENDPOINT_URL=url)
+    m = measured([str(exe), "aws", "-f", "us-east-1", "--checks", *CHECKS, "--no-banner",
+                  "-M", "json-ocsf", "--output-directory", str(work),
+                  "--output-filename", "prowler", "--ignore-exit-code-3"],
+                 penv, work / "prowler.log")
+    verdicts: dict[str, dict[str, str]] = {"mfa": {}, "encryption": {}, "public_access": {}}
+    which = {"iam_user_mfa_enabled_console_access": "mfa",
+             "s3_bucket_default_encryption": "encryption",
+             "s3_bucket_level_public_access_block": "public_access"}
+    for f in sorted(work.glob("prowler*.ocsf.json")):
+        for item in json.loads(f.read_text() or "[]"):
+            check = (item.get("metadata", {}).get("event_code")
+                     or item.get("finding_info", {}).get("uid", ""))
+            key = next((v for k, v in which.items() if k in str(check)), None)
+            if key is None:
+                continue
+            for r in item.get("resources", []):
+                verdicts[key][str(r.get("uid"))] = str(item.get("status_code", "")).upper()
+    return m, verdicts
+
+
+def agreement(a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:
+    both = set(a) & set(b)
+    differ = sorted(k for k in both if a[k] != b[k])
+    return {"ours": len(a), "prowler": len(b), "compared": len(both),
+            "agree": len(both) - len(differ),
+            "differ": differ[:10], "only_ours": sorted(set(a) - set(b))[:5],
+            "only_prowler": sorted(set(b) - set(a))[:5]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--buckets", type=int, default=200)
+    ap.add_argument("--keys", type=int, default=20)
+    ap.add_argument("--skip-prowler", action="store_true")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    work = OUT / f"run-{stamp}"
+    work.mkdir()
+    env = dict(os.environ, **ENV)
+    exe = None if args.skip_prowler else ensure_prowler()
+
+    from simulators.aws_seed import seed_bench
+    from simulators.cloudtrail import CloudTrailSimulator
+
+    port = free_port()
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        moto_url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        t0 = time.monotonic()
+        seed_bench(moto_url, users=args.users, buckets=args.buckets, keys=args.keys)
+        seed_s = round(time.monotonic() - t0, 1)
+        with CloudTrailSimulator(upstream=moto_url) as proxy:
+            m_ours, v_ours = ours(proxy.url, env, work)
+            calls_ours = counts(list(proxy.log))
+            proxy.clear()
+            result: dict[str, Any] = {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
+                           f"{platform.system()} {platform.release()}, "
+                           f"Python {platform.python_version()}",
+                "size": {"users": args.users, "buckets": args.buckets, "keys": args.keys},
+                "seed_seconds": seed_s,
+                "ours": dict(m_ours, api_requests=calls_ours)}
+            if exe is not None:
+                m_pr, v_pr = prowler(exe, proxy.url, env, work)
+                calls_pr = counts(list(proxy.log))
+                result["prowler"] = dict(m_pr, version=prowler_version(exe),
+                                         api_requests=calls_pr)
+                result["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
+                result["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+    # Drop the per-operation breakdown from the printout when it is long.
+    (work / "result.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
