@@ -56,8 +56,8 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
         os.environ.setdefault(k, v)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
     from moto.server import ThreadedMotoServer
-    from simulators.aws_seed import seed_demo_account
 
+    from simulators.aws_seed import seed_demo_account
     from simulators.cloudtrail import CloudTrailSimulator, iam_event
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

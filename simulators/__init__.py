@@ -1,0 +1,1 @@
+"""Local stand-ins for each platform's API, used by `evidence demo` and by tests."""
