@@ -402,6 +402,70 @@ def key_export(c: Ctx) -> None:
     click.echo(public_pem(pub), nl=False)
 
 
+# fieldwork ------------------------------------------------------------------------------
+@cli.command("export")
+@click.option("--control", "controls", multiple=True, required=True, metavar="ID",
+              help="SOC 2 criterion or your own control ID (repeatable).")
+@click.option("--as-of", "as_of", default="now", show_default=True, metavar="T",
+              help="ISO 8601 date or datetime, or 'now' (a date means the end of that day).")
+@click.option("--since", metavar="T", help="Also include population records overlapping "
+                                            "[since, as-of).")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+              help="The zip bundle to write.")
+@pass_ctx
+def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out: str) -> None:
+    """Write a zip bundle of the evidence for controls, verifiable offline."""
+    from fieldwork.bundle import export_bundle
+    from storage.queries import parse_time
+
+    when = parse_time(as_of)
+    start = parse_time(since, end_of_day=False) if since else None
+    crit: list[str] = []
+    for ctl in controls:
+        crit.extend(x for x in c.config.catalog.resolve(ctl) if x not in crit)
+    s = export_bundle(c.store, Path(out), crit, when, start,
+                      {"controls": list(controls), "criteria": crit, "as_of": as_of,
+                       "since": since})
+    click.echo(f"wrote {s.path}: {s.records} records, {s.blobs} blobs, ledger #{s.segment[0]}"
+               f"..#{s.segment[1]}, sealed with key {s.seal.key_id}")
+
+
+@cli.command("verify-bundle")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
+              help="Pin the PEM public key you got from the entity (recommended).")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="A seal kept from earlier: check the bundle's ledger agrees with it.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify_bundle_cmd(bundle: str, public_key: str | None, against: str | None,
+                      as_json: bool) -> None:
+    """Check an export bundle offline: sums, chain, seal, blobs. Exit 1 on any problem."""
+    from fieldwork.bundle import verify_bundle
+    from storage.keys import load_public_pem
+    from storage.ledger import Seal
+
+    pinned = load_public_pem(Path(public_key).read_bytes()) if public_key else None
+    kept = None
+    if against:
+        try:
+            kept = Seal.from_json(json.loads(Path(against).read_text("utf-8")))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{against}: not a seal file ({e})") from None
+    rep = verify_bundle(Path(bundle), pinned=pinned, against=kept)
+    if as_json:
+        _emit(rep.to_json())
+    else:
+        for p in rep.problems:
+            click.echo(f"PROBLEM {p}")
+        state = "intact" if rep.ok else f"{len(rep.problems)} problem(s)"
+        click.echo(f"{bundle}: {rep.records} records, ledger #{rep.segment[0]}..#{rep.segment[1]}"
+                   f", key {rep.key_id}: {state}")
+        if not rep.key_pinned:
+            click.echo("note: the key was not pinned (--public-key); the bundle's own key was "
+                       "trusted", err=True)
+    sys.exit(0 if rep.ok else 1)
+
+
 # schedules ------------------------------------------------------------------------------
 @cli.command()
 @pass_ctx

@@ -31,8 +31,14 @@ def record_hash(row: Mapping[str, Any]) -> str:
     body: dict[str, Any] = {"v": RECORD_VERSION}
     for name in HASHED:
         v = row[name]
-        body[name] = iso(v) if name in _TIMES else v
+        body[name] = iso(v) if name in _TIMES and not isinstance(v, str) else v
     return sha256_hex(canonical(body))
+
+
+def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as plain JSON (times as canonical UTC strings): what bundles carry."""
+    return {k: (iso(v) if k in _TIMES and not isinstance(v, str) else v)
+            for k, v in row.items()}
 
 
 def lock_head(conn: Connection) -> tuple[int, str]:
