@@ -466,6 +466,80 @@ def verify_bundle_cmd(bundle: str, public_key: str | None, against: str | None,
     sys.exit(0 if rep.ok else 1)
 
 
+def _period(c: Ctx, control: str, since: str, until: str) -> tuple[Any, Any, Any]:
+    from storage.queries import parse_time
+
+    crit = c.config.catalog.resolve(control)
+    return crit, parse_time(since, end_of_day=False), parse_time(until, end_of_day=False)
+
+
+@cli.command()
+@click.option("--control", required=True, metavar="ID", help="Criterion or your own control ID.")
+@click.option("--since", required=True, metavar="T", help="Period start (inclusive).")
+@click.option("--until", required=True, metavar="T",
+              help="Period end (exclusive; a date means its start).")
+@click.option("--snapshot", metavar="NAME", help="Only this population snapshot.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with items.")
+@pass_ctx
+def population(c: Ctx, control: str, since: str, until: str, snapshot: str | None,
+               as_json: bool) -> None:
+    """The frozen population for a control and period: items, hash, gaps. Exit 3 on gaps."""
+    from fieldwork.sample import freeze_population
+
+    crit, start, end = _period(c, control, since, until)
+    pop = freeze_population(c.store, crit, start, end, snapshot)
+    if as_json:
+        _emit(pop.to_json())
+    else:
+        click.echo(f"{control} population {pop.to_json()['since']}..{pop.to_json()['until']}: "
+                   f"{len(pop.items)} items from {len(pop.sources)} records, "
+                   f"sha256 {pop.sha256}")
+        for g in pop.gaps:
+            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']} has no complete window")
+    sys.exit(0 if pop.complete else 3)
+
+
+@cli.command()
+@click.option("--control", required=True, metavar="ID", help="Criterion or your own control ID.")
+@click.option("--since", required=True, metavar="T", help="Period start (inclusive).")
+@click.option("--until", required=True, metavar="T",
+              help="Period end (exclusive; a date means its start).")
+@click.option("--size", required=True, type=int, help="How many items to select.")
+@click.option("--seed", help="Seed (default: a random one, recorded with the sample).")
+@click.option("--snapshot", metavar="NAME", help="Only this population snapshot.")
+@click.option("--rederive", "rederive_id", metavar="RECORD_ID",
+              help="Instead: re-derive a stored sample and check it still agrees.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def sample(c: Ctx, control: str, since: str, until: str, size: int, seed: str | None,
+           snapshot: str | None, rederive_id: str | None, as_json: bool) -> None:
+    """Draw a seeded, reproducible sample from a frozen population and ledger it."""
+    from fieldwork.sample import freeze_population, record_sample, rederive
+
+    if rederive_id:
+        problems = rederive(c.store, rederive_id)
+        for p in problems:
+            click.echo(f"PROBLEM {p}")
+        click.echo(f"sample {rederive_id}: " + ("re-derived identically" if not problems
+                                                else f"{len(problems)} problem(s)"))
+        sys.exit(1 if problems else 0)
+    crit, start, end = _period(c, control, since, until)
+    pop = freeze_population(c.store, crit, start, end, snapshot)
+    row, chosen = record_sample(c.store, pop, size, seed)
+    content = c.store.blob_json(row["content_sha256"])
+    if as_json:
+        _emit({"record_id": row["id"], "seed": content["seed"], "size": size,
+               "population": pop.to_json(with_items=False), "selected": chosen})
+    else:
+        click.echo(f"sample {row['id']}: {len(chosen)} of {len(pop.items)} items, seed "
+                   f"{content['seed']}, population sha256 {pop.sha256}")
+        for g in pop.gaps:
+            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']}")
+        for i in chosen:
+            click.echo(f"  {i['series']} {i['time']} {i['id']}")
+    sys.exit(0 if pop.complete else 3)
+
+
 # schedules ------------------------------------------------------------------------------
 @cli.command()
 @pass_ctx

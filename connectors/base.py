@@ -58,6 +58,8 @@ class Finding:
 
 
 Assess = Callable[[JSON], list[Finding]]
+# A population's items, each a dict with at least a stable "id" and an ISO 8601 "time".
+Items = Callable[[JSON], list[dict[str, JSON]]]
 
 
 @dataclass
@@ -184,6 +186,7 @@ class SnapshotSpec:
     lookback: timedelta
     max_window: timedelta
     fn: Callable[[Any, SnapshotContext], SnapshotResult]
+    items: Items | None = None
 
 
 _F = TypeVar("_F", bound=Callable[..., SnapshotResult])
@@ -192,16 +195,18 @@ _F = TypeVar("_F", bound=Callable[..., SnapshotResult])
 def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterable[str],
              kind: SnapshotKind = "posture", assess: Assess | None = None,
              example: JSON = None, lookback: timedelta = timedelta(days=90),
-             max_window: timedelta = timedelta(days=7)) -> Callable[[_F], _F]:
+             max_window: timedelta = timedelta(days=7),
+             items: Items | None = None) -> Callable[[_F], _F]:
     """Declare a method as a snapshot. `lookback` and `max_window` matter for populations:
-    the first window starts `lookback` ago, and one run covers at most `max_window`."""
+    the first window starts `lookback` ago, and one run covers at most `max_window`;
+    `items` (pure) lists a population's items so fieldwork can count and sample them."""
     ctl = check_criteria(controls, where="@snapshot")
 
     def wrap(fn: _F) -> _F:
         fn.__snapshot__ = SnapshotSpec(  # type: ignore[attr-defined]
             name=fn.__name__, doc=(fn.__doc__ or "").strip(), controls=ctl, kind=kind,
             max_age=max_age, permissions=tuple(permissions), assess=assess, example=example,
-            lookback=lookback, max_window=max_window, fn=fn)
+            lookback=lookback, max_window=max_window, fn=fn, items=items)
         return fn
 
     return wrap

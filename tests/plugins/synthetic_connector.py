@@ -41,6 +41,11 @@ def assess_items(content: Any) -> list[Finding]:
                     "MFA enabled" if i["mfa"] else "no MFA") for i in content["items"]]
 
 
+def event_items(content: Any) -> list[dict[str, Any]]:
+    """Each generated event is one population item."""
+    return [{"id": e["change"], "time": e["at"], **e} for e in content["events"]]
+
+
 class SyntheticConnector(Connector):
     """Generates deterministic evidence for tests."""
 
@@ -98,7 +103,8 @@ class SyntheticConnector(Connector):
 
     @snapshot(controls=["CC8.1"], kind="population", max_age=timedelta(days=1),
               permissions=["synthetic.events.read"], lookback=timedelta(days=3),
-              max_window=timedelta(days=1))
+              max_window=timedelta(days=1), items=event_items,
+              example={"events": [{"at": "2026-03-01T10:00:00+00:00", "change": "chg-1"}]})
     def events(self, ctx: SnapshotContext) -> SnapshotResult:
         """One generated change event per hour of the window."""
         self._common(ctx, "events")

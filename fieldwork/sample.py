@@ -1,0 +1,200 @@
+"""Populations frozen from stored evidence, and seeded samples anyone can re-derive.
+
+A population is every item of the population snapshots mapped to a control, from complete
+windows overlapping [since, until), with the time ranges no complete window covers listed as
+gaps. Its hash covers the sorted item keys. A sample ranks each item by
+sha256("<seed>:<series>:<id>") and takes the lowest `size`: given the population and the
+seed, an auditor re-derives it with any SHA-256 tool. The sample itself is appended to the
+ledger as a record, so it is sealed like all other evidence.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from collector.errors import ConfigError
+from connectors.registry import get as get_connector
+from storage.canonical import canonical, iso, sha256_hex
+from storage.index import records, series
+from storage.queries import parse_time
+from storage.store import EvidenceStore, NewRecord
+
+METHOD = "rank items by sha256('<seed>:<series>:<id>') ascending; take the first <size>"
+
+
+@dataclass
+class Population:
+    """A frozen population: its items, where they came from, and what is missing."""
+
+    criteria: tuple[str, ...]
+    since: datetime
+    until: datetime
+    items: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    gaps: list[dict[str, str]] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[dict[str, str]]:
+        return [{"series": i["series"], "id": i["id"]} for i in self.items]
+
+    @property
+    def sha256(self) -> str:
+        return sha256_hex(canonical(self.keys))
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps and bool(self.series)
+
+    def to_json(self, with_items: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "criteria": list(self.criteria), "since": iso(self.since), "until": iso(self.until),
+            "size": len(self.items), "sha256": self.sha256, "series": self.series,
+            "sources": self.sources, "gaps": self.gaps, "complete": self.complete}
+        if with_items:
+            out["items"] = self.items
+        return out
+
+
+def _subtract(span: tuple[datetime, datetime],
+              covered: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    start, end = span
+    gaps: list[tuple[datetime, datetime]] = []
+    cur = start
+    for a, b in sorted(covered):
+        if b <= cur:
+            continue
+        if a > cur:
+            gaps.append((cur, min(a, end)))
+        cur = max(cur, b)
+        if cur >= end:
+            break
+    if cur < end:
+        gaps.append((cur, end))
+    return [g for g in gaps if g[0] < g[1]]
+
+
+def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: datetime,
+                      until: datetime, snapshot: str | None = None) -> Population:
+    """Every item of the population snapshots mapped to `criteria` in [since, until)."""
+    if since >= until:
+        raise ConfigError(f"empty period: since {iso(since)} is not before until {iso(until)}")
+    pop = Population(tuple(criteria), since, until)
+    with store.engine.connect() as conn:
+        q = (select(series.c.connector, series.c.instance, series.c.snapshot).distinct()
+             .where(series.c.control_id.in_(list(criteria)), series.c.kind == "population",
+                    series.c.connector != "fieldwork"))
+        if snapshot:
+            q = q.where(series.c.snapshot == snapshot)
+        found = conn.execute(q.order_by(series.c.connector, series.c.instance,
+                                        series.c.snapshot)).all()
+        if not found:
+            raise ConfigError(f"no population snapshot is mapped to {', '.join(criteria)}"
+                              + (f" under the name {snapshot!r}" if snapshot else ""))
+        for connector, instance, snap in found:
+            key = f"{connector}/{instance}:{snap}"
+            pop.series.append(key)
+            spec = get_connector(connector).snapshots().get(snap)
+            if spec is None or spec.items is None:
+                raise ConfigError(f"{connector}.{snap} does not declare its population items")
+            rows = conn.execute(select(records).where(and_(
+                records.c.connector == connector, records.c.instance == instance,
+                records.c.snapshot == snap, records.c.status == "complete",
+                records.c.period_start < until,
+                or_(records.c.period_end > since, records.c.period_end.is_(None))))
+                .order_by(records.c.seq)).mappings().all()
+            covered: list[tuple[datetime, datetime]] = []
+            seen: set[str] = set()
+            for r in rows:
+                covered.append((r["period_start"], r["period_end"]))
+                pop.sources.append(r["id"])
+                for item in spec.items(store.blob_json(r["content_sha256"])):
+                    t = parse_time(str(item["time"]))
+                    iid = str(item["id"])
+                    if not (since <= t < until) or iid in seen:
+                        continue
+                    seen.add(iid)
+                    pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
+            for a, b in _subtract((since, until), covered):
+                pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or ""})
+    pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))
+    return pop
+
+
+def rank(seed: str, item: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{seed}:{item['series']}:{item['id']}".encode()).hexdigest()
+
+
+def draw(pop: Population, size: int, seed: str) -> list[dict[str, Any]]:
+    """The `size` items with the lowest seeded rank, in time order."""
+    if size < 1:
+        raise ConfigError(f"sample size must be at least 1 (got {size})")
+    chosen = sorted(pop.items, key=lambda i: rank(seed, i))[:size]
+    return sorted(chosen, key=lambda i: (i["series"], str(i["time"]), i["id"]))
+
+
+def record_sample(store: EvidenceStore, pop: Population, size: int,
+                  seed: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Draw a sample and append it, with its seed and the population hash, to the ledger."""
+    seed = seed or secrets.token_hex(16)
+    chosen = draw(pop, size, seed)
+    now = store.clock()
+    run_id = store.start_run("sample")
+    content = {"method": METHOD, "seed": seed, "size": size,
+               "population": pop.to_json(with_items=False) | {"keys": pop.keys},
+               "selected": chosen}
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = f"unknown@{socket.gethostname()}"
+    gap_lines = [f"gap in {g['series']}: {g['start']}..{g['end']}" for g in pop.gaps]
+    ipe: dict[str, Any] = {"principal": who, "source": "evidence sample", "api_calls": 0,
+           "pages": 0,
+           "calls": [{"operation": "freeze_population", "ok": True, "pages": 0,
+                      "params": {"criteria": list(pop.criteria), "since": iso(pop.since),
+                                 "until": iso(pop.until), "size": size},
+                      "items": len(pop.items)}],
+           "pagination_exhausted": pop.complete, "errors": gap_lines}
+    new = NewRecord(run_id=run_id, connector="fieldwork", instance="samples",
+                    snapshot="sample", kind="population", controls=pop.criteria,
+                    max_age_seconds=365 * 86400, collected_started_at=now,
+                    collected_finished_at=store.clock(),
+                    status="complete" if pop.complete else "partial", ipe=ipe,
+                    content=content, has_content=True, record_count=len(chosen),
+                    period_start=pop.since, period_end=pop.until,
+                    error=None if pop.complete else
+                    ("population has gaps: " + "; ".join(gap_lines))[:1000])
+    row = store.append([new])[0]
+    store.finish_run(run_id, "ok" if pop.complete else "failed-snapshots",
+                     {"sample_record": row["id"], "population_sha256": pop.sha256})
+    store.seal(run_id)
+    return row, chosen
+
+
+def rederive(store: EvidenceStore, record_id: str) -> list[str]:
+    """Re-freeze the population a stored sample came from and re-draw it; [] when it agrees."""
+    r = store.record(record_id)
+    if r is None or r["connector"] != "fieldwork":
+        raise ConfigError(f"no sample record with ID {record_id!r}")
+    c = store.blob_json(r["content_sha256"])
+    p = c["population"]
+    pop = freeze_population(store, p["criteria"], parse_time(p["since"]),
+                            parse_time(p["until"]))
+    problems = []
+    if pop.sha256 != p["sha256"]:
+        problems.append(f"population changed: now {pop.sha256}, sampled {p['sha256']}")
+    if pop.sha256 != sha256_hex(canonical(p["keys"])):
+        problems.append("stored population keys do not match the stored population hash")
+    again = [i["id"] for i in draw(pop, c["size"], c["seed"])]
+    if again != [i["id"] for i in c["selected"]]:
+        problems.append("re-drawing with the stored seed selects different items")
+    return problems
