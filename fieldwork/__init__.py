@@ -1,1 +1,1 @@
-"""What auditors touch: populations, samples, export bundles (to come)."""
+"""What auditors touch: export bundles and their offline check, populations, samples."""
