@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import boto3
@@ -96,6 +97,6 @@ def test_shards_in_parallel_keep_one_chain(tmp_path: Path, pg_url: str,
     assert {r.id for r in rows} == expected
     assert len({r.run_id for r in rows}) == SHARDS
     # the shards really ran at once: their appends interleave in the one chain
-    switches = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a.run_id != b.run_id)
+    switches = sum(1 for a, b in pairwise(rows) if a.run_id != b.run_id)
     print(f"{len(rows)} records from {SHARDS} processes; run changes along the chain: {switches}")
     assert switches > SHARDS - 1
