@@ -39,6 +39,9 @@ class Aws:
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
+        # moto's state is per process, not per server: start from an empty one
+        urllib.request.urlopen(urllib.request.Request(self.moto_url + "/moto-api/reset",
+                                                      method="POST"), timeout=10).close()
         self.sim = CloudTrailSimulator(upstream=self.moto_url).start()
         self.url = self.sim.url
         self.seeded: Seeded = seed_demo_account(self.moto_url)
