@@ -43,6 +43,25 @@ def test_connector_declares_its_contract(cls: type[Connector]) -> None:
     assert cls.permission_document().strip()
 
 
+@pytest.mark.parametrize("cls", _all(), ids=lambda c: c.name)
+def test_populations_declare_their_items(cls: type[Connector]) -> None:
+    """Every population snapshot lists its items (stable id, ISO time) so it can be sampled."""
+    from storage.queries import parse_time
+
+    for spec in cls.snapshots().values():
+        if spec.kind != "population":
+            continue
+        where = f"{cls.name}.{spec.name}"
+        assert spec.items is not None, f"{where} declares no items() for sampling"
+        assert spec.example is not None, f"{where} has no example content"
+        items = spec.items(copy.deepcopy(spec.example))
+        assert items, f"{where}: items(example) is empty"
+        ids = [i["id"] for i in items]
+        assert len(set(ids)) == len(ids) and all(isinstance(i, str) for i in ids), where
+        for i in items:
+            parse_time(str(i["time"]))
+
+
 def _no_network(*_a: Any, **_k: Any) -> None:
     raise AssertionError("assess() opened a network connection")
 

@@ -380,6 +380,18 @@ def assess_guardduty_detectors(content: JSON) -> list[Finding]:
 
 # --- populations ------------------------------------------------------------------------------
 
+def iam_change_items(content: JSON) -> list[dict[str, JSON]]:
+    """Each IAM change event is one population item (id = account:event ID)."""
+    out: list[dict[str, JSON]] = []
+    for acct in content.get("accounts", []):
+        for e in acct.get("events", []):
+            out.append({"id": f"{acct.get('account_id')}:{e.get('event_id')}",
+                        "time": e.get("event_time"), "account_id": acct.get("account_id"),
+                        "event_name": e.get("event_name"), "username": e.get("username"),
+                        "error_code": e.get("error_code")})
+    return out
+
+
 def assess_iam_change_events(content: JSON) -> list[Finding]:
     """IAM changes made by the root user fail; an unread window is inconclusive."""
     out = unreadable_findings(content)

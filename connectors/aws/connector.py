@@ -527,7 +527,8 @@ class AwsConnector(Connector):
 
     @snapshot(controls=["CC6.2", "CC6.3", "CC8.1"], max_age=DAY, kind="population",
               permissions=["cloudtrail:LookupEvents"], assess=A.assess_iam_change_events,
-              example=X.IAM_CHANGES, lookback=timedelta(days=90), max_window=timedelta(days=7))
+              example=X.IAM_CHANGES, lookback=timedelta(days=90), max_window=timedelta(days=7),
+              items=A.iam_change_items)
     def iam_change_events(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every IAM write (create, delete, attach, detach, put, update...) recorded by
         CloudTrail in [period_start, period_end): the population of access changes to sample
