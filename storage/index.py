@@ -82,7 +82,10 @@ records = Table(
     Column("error", Text),
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("record_hash", String(64), nullable=False, unique=True),
-    Index("ix_records_series_time", "connector", "instance", "snapshot", "collected_finished_at"),
+    # seq last: "newest record of a series at or before T" is then the first entry of one
+    # backward index range scan, with no sort over the series' history (migration 0002)
+    Index("ix_records_series_time_seq", "connector", "instance", "snapshot",
+          "collected_finished_at", "seq"),
     Index("ix_records_run", "run_id"),
 )
 

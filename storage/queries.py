@@ -15,6 +15,12 @@ from storage.index import records, series
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# A population window ends no later than its record's collection (the runner fixes the
+# window's end before the snapshot starts), so a record whose period ends after `since` was
+# collected after `since`: that bounds the index range scan. The slack covers a wall clock
+# stepped back during a run.
+CLOCK_SLACK = timedelta(hours=1)
+
 
 def parse_time(value: str, *, now: datetime | None = None, end_of_day: bool = True) -> datetime:
     """ISO 8601 date or datetime (UTC unless it says otherwise), or `now`.
@@ -86,6 +92,7 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
                    .where(series.c.control_id.in_(list(criteria_ids)),
                           series.c.kind == "population",
                           records.c.collected_finished_at <= when,
+                          records.c.collected_finished_at > since - CLOCK_SLACK,
                           records.c.period_start < when,
                           or_(records.c.period_end > since, records.c.period_end.is_(None)))
                    .order_by(records.c.seq))

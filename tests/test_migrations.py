@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,30 @@ def test_migrations_match_the_models_sqlite(tmp_path: Path) -> None:
 def test_migrations_match_the_models_postgres(pg_url: str) -> None:
     """The migrated PostgreSQL schema has no drift from storage.index."""
     assert _drift(pg_url) == []
+
+
+def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> None:
+    """A store created at revision 0001 upgrades to head with its chain still verifying."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from collector.config import load
+    from collector.runner import Collector, Selection
+    from storage.index import writer
+    from storage.store import EvidenceStore
+    from storage.verify import verify
+
+    cfg = load(config_file())
+    eng = make_engine(cfg.index_url())
+    acfg = AlembicConfig()
+    acfg.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent
+                                                 / "migrations"))
+    with writer(eng).begin() as conn:
+        acfg.attributes["connection"] = conn
+        command.upgrade(acfg, "0001")
+    st = EvidenceStore(eng, EvidenceStore.open(cfg, create=False).blobs,
+                       cfg.resolve_path(cfg.signing.key_file))
+    Collector(cfg, st).run(Selection())
+    migrate(eng)
+    assert _drift(cfg.index_url()) == []
+    assert verify(st).ok

@@ -37,6 +37,6 @@ def test_postgres_store_end_to_end(config_file: Callable[..., Path], pg_url: str
     rep = verify(st)
     assert [p.kind for p in rep.problems] == ["record"]
     with st.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
     st.close()
 
