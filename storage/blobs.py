@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,7 @@ class FileBlobStore:
         self.seal_dir = seal_dir or root.parent / "seals"
         self._tmp = root / "tmp"
         self._made: set[Path] = set()
+        self._local = threading.local()
 
     def sweep_tmp(self, older_than: float = 3600.0) -> int:
         """Remove temporary files a crashed writer left behind; returns how many."""
@@ -128,13 +130,17 @@ class FileBlobStore:
         except FileNotFoundError:
             return None
         with f:
-            h = hashlib.sha256()
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            size = 0
-            while n := f.readinto(buf):
-                h.update(view[:n])
-                size += n
+            first = f.read(CHUNK)  # most evidence blobs fit in one read
+            h = hashlib.sha256(first)
+            size = len(first)
+            if size == CHUNK:
+                buf = getattr(self._local, "buf", None)
+                if buf is None:
+                    buf = self._local.buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                while n := f.readinto(buf):
+                    h.update(view[:n])
+                    size += n
             return h.hexdigest(), size
 
     def shas(self) -> Iterator[str]:

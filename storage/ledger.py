@@ -22,8 +22,9 @@ from storage.canonical import canonical, iso, sha256_hex
 from storage.index import ledger_head, records, seals, series
 
 RECORD_VERSION = 1
-HASHED = tuple(c.name for c in records.columns if c.name != "record_hash")
-_TIMES = {c.name for c in records.columns if c.name.endswith("_at") or c.name.startswith("period_")}
+HASHED = tuple(str(c.name) for c in records.columns if c.name != "record_hash")
+_TIMES = {str(c.name) for c in records.columns
+          if c.name.endswith("_at") or c.name.startswith("period_")}
 
 
 def record_hash(row: Mapping[str, Any]) -> str:

@@ -108,40 +108,34 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
 
     if public is None:
         public = store.public_key()
+    pub_id = keys.key_id(public)
     with store.engine.connect() as conn:
-        seal_rows = [Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id, s.signature)
-                     for s in conn.execute(select(seals).order_by(seals.c.id))]
         head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
-    file_seals: list[tuple[str, Seal | None]] = []
-    for name, data in blobs.seals():
-        try:
-            file_seals.append((name, Seal.from_json(json.loads(data))))
-        except (ValueError, KeyError, TypeError):
-            file_seals.append((name, None))
 
-    wanted: dict[int, list[tuple[str, Seal]]] = {}
-    for s in seal_rows:
-        label = f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})"
-        wanted.setdefault(s.seq, []).append((label, s))
-    for name, fs in file_seals:
-        if fs is None:
-            rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
-        else:
-            wanted.setdefault(fs.seq, []).append((f"seal file {name}", fs))
-    if against is not None:
-        wanted.setdefault(against.seq, []).append((f"kept seal at #{against.seq}", against))
-    for entries in wanted.values():
-        for label, s in entries:
+    def check_group(seq: int, index_seals: list[Seal],
+                    files: list[tuple[str, Seal]]) -> list[tuple[str, Seal]]:
+        """Check signatures and index/file agreement of the seals at one seq."""
+        entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s)
+                   for s in index_seals] + [(f"seal file {n}", fs) for n, fs in files]
+        if against is not None and against.seq == seq:
+            entries.append((f"kept seal at #{against.seq}", against))
+        for label, seal in entries:
             rep.seals += 1
-            if s.key_id != keys.key_id(public):
-                rep.problems.append(Problem("seal", label, f"signed by unknown key {s.key_id}"))
-            elif not s.valid(public):
+            if seal.key_id != pub_id:
+                rep.problems.append(Problem("seal", label, f"signed by unknown key {seal.key_id}"))
+            elif not seal.valid(public):
                 rep.problems.append(Problem("seal", label, "signature does not verify"))
-    db_keys = {(s.seq, s.head_hash, s.signature) for s in seal_rows}
-    for name, fs in file_seals:
-        if fs is not None and (fs.seq, fs.head_hash, fs.signature) not in db_keys:
-            rep.problems.append(Problem("seal", f"seal file {name}",
-                                        "has no matching seal in the index (index seals removed?)"))
+        in_index = {(x.head_hash, x.signature) for x in index_seals}
+        for name, fs in files:
+            if (fs.head_hash, fs.signature) not in in_index:
+                rep.problems.append(Problem("seal", f"seal file {name}", "has no matching "
+                                            "seal in the index (index seals removed?)"))
+        return entries
+
+    groups = _seal_groups(store, rep)
+    if against is not None:
+        groups = _with_kept(groups, against.seq)
+    pending = next(groups, None)
 
     expected, prev = 1, GENESIS
     seen = _Seen()
@@ -172,10 +166,19 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
                 rep.problems.append(Problem("record", subject, f"{col} {sha}: blob missing"))
             else:
                 seen.add(sha)
-        for label, s in wanted.pop(seq, []):
-            if s.head_hash != r["record_hash"]:
-                rep.problems.append(Problem("seal", label, f"head hash does not match record "
-                                            f"#{seq}: the chain was rewritten after it was sealed"))
+        while pending is not None and pending[0] <= seq:
+            gseq, idx, files = pending
+            for label, seal in check_group(gseq, idx, files):
+                if gseq == 0:
+                    continue  # sealed an empty ledger
+                if gseq < seq:
+                    rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which "
+                                                "is missing from the chain"))
+                elif seal.head_hash != r["record_hash"]:
+                    rep.problems.append(Problem(
+                        "seal", label, f"head hash does not match record #{seq}: the chain "
+                        "was rewritten after it was sealed"))
+            pending = next(groups, None)
         prev = r["record_hash"]
         expected = seq + 1
         last_seq = seq
@@ -186,10 +189,74 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
                                     f"#{head.seq} but the chain ends at #{last_seq}"))
     elif int(head.seq) < last_seq or (last_seq and head.hash != prev):
         rep.problems.append(Problem("chain", "head", "ledger head does not match the last record"))
-    for seq, entries in sorted(wanted.items()):
-        for label, _ in entries:
-            if seq == 0:
-                continue
-            rep.problems.append(Problem("seal", label, f"seals record #{seq}, which is missing "
-                                        "from the chain (records were cut off or deleted)"))
+    while pending is not None:
+        gseq, idx, files = pending
+        for label, _seal in check_group(gseq, idx, files):
+            if gseq != 0:
+                rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which is "
+                                            "missing from the chain (records were cut off or "
+                                            "deleted)"))
+        pending = next(groups, None)
     return rep
+
+
+SealGroup = tuple[int, list[Seal], list[tuple[str, Seal]]]
+
+
+def _index_seals(store: EvidenceStore, batch: int = 2000) -> Iterator[Seal]:
+    last = (-1, -1)
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(seals).where((seals.c.seq > last[0]) |
+                                    ((seals.c.seq == last[0]) & (seals.c.id > last[1])))
+                .order_by(seals.c.seq, seals.c.id).limit(batch)).all()
+        if not rows:
+            return
+        for s in rows:
+            yield Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id, s.signature)
+        last = (int(rows[-1].seq), int(rows[-1].id))
+
+
+def _file_seals(store: EvidenceStore, rep: VerifyReport) -> Iterator[tuple[int, str, Seal]]:
+    for name, data in store.blobs.seals():  # names start with the zero-padded seq: in order
+        try:
+            seal = Seal.from_json(json.loads(data))
+        except (ValueError, KeyError, TypeError):
+            rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
+            continue
+        yield seal.seq, name, seal
+
+
+def _seal_groups(store: EvidenceStore, rep: VerifyReport) -> Iterator[SealGroup]:
+    """Index seals and seal files merged by seq, one group per seq, in ascending order:
+    streamed, so memory does not grow with the number of runs."""
+    idx = _index_seals(store)
+    files = _file_seals(store, rep)
+    a = next(idx, None)
+    b = next(files, None)
+    while a is not None or b is not None:
+        seq = min(x for x in (a.seq if a else None, b[0] if b else None) if x is not None)
+        ga: list[Seal] = []
+        gb: list[tuple[str, Seal]] = []
+        while a is not None and a.seq == seq:
+            ga.append(a)
+            a = next(idx, None)
+        while b is not None and b[0] == seq:
+            gb.append((b[1], b[2]))
+            b = next(files, None)
+        yield seq, ga, gb
+
+
+def _with_kept(groups: Iterator[SealGroup], seq: int) -> Iterator[SealGroup]:
+    """Make sure a group exists at `seq`, for a kept seal no stored seal matches."""
+    done = False
+    for g in groups:
+        if not done and g[0] > seq:
+            yield seq, [], []
+            done = True
+        if g[0] == seq:
+            done = True
+        yield g
+    if not done:
+        yield seq, [], []
