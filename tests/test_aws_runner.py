@@ -61,3 +61,20 @@ def test_a_denied_region_makes_the_record_partial(
     assert out.status == "partial" and out.assessment.get("inconclusive", 0) > 0
     rec = st.record(out.record_ids[0])
     assert rec is not None and rec["status"] == "partial"
+
+
+def test_recollecting_an_unchanged_account_adds_no_blob_bytes(
+        aws: Aws, config_file: Callable[..., Path]) -> None:
+    """A second run of every posture snapshot stores no new blob: content, provenance and
+    findings are byte-identical (credential-report polls are folded into one call)."""
+    col, st = _collector(config_file, aws.url)
+    posture = tuple(n for n, s in AwsConnector.snapshots().items() if s.kind == "posture")
+    first = col.run(Selection(snapshots=posture))
+    size = st.blobs.size()
+    second = col.run(Selection(snapshots=posture))
+    assert st.blobs.size() == size
+    for a, b in zip(first.outcomes, second.outcomes, strict=True):
+        ra, rb = st.record(a.record_ids[0]), st.record(b.record_ids[0])
+        assert ra is not None and rb is not None
+        for col_name in ("content_sha256", "ipe_sha256", "findings_sha256"):
+            assert ra[col_name] == rb[col_name], (a.snapshot, col_name)

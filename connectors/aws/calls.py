@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -146,6 +147,17 @@ class Recorder:
             user_agent_extra="evidence-agent", connect_timeout=10, read_timeout=60,
             max_pool_connections=config.workers + 4)
 
+    @contextmanager
+    def polling(self) -> Iterator[None]:
+        """Record repeats of the same call in this block (waiting for a state, not fetching
+        more data) as one call: how many polls it took varies from run to run, and would
+        otherwise make the provenance, and so its blob, differ for an unchanged source."""
+        self._local.polling = True
+        try:
+            yield
+        finally:
+            self._local.polling = False
+
     def client(self, session: boto3.Session, service: str, region: str, target: str) -> Client:
         """A client for `service` in `region` whose calls are recorded under `target`."""
         endpoint = self.config.endpoint_for(service)
@@ -196,8 +208,14 @@ class Recorder:
             self.ipe.retried(retries)
         with self._lock:
             self.operations.add((service, op))
-            call = self._open.get(key) if context.get("evidence_continued") else None
-            if call is None:
+            polling = getattr(self._local, "polling", False)
+            call = self._open.get(key) if context.get("evidence_continued") or polling \
+                else None
+            if call is not None and polling and not context.get("evidence_continued"):
+                call.ok, call.error = ok, error  # the poll's latest outcome, no extra page
+                if items is not None:
+                    call.items = items
+            elif call is None:
                 call = self.ipe.call(f"{service}.{op}", params, target=target, items=items,
                                      ok=ok, error=error)
                 self._open[key] = call

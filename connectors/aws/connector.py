@@ -111,20 +111,21 @@ class AwsConnector(Connector):
             iam = run.client(a, "iam")
             deadline = time.monotonic() + self.cfg.credential_report_wait_seconds
             delay = 0.25
-            while True:
-                state = iam.need("GenerateCredentialReport").get("State")
-                if state == "COMPLETE":
-                    rep = iam.call("GetCredentialReport", absent=(
-                        "ReportInProgress", "ReportNotPresent", "ReportExpired"))
-                    if rep is not None:
-                        break
-                if time.monotonic() + delay > deadline:
-                    waited = self.cfg.credential_report_wait_seconds
-                    raise TransientError(f"credential report for {a.account_id} still "
-                                         f"{state} after {waited:g}s",
-                                         hint="AWS is still generating it; collect again later")
-                self._sleep(delay)
-                delay = min(delay * 2, 5.0)
+            with iam.recorder.polling():
+                while True:
+                    state = iam.need("GenerateCredentialReport").get("State")
+                    if state == "COMPLETE":
+                        rep = iam.call("GetCredentialReport", absent=(
+                            "ReportInProgress", "ReportNotPresent", "ReportExpired"))
+                        if rep is not None:
+                            break
+                    if time.monotonic() + delay > deadline:
+                        waited = self.cfg.credential_report_wait_seconds
+                        raise TransientError(
+                            f"credential report for {a.account_id} still {state} after "
+                            f"{waited:g}s", hint="AWS is still generating it; collect again later")
+                    self._sleep(delay)
+                    delay = min(delay * 2, 5.0)
             summary = iam.need("GetAccountSummary")["SummaryMap"]
             ctx.ipe.api_total(f"{a.account_id}:iam.users", int(summary.get("Users", 0)))
             raw = rep["Content"]
