@@ -42,6 +42,13 @@ def parse_time(value: str, *, now: datetime | None = None, end_of_day: bool = Tr
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+# the columns an answer shows: decoding only these keeps large --since answers cheap
+_COLS = [records.c[n] for n in (
+    "seq", "id", "connector", "instance", "snapshot", "kind", "content_sha256",
+    "collected_finished_at", "effective_at", "period_start", "period_end", "status",
+    "max_age_seconds", "assessment", "controls")]
+
+
 def _entry(r: Any, as_of: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": r.id, "seq": r.seq, "connector": r.connector, "instance": r.instance,
@@ -73,7 +80,7 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
                      r2.c.collected_finished_at <= when)
               .order_by(r2.c.collected_finished_at.desc(), r2.c.seq.desc())
               .limit(1).correlate(series).scalar_subquery())
-    q = (select(records).select_from(series).join(records, records.c.seq == newest)
+    q = (select(*_COLS).select_from(series).join(records, records.c.seq == newest)
          .where(series.c.control_id.in_(list(criteria_ids)))
          .order_by(records.c.connector, records.c.instance, records.c.snapshot))
     found: dict[int, dict[str, Any]] = {}
@@ -85,7 +92,7 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
                               .where(series.c.control_id.in_(list(criteria_ids)))
                               .distinct()).all()
         if since is not None:
-            pop = (select(records).join(series, and_(
+            pop = (select(*_COLS).select_from(records).join(series, and_(
                         records.c.connector == series.c.connector,
                         records.c.instance == series.c.instance,
                         records.c.snapshot == series.c.snapshot))
