@@ -185,13 +185,16 @@ class EvidenceStore:
     def blob_json(self, sha: str) -> Any:
         return json.loads(self.blobs.get(sha))
 
-    def iter_records(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every record in ledger order, streamed in batches (bounded memory)."""
+    def iter_records(self, batch: int = 5000, upto: int | None = None
+                     ) -> Iterator[dict[str, Any]]:
+        """Every record (up to seq `upto`) in ledger order, streamed in batches."""
         last = 0
         while True:
+            q = select(records).where(records.c.seq > last)
+            if upto is not None:
+                q = q.where(records.c.seq <= upto)
             with self.engine.connect() as conn:
-                rows = conn.execute(select(records).where(records.c.seq > last)
-                                    .order_by(records.c.seq).limit(batch)).mappings().all()
+                rows = conn.execute(q.order_by(records.c.seq).limit(batch)).mappings().all()
             if not rows:
                 return
             for r in rows:

@@ -11,15 +11,19 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import keys
-from storage.index import GENESIS, ledger_head, seals
+from storage.index import GENESIS, ledger_head, records, seals
 from storage.ledger import Seal, record_hash
 from storage.store import EvidenceStore
+
+# Seals and records stamped within this of verify's start are taken as written concurrently.
+CONCURRENT_SLACK = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,11 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
         public = store.public_key()
     pub_id = keys.key_id(public)
     with store.engine.connect() as conn:
+        # The head is read once, first: records and seals that other collectors append
+        # while we verify lie beyond it and are left for the next verify.
         head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+    started = datetime.now(UTC)
+    concurrent = started - CONCURRENT_SLACK
 
     def check_group(seq: int, index_seals: list[Seal],
                     files: list[tuple[str, Seal]]) -> list[tuple[str, Seal]]:
@@ -140,7 +148,7 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     expected, prev = 1, GENESIS
     seen = _Seen()
     last_seq = 0
-    for r in store.iter_records():
+    for r in store.iter_records(upto=int(head.seq)):
         rep.records += 1
         seq = int(r["seq"])
         subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
@@ -187,10 +195,22 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
         rep.problems.append(Problem("chain", f"#{last_seq + 1}..#{head.seq}",
                                     "newest record(s) missing: the ledger head says "
                                     f"#{head.seq} but the chain ends at #{last_seq}"))
-    elif int(head.seq) < last_seq or (last_seq and head.hash != prev):
+    elif last_seq and head.hash != prev:
         rep.problems.append(Problem("chain", "head", "ledger head does not match the last record"))
+    with store.engine.connect() as conn:
+        beyond = conn.execute(select(func.count()).select_from(records).where(
+            records.c.seq > int(head.seq), records.c.collected_finished_at < concurrent)).scalar()
+    if beyond:
+        rep.problems.append(Problem("chain", f"#{int(head.seq) + 1}..", f"{beyond} record(s) "
+                                    "beyond the ledger head: the head was rewound"))
     while pending is not None:
         gseq, idx, files = pending
+        if gseq > int(head.seq):
+            idx = [s for s in idx if s.sealed_at < concurrent]
+            files = [(n, s) for n, s in files if s.sealed_at < concurrent]
+            if not idx and not files and not (against is not None and against.seq == gseq):
+                pending = next(groups, None)
+                continue  # sealed while we were verifying
         for label, _seal in check_group(gseq, idx, files):
             if gseq != 0:
                 rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which is "
