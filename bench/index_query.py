@@ -89,6 +89,11 @@ def patched_as_of() -> Any:
     (tmp / "storage").mkdir()
     shutil.copy(root / "storage" / "queries.py", tmp / "storage" / "queries.py")
     for patch in sorted(PATCHES.glob("queries_*.patch")):
+        dry = subprocess.run(["patch", "-s", "-p1", "--dry-run", "-d", str(tmp), "-i",
+                              str(patch)], capture_output=True)
+        if dry.returncode != 0:
+            print(f"  ({patch.name} does not apply to storage/queries.py: already merged?)")
+            continue
         subprocess.run(["patch", "-s", "-p1", "-d", str(tmp), "-i", str(patch)], check=True)
     spec = importlib.util.spec_from_file_location("patched_queries",
                                                   tmp / "storage" / "queries.py")
@@ -155,14 +160,24 @@ def bench_backend(name: str, url: str, args: argparse.Namespace,
     if name == "postgresql" and args.analyze:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+    from sqlalchemy import inspect
+
+    print("  records indexes: " + ", ".join(sorted(
+        f"{ix['name']}({','.join(c for c in ix['column_names'] if c)})"
+        for ix in inspect(engine).get_indexes("records"))), flush=True)
     measure(engine, args, out, as_of, "")
     if args.explain:
         print("  plan of the as-of query:\n" + explain(engine), flush=True)
     if args.patched:
         t = time.perf_counter()
+        from sqlalchemy import inspect
+
+        have = {ix["name"] for ix in inspect(engine).get_indexes("records")}
         with engine.begin() as conn:
-            conn.execute(text(PROPOSED_INDEX))
-            conn.execute(text("DROP INDEX ix_records_series_time"))
+            if "ix_records_series_time_seq" not in have:
+                conn.execute(text(PROPOSED_INDEX))
+            if "ix_records_series_time" in have:
+                conn.execute(text("DROP INDEX ix_records_series_time"))
             if name == "postgresql":
                 conn.execute(text("ANALYZE records"))
         print(f"  PROPOSED FIX: index (connector, instance, snapshot, collected_finished_at, "
