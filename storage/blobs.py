@@ -161,9 +161,11 @@ class FileBlobStore:
     def seals(self) -> Iterator[tuple[str, bytes]]:
         if not self.seal_dir.is_dir():
             return
-        for f in sorted(self.seal_dir.iterdir()):
-            if f.is_file() and f.name.endswith(".json"):
-                yield f.name, f.read_bytes()
+        # plain names, not Path objects: this list grows by one per run
+        for name in sorted(n for n in os.listdir(self.seal_dir) if n.endswith(".json")):
+            f = self.seal_dir / name
+            if f.is_file():
+                yield name, f.read_bytes()
 
     def size(self) -> int:
         total = 0
