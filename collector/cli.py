@@ -64,6 +64,26 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def _read_seal(path: str) -> Any:
+    from storage.ledger import Seal
+
+    try:
+        return Seal.from_json(json.loads(Path(path).read_text("utf-8")))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a seal file ({e})") from None
+
+
+def _report(rep: Any, as_json: bool, summary: str) -> None:
+    """Print a verify report (problems, then one summary line) and exit 0 or 1."""
+    if as_json:
+        _emit(rep.to_json())
+    else:
+        for p in rep.problems:
+            click.echo(f"PROBLEM {p}")
+        state = "intact" if rep.ok else f"{len(rep.problems)} problem(s)"
+        click.echo(f"{summary}: {state}")
+
+
 def _emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -336,25 +356,13 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
 def verify(c: Ctx, against: str | None, public_key: str | None, as_json: bool) -> None:
     """Re-hash every blob, walk the chain, check every seal. Exit 1 naming each problem."""
     from storage.keys import load_public_pem
-    from storage.ledger import Seal
     from storage.verify import verify as run_verify
 
-    seal = None
-    if against:
-        try:
-            seal = Seal.from_json(json.loads(Path(against).read_text("utf-8")))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{against}: not a seal file ({e})") from None
+    seal = _read_seal(against) if against else None
     pub = load_public_pem(Path(public_key).read_bytes()) if public_key else None
     rep = run_verify(c.store, public=pub, against=seal)
-    if as_json:
-        _emit(rep.to_json())
-    else:
-        for p in rep.problems:
-            click.echo(f"PROBLEM {p}")
-        state = "intact" if rep.ok else f"{len(rep.problems)} problem(s)"
-        click.echo(f"verified {rep.records} records, {rep.blobs} blobs "
-                   f"({rep.blob_bytes} bytes), {rep.seals} seals: {state}")
+    _report(rep, as_json, f"verified {rep.records} records, {rep.blobs} blobs "
+                          f"({rep.blob_bytes} bytes), {rep.seals} seals")
     sys.exit(0 if rep.ok else 1)
 
 
@@ -442,27 +450,15 @@ def verify_bundle_cmd(bundle: str, public_key: str | None, against: str | None,
     """Check an export bundle offline: sums, chain, seal, blobs. Exit 1 on any problem."""
     from fieldwork.bundle import verify_bundle
     from storage.keys import load_public_pem
-    from storage.ledger import Seal
 
     pinned = load_public_pem(Path(public_key).read_bytes()) if public_key else None
-    kept = None
-    if against:
-        try:
-            kept = Seal.from_json(json.loads(Path(against).read_text("utf-8")))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{against}: not a seal file ({e})") from None
+    kept = _read_seal(against) if against else None
     rep = verify_bundle(Path(bundle), pinned=pinned, against=kept)
-    if as_json:
-        _emit(rep.to_json())
-    else:
-        for p in rep.problems:
-            click.echo(f"PROBLEM {p}")
-        state = "intact" if rep.ok else f"{len(rep.problems)} problem(s)"
-        click.echo(f"{bundle}: {rep.records} records, ledger #{rep.segment[0]}..#{rep.segment[1]}"
-                   f", key {rep.key_id}: {state}")
-        if not rep.key_pinned:
-            click.echo("note: the key was not pinned (--public-key); the bundle's own key was "
-                       "trusted", err=True)
+    _report(rep, as_json, f"{bundle}: {rep.records} records, ledger #{rep.segment[0]}.."
+                          f"#{rep.segment[1]}, key {rep.key_id}")
+    if not as_json and not rep.key_pinned:
+        click.echo("note: the key was not pinned (--public-key); the bundle's own key was "
+                   "trusted", err=True)
     sys.exit(0 if rep.ok else 1)
 
 
