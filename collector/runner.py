@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -325,6 +325,3 @@ def _one_line(e: BaseException) -> str:
     s = str(e).strip().splitlines()
     return s[0][:500] if s else type(e).__name__
 
-
-def summarize_tasks(tasks: Sequence[Task]) -> list[str]:
-    return [f"{i.key}:{s.name}" for i, _c, s in tasks]

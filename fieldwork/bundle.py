@@ -16,7 +16,6 @@ it, and each selected record's blobs are re-hashed against the names its record 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -225,8 +224,3 @@ def verify_bundle(path: Path, *, pinned: Ed25519PublicKey | None = None,
                                 f"(#{rep.segment[0]}..): cannot be compared")
     return rep
 
-
-def read_bundle_json(path: Path, name: str) -> Any:
-    """One JSON member of a bundle (for display)."""
-    with zipfile.ZipFile(path) as z:
-        return json.load(io.BytesIO(z.read(name)))
