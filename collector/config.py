@@ -261,6 +261,7 @@ def parse(text: str, fp: Path | None = None) -> Config:
             raise ConfigError(_validation_message(e, file, text, (key,))) from None
 
     store = model(StoreConfig, "store")
+    _check_index_url(store.index_url, _where(file, text, ("store", "index_url")))
     signing = model(SigningConfig, "signing")
     collector = model(CollectorConfig, "collector")
 
@@ -349,6 +350,23 @@ def parse(text: str, fp: Path | None = None) -> Config:
 
     return Config(fp.resolve() if fp else None, store, signing, collector, catalog,
                   tuple(instances), tuple(schedules))
+
+
+def _check_index_url(url: str, where: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: store.index_url: not an SQLAlchemy URL "
+                          "(e.g. sqlite:///evidence/index.db)") from None
+    if u.password is not None:
+        raise ConfigError(f"{where}: store.index_url: holds a password; write it as "
+                          'index_password = { env = "NAME" } (or { file = "PATH" }) instead')
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{where}: store.index_url: {u.get_backend_name()!r} is not "
+                          "supported (use sqlite or postgresql)")
 
 
 def _check_schedule_time(sc: ScheduleConfig, where: str) -> None:

@@ -145,3 +145,15 @@ def test_no_config_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVIDENCE_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="EVIDENCE_CONFIG"):
         load(None)
+
+
+def test_password_in_index_url_is_refused(tmp_path: Path) -> None:
+    """A password written into the index URL is refused, naming the line, without echoing it."""
+    p = tmp_path / "e.toml"
+    p.write_text('[store]\nindex_url = "postgresql+psycopg://ev:hunter2@db/ev"\n')
+    with pytest.raises(ConfigError) as e:
+        load(p)
+    assert "hunter2" not in str(e.value)
+    assert str(e.value).startswith(f"{p}:2: store.index_url: holds a password")
+    with pytest.raises(ConfigError, match="'mysql' is not supported"):
+        parse('[store]\nindex_url = "mysql://db/ev"\n')
