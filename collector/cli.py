@@ -481,13 +481,14 @@ def population(c: Ctx, control: str, since: str, until: str, snapshot: str | Non
                as_json: bool) -> None:
     """The frozen population for a control and period: items, hash, gaps. Exit 3 on gaps."""
     from fieldwork.sample import freeze_population
+    from storage.canonical import iso
 
     crit, start, end = _period(c, control, since, until)
     pop = freeze_population(c.store, crit, start, end, snapshot)
     if as_json:
         _emit(pop.to_json())
     else:
-        click.echo(f"{control} population {pop.to_json()['since']}..{pop.to_json()['until']}: "
+        click.echo(f"{control} population {iso(pop.since)}..{iso(pop.until)}: "
                    f"{len(pop.items)} items from {len(pop.sources)} records, "
                    f"sha256 {pop.sha256}")
         for g in pop.gaps:

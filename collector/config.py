@@ -191,8 +191,6 @@ def _locate(text: str, path: tuple[str | int, ...]) -> int | None:
             full = (*table, *key.split("."))
             if full == path[: len(full)]:
                 return no
-            if tuple(table) == path[: len(table)] and best is None and len(table) > 0:
-                best = None
     return best
 
 

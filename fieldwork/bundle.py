@@ -32,7 +32,7 @@ from collector.errors import StorageError
 from storage import keys
 from storage.canonical import canonical, iso
 from storage.index import records
-from storage.ledger import Seal, record_hash, record_json
+from storage.ledger import Seal, record_hash
 from storage.queries import as_of
 from storage.store import EvidenceStore
 
@@ -71,7 +71,7 @@ def export_bundle(store: EvidenceStore, out: Path, criteria: Sequence[str],
                                                   records.c.seq <= seal.seq)
                             .order_by(records.c.seq)).mappings()
         for r in rows:
-            lines.append(canonical(record_json(dict(r))) + b"\n")
+            lines.append(canonical(dict(r)) + b"\n")
             if r["seq"] in wanted:
                 ids.append(r["id"])
                 blobs.update(r[c] for c in BLOB_COLUMNS if r[c])

@@ -17,6 +17,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -43,11 +44,12 @@ class Population:
     gaps: list[dict[str, str]] = field(default_factory=list)
     series: list[str] = field(default_factory=list)
 
-    @property
+    # computed once, after freeze_population has filled and sorted the items
+    @cached_property
     def keys(self) -> list[dict[str, str]]:
         return [{"series": i["series"], "id": i["id"]} for i in self.items]
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return sha256_hex(canonical(self.keys))
 

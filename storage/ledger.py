@@ -23,23 +23,13 @@ from storage.index import ledger_head, records, seals, series
 
 RECORD_VERSION = 1
 HASHED = tuple(str(c.name) for c in records.columns if c.name != "record_hash")
-_TIMES = {str(c.name) for c in records.columns
-          if c.name.endswith("_at") or c.name.startswith("period_")}
 
 
 def record_hash(row: Mapping[str, Any]) -> str:
-    """The hash of a record's fields (everything but `record_hash` itself)."""
-    body: dict[str, Any] = {"v": RECORD_VERSION}
-    for name in HASHED:
-        v = row[name]
-        body[name] = iso(v) if name in _TIMES and not isinstance(v, str) else v
-    return sha256_hex(canonical(body))
-
-
-def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A record as plain JSON (times as canonical UTC strings): what bundles carry."""
-    return {k: (iso(v) if k in _TIMES and not isinstance(v, str) else v)
-            for k, v in row.items()}
+    """The hash of a record's fields (everything but `record_hash` itself); times hash as
+    their canonical UTC strings, so a row from the index and one read back from a bundle's
+    JSON give the same hash."""
+    return sha256_hex(canonical({"v": RECORD_VERSION, **{n: row[n] for n in HASHED}}))
 
 
 def lock_head(conn: Connection) -> tuple[int, str]:
@@ -86,10 +76,8 @@ class Seal:
     signature: str
 
     def payload(self) -> bytes:
-        """The bytes the signature covers."""
-        return canonical({"type": "evidence-agent.seal", "v": 1, "seq": self.seq,
-                          "head_hash": self.head_hash, "sealed_at": iso(self.sealed_at),
-                          "run_id": self.run_id, "key_id": self.key_id})
+        """The bytes the signature covers: the seal without its signature."""
+        return canonical({k: v for k, v in self.to_json().items() if k != "signature"})
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "evidence-agent.seal", "v": 1, "seq": self.seq,

@@ -112,17 +112,15 @@ class EvidenceStore:
 
     def append(self, new: Sequence[NewRecord]) -> list[dict[str, Any]]:
         """Write each record's blobs (durably), then chain the records into the index."""
-        rows = [self._row(n) for n in new]
+        return self.append_rows([self._row(n) for n in new])
+
+    def append_rows(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Chain prepared rows (blobs already stored) into the index."""
         try:
             with self.writer.begin() as conn:
                 return append_rows(conn, rows)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot append to the index: {_first_line(e)}") from None
-
-    def append_rows(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Chain prepared rows (blobs already stored) into the index: bulk loads."""
-        with self.writer.begin() as conn:
-            return append_rows(conn, rows)
 
     def _row(self, n: NewRecord) -> dict[str, Any]:
         content_sha, size = (None, 0)
