@@ -20,13 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from collector.config import Config, ConnectorInstance
 from collector.errors import ConfigError, ConnectorError, EvidenceError, TransientError
 from connectors.base import Connector, Finding, Provenance, SnapshotContext, SnapshotSpec
 from connectors.registry import get as get_connector
-from storage.index import records
 from storage.locks import LockTimeout, lease
 from storage.store import EvidenceStore, NewRecord, utcnow
 
@@ -213,10 +210,7 @@ class Collector:
     def _population(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
                     spec: SnapshotSpec, out: Outcome) -> None:
         now = self.clock()
-        with self.store.engine.connect() as conn:
-            mark = conn.execute(select(func.max(records.c.period_end)).where(
-                records.c.connector == inst.type, records.c.instance == inst.instance,
-                records.c.snapshot == spec.name, records.c.status == "complete")).scalar()
+        mark = self.store.watermark(inst.type, inst.instance, spec.name)
         start = mark if mark is not None else now - spec.lookback
         out.status = "complete"  # nothing to do yet also counts; each window overrides it
         while start < now and not self._stop.is_set():

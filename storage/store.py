@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector.errors import StorageError
@@ -179,6 +179,15 @@ class EvidenceStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(records).where(records.c.id == rid)).mappings().first()
             return dict(row) if row else None
+
+    def watermark(self, connector: str, instance: str, snapshot: str) -> datetime | None:
+        """Where a population's next window starts: the end of its last complete window."""
+        with self.engine.connect() as conn:
+            mark: datetime | None = conn.execute(
+                select(func.max(records.c.period_end)).where(
+                    records.c.connector == connector, records.c.instance == instance,
+                    records.c.snapshot == snapshot, records.c.status == "complete")).scalar()
+        return mark
 
     def blob_json(self, sha: str) -> Any:
         return json.loads(self.blobs.get(sha))
