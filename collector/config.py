@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from collector.controls import ControlCatalog, check_criteria, is_criterion
 from collector.errors import ConfigError
-from connectors.base import Connector, ConnectorConfig
+from connectors.base import Connector, ConnectorConfig, SnapshotSpec
 
 ENV_CONFIG = "EVIDENCE_CONFIG"
 
@@ -126,6 +126,13 @@ class ConnectorInstance:
     @property
     def key(self) -> str:
         return f"{self.type}/{self.instance}"
+
+    def specs(self) -> list[SnapshotSpec]:
+        """The snapshots this instance runs (all of its connector's, or those it lists)."""
+        from connectors.registry import get
+
+        return [s for s in get(self.type).snapshots().values()
+                if self.snapshots is None or s.name in self.snapshots]
 
 
 @dataclass(frozen=True)

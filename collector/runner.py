@@ -136,9 +136,7 @@ class Collector:
             if sel.connectors and not any(n in (inst.type, inst.key) for n in sel.connectors):
                 continue
             cls = get_connector(inst.type)
-            for spec in cls.snapshots().values():
-                if inst.snapshots is not None and spec.name not in inst.snapshots:
-                    continue
+            for spec in inst.specs():
                 if sel.snapshots and spec.name not in sel.snapshots:
                     continue
                 if criteria and not criteria & set(spec.controls):

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from collector.config import Config
-from connectors.registry import get as get_connector
 from schedules.scheduler import SCHEDULER_LEASE, next_runs, trigger_for
 from storage.canonical import iso
 from storage.index import locks, records, runs
@@ -49,10 +48,7 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
             })
         controls: dict[str, dict[str, Any]] = {}
         for inst in config.connectors:
-            cls = get_connector(inst.type)
-            for spec in cls.snapshots().values():
-                if inst.snapshots is not None and spec.name not in inst.snapshots:
-                    continue
+            for spec in inst.specs():
                 newest = conn.execute(select(func.max(records.c.collected_finished_at)).where(
                     and_(records.c.connector == inst.type, records.c.instance == inst.instance,
                          records.c.snapshot == spec.name,
