@@ -7,11 +7,11 @@ however large the store grows.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -73,22 +73,6 @@ def _chunks(it: Iterable[str], n: int) -> Iterator[list[str]]:
         yield buf
 
 
-class _Seen:
-    """A bounded cache of blobs already known to exist."""
-
-    def __init__(self, size: int = 50_000) -> None:
-        self.size = size
-        self.d: OrderedDict[str, None] = OrderedDict()
-
-    def add(self, k: str) -> None:
-        self.d[k] = None
-        if len(self.d) > self.size:
-            self.d.popitem(last=False)
-
-    def __contains__(self, k: str) -> bool:
-        return k in self.d
-
-
 def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
            against: Seal | None = None, workers: int = 2) -> VerifyReport:
     """Check every blob, record and seal of `store`; `against` is a seal kept from earlier."""
@@ -146,7 +130,7 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     pending = next(groups, None)
 
     expected, prev = 1, GENESIS
-    seen = _Seen()
+    exists = lru_cache(maxsize=50_000)(blobs.exists)  # bounded: memory stays flat
     last_seq = 0
     for r in store.iter_records(upto=int(head.seq)):
         rep.records += 1
@@ -165,15 +149,13 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
                                         "edited: its fields no longer match its record_hash"))
         for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
             sha = r[col]
-            if not sha or sha in seen:
+            if not sha:
                 continue
             if sha in bad:
                 rep.problems.append(Problem("record", subject, f"{col} {sha}: blob {bad[sha]}"))
-            elif not blobs.exists(sha):
+            elif not exists(sha):
                 bad[sha] = "missing"
                 rep.problems.append(Problem("record", subject, f"{col} {sha}: blob missing"))
-            else:
-                seen.add(sha)
         while pending is not None and pending[0] <= seq:
             gseq, idx, files = pending
             for label, seal in check_group(gseq, idx, files):
