@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 
 from collector.errors import StorageError
 from storage import keys
 from storage.canonical import canonical, iso
-from storage.index import records
 from storage.ledger import Seal, record_hash
-from storage.queries import as_of
+from storage.queries import as_of, ledger_segment
 from storage.store import EvidenceStore
 
 FORMAT = "evidence-agent.bundle/1"
@@ -66,15 +64,11 @@ def export_bundle(store: EvidenceStore, out: Path, criteria: Sequence[str],
     lines: list[bytes] = []
     wanted = set(selected)
     ids: list[str] = []
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(records).where(records.c.seq >= first,
-                                                  records.c.seq <= seal.seq)
-                            .order_by(records.c.seq)).mappings()
-        for r in rows:
-            lines.append(canonical(dict(r)) + b"\n")
-            if r["seq"] in wanted:
-                ids.append(r["id"])
-                blobs.update(r[c] for c in BLOB_COLUMNS if r[c])
+    for r in ledger_segment(store.engine, first, seal.seq):
+        lines.append(canonical(r) + b"\n")
+        if r["seq"] in wanted:
+            ids.append(r["id"])
+            blobs.update(r[c] for c in BLOB_COLUMNS if r[c])
     files["ledger.jsonl"] = b"".join(lines)
     for sha in sorted(blobs):
         files[f"blobs/{sha}"] = store.blobs.get(sha)

@@ -20,13 +20,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-
 from collector.errors import ConfigError
 from connectors.registry import get as get_connector
 from storage.canonical import canonical, iso, sha256_hex
-from storage.index import records, series
-from storage.queries import parse_time
+from storage.queries import complete_windows, parse_time, population_series
 from storage.store import EvidenceStore, NewRecord
 
 METHOD = "rank items by sha256('<seed>:<series>:<id>') ascending; take the first <size>"
@@ -91,43 +88,31 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
     if since >= until:
         raise ConfigError(f"empty period: since {iso(since)} is not before until {iso(until)}")
     pop = Population(tuple(criteria), since, until)
-    with store.engine.connect() as conn:
-        q = (select(series.c.connector, series.c.instance, series.c.snapshot).distinct()
-             .where(series.c.control_id.in_(list(criteria)), series.c.kind == "population",
-                    series.c.connector != "fieldwork"))
-        if snapshot:
-            q = q.where(series.c.snapshot == snapshot)
-        found = conn.execute(q.order_by(series.c.connector, series.c.instance,
-                                        series.c.snapshot)).all()
-        if not found:
-            raise ConfigError(f"no population snapshot is mapped to {', '.join(criteria)}"
-                              + (f" under the name {snapshot!r}" if snapshot else ""))
-        for connector, instance, snap in found:
-            key = f"{connector}/{instance}:{snap}"
-            pop.series.append(key)
-            spec = get_connector(connector).snapshots().get(snap)
-            if spec is None or spec.items is None:
-                raise ConfigError(f"{connector}.{snap} does not declare its population items")
-            rows = conn.execute(select(records).where(and_(
-                records.c.connector == connector, records.c.instance == instance,
-                records.c.snapshot == snap, records.c.status == "complete",
-                records.c.period_start < until,
-                or_(records.c.period_end > since, records.c.period_end.is_(None))))
-                .order_by(records.c.seq)).mappings().all()
-            covered: list[tuple[datetime, datetime]] = []
-            seen: set[str] = set()
-            for r in rows:
-                covered.append((r["period_start"], r["period_end"]))
-                pop.sources.append(r["id"])
-                for item in spec.items(store.blob_json(r["content_sha256"])):
-                    t = parse_time(str(item["time"]))
-                    iid = str(item["id"])
-                    if not (since <= t < until) or iid in seen:
-                        continue
-                    seen.add(iid)
-                    pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
-            for a, b in _subtract((since, until), covered):
-                pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or ""})
+    found = population_series(store.engine, criteria, snapshot)
+    if not found:
+        raise ConfigError(f"no population snapshot is mapped to {', '.join(criteria)}"
+                          + (f" under the name {snapshot!r}" if snapshot else ""))
+    for connector, instance, snap in found:
+        key = f"{connector}/{instance}:{snap}"
+        pop.series.append(key)
+        spec = get_connector(connector).snapshots().get(snap)
+        if spec is None or spec.items is None:
+            raise ConfigError(f"{connector}.{snap} does not declare its population items")
+        rows = complete_windows(store.engine, connector, instance, snap, since, until)
+        covered: list[tuple[datetime, datetime]] = []
+        seen: set[str] = set()
+        for r in rows:
+            covered.append((r["period_start"], r["period_end"]))
+            pop.sources.append(r["id"])
+            for item in spec.items(store.blob_json(r["content_sha256"])):
+                t = parse_time(str(item["time"]))
+                iid = str(item["id"])
+                if not (since <= t < until) or iid in seen:
+                    continue
+                seen.add(iid)
+                pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
+        for a, b in _subtract((since, until), covered):
+            pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or ""})
     pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))
     return pop
 

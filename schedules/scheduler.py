@@ -99,11 +99,7 @@ def next_runs(store: EvidenceStore) -> dict[str, Any]:
     """Next run time of each job in the job store (empty if no scheduler ever ran)."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import inspect, text
+    from storage.queries import job_next_run_times
 
-    if not inspect(store.engine).has_table(JOBS_TABLE):
-        return {}
-    with store.engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE}")).all()
-    return {str(r.id): datetime.fromtimestamp(float(r.next_run_time), UTC)
-            if r.next_run_time is not None else None for r in rows}
+    return {k: None if v is None else datetime.fromtimestamp(v, UTC)
+            for k, v in job_next_run_times(store.engine, JOBS_TABLE).items()}

@@ -6,64 +6,57 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
-
 from collector.config import Config
 from schedules.scheduler import SCHEDULER_LEASE, next_runs, trigger_for
 from storage.canonical import iso
-from storage.index import locks, records, runs
+from storage.queries import last_run, lease_row, newest_complete
 from storage.store import EvidenceStore
 
 
 def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any]:
     """The status report; `healthy` is False when a schedule missed its window."""
-    with store.engine.connect() as conn:
-        lease = conn.execute(select(locks).where(locks.c.name == SCHEDULER_LEASE)).first()
-        scheduler = {"running": bool(lease and lease.expires_at > now),
-                     "holder": lease.holder if lease else None,
-                     "since": iso(lease.acquired_at) if lease else None}
-        nexts = next_runs(store)
-        out_s: list[dict[str, Any]] = []
-        for s in config.schedules:
-            last = conn.execute(select(runs).where(runs.c.trigger == f"schedule:{s.name}")
-                                .order_by(runs.c.started_at.desc()).limit(1)).first()
-            trig = trigger_for(s)
-            reference = last.started_at if last is not None else (
-                lease.acquired_at if lease is not None else None)
-            missed = False
-            due = None
-            if reference is not None:
-                due = trig.get_next_fire_time(None, reference + timedelta(seconds=1))
-                grace = timedelta(seconds=s.misfire_grace_seconds)
-                missed = due is not None and now > due + grace and not (
-                    last is not None and last.status == "running")
-            out_s.append({
-                "name": s.name, "cron": s.cron, "timezone": s.timezone,
-                "last_run": None if last is None else {
-                    "id": last.id, "started_at": iso(last.started_at),
-                    "finished_at": iso(last.finished_at), "status": last.status},
-                "next_run": iso(nexts.get(s.name)) if nexts.get(s.name) else
-                (iso(due) if due else None),
-                "missed": missed,
-            })
-        controls: dict[str, dict[str, Any]] = {}
-        for inst in config.connectors:
-            for spec in inst.specs():
-                newest = conn.execute(select(func.max(records.c.collected_finished_at)).where(
-                    and_(records.c.connector == inst.type, records.c.instance == inst.instance,
-                         records.c.snapshot == spec.name,
-                         records.c.status == "complete"))).scalar()
-                fresh = newest is not None and now - newest <= spec.max_age
-                for cid in spec.controls:
-                    c = controls.setdefault(cid, {"control": cid, "fresh": True,
-                                                  "stale": [], "never": []})
-                    key = f"{inst.key}:{spec.name}"
-                    if newest is None:
-                        c["never"].append(key)
-                        c["fresh"] = False
-                    elif not fresh:
-                        c["stale"].append(key)
-                        c["fresh"] = False
+    lease = lease_row(store.engine, SCHEDULER_LEASE)
+    scheduler = {"running": bool(lease and lease.expires_at > now),
+                 "holder": lease.holder if lease else None,
+                 "since": iso(lease.acquired_at) if lease else None}
+    nexts = next_runs(store)
+    out_s: list[dict[str, Any]] = []
+    for s in config.schedules:
+        last = last_run(store.engine, f"schedule:{s.name}")
+        trig = trigger_for(s)
+        reference = last.started_at if last is not None else (
+            lease.acquired_at if lease is not None else None)
+        missed = False
+        due = None
+        if reference is not None:
+            due = trig.get_next_fire_time(None, reference + timedelta(seconds=1))
+            grace = timedelta(seconds=s.misfire_grace_seconds)
+            missed = due is not None and now > due + grace and not (
+                last is not None and last.status == "running")
+        out_s.append({
+            "name": s.name, "cron": s.cron, "timezone": s.timezone,
+            "last_run": None if last is None else {
+                "id": last.id, "started_at": iso(last.started_at),
+                "finished_at": iso(last.finished_at), "status": last.status},
+            "next_run": iso(nexts.get(s.name)) if nexts.get(s.name) else
+            (iso(due) if due else None),
+            "missed": missed,
+        })
+    controls: dict[str, dict[str, Any]] = {}
+    for inst in config.connectors:
+        for spec in inst.specs():
+            newest = newest_complete(store.engine, inst.type, inst.instance, spec.name)
+            fresh = newest is not None and now - newest <= spec.max_age
+            for cid in spec.controls:
+                c = controls.setdefault(cid, {"control": cid, "fresh": True,
+                                              "stale": [], "never": []})
+                key = f"{inst.key}:{spec.name}"
+                if newest is None:
+                    c["never"].append(key)
+                    c["fresh"] = False
+                elif not fresh:
+                    c["stale"].append(key)
+                    c["fresh"] = False
     from collector.controls import criterion_sort_key
 
     healthy = not any(s["missed"] for s in out_s)

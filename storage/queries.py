@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, func, inspect, or_, select, text
 
 from collector.errors import ConfigError
 from storage.canonical import iso
-from storage.index import records, series
+from storage.index import locks, records, runs, seals, series
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -113,3 +113,92 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
             "records": sorted(found.values(), key=lambda e: (e["connector"], e["instance"],
                                                              e["snapshot"], e["seq"])),
             "no_evidence_yet": missing}
+
+
+# Reads the rest of the code needs: every SQL statement lives in storage/. ----------------
+def lease_row(engine: Engine, name: str) -> Any:
+    """The lease called `name` (holder, acquired_at, expires_at), or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(locks).where(locks.c.name == name)).first()
+
+
+def last_run(engine: Engine, trigger: str) -> Any:
+    """The newest run started by `trigger`, or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(runs).where(runs.c.trigger == trigger)
+                            .order_by(runs.c.started_at.desc()).limit(1)).first()
+
+
+def newest_runs(engine: Engine, limit: int) -> list[Any]:
+    """The `limit` newest runs, newest first."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(runs).order_by(runs.c.started_at.desc())
+                                 .limit(limit)).mappings().all())
+
+
+def newest_complete(engine: Engine, connector: str, instance: str,
+                    snapshot: str) -> datetime | None:
+    """When the newest complete record of a series finished collecting, or None."""
+    with engine.connect() as conn:
+        newest: datetime | None = conn.execute(
+            select(func.max(records.c.collected_finished_at)).where(and_(
+                records.c.connector == connector, records.c.instance == instance,
+                records.c.snapshot == snapshot, records.c.status == "complete"))).scalar()
+    return newest
+
+
+def population_series(engine: Engine, criteria: Sequence[str],
+                      snapshot: str | None = None) -> list[tuple[str, str, str]]:
+    """The collected (connector, instance, snapshot) population series mapped to `criteria`."""
+    q = (select(series.c.connector, series.c.instance, series.c.snapshot).distinct()
+         .where(series.c.control_id.in_(list(criteria)), series.c.kind == "population",
+                series.c.connector != "fieldwork"))
+    if snapshot:
+        q = q.where(series.c.snapshot == snapshot)
+    with engine.connect() as conn:
+        rows = conn.execute(q.order_by(series.c.connector, series.c.instance,
+                                       series.c.snapshot)).all()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def complete_windows(engine: Engine, connector: str, instance: str, snapshot: str,
+                     since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Complete population records of a series whose window overlaps [since, until)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(records).where(and_(
+            records.c.connector == connector, records.c.instance == instance,
+            records.c.snapshot == snapshot, records.c.status == "complete",
+            records.c.period_start < until,
+            or_(records.c.period_end > since, records.c.period_end.is_(None))))
+            .order_by(records.c.seq)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def ledger_segment(engine: Engine, first: int, last: int) -> Iterator[dict[str, Any]]:
+    """Records #first..#last in chain order, streamed."""
+    lo = first
+    while lo <= last:
+        with engine.connect() as conn:
+            rows = conn.execute(select(records).where(records.c.seq >= lo, records.c.seq <= last)
+                                .order_by(records.c.seq).limit(5000)).mappings().all()
+        if not rows:
+            return
+        for r in rows:
+            yield dict(r)
+        lo = int(rows[-1]["seq"]) + 1
+
+
+def newest_seal_row(engine: Engine) -> Any:
+    """The most recently written seal row, or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(seals).order_by(seals.c.id.desc()).limit(1)).first()
+
+
+def job_next_run_times(engine: Engine, table: str) -> dict[str, float | None]:
+    """APScheduler's job store: each job's next run time (epoch seconds); {} without one."""
+    if not inspect(engine).has_table(table):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, next_run_time FROM {table}")).all()
+    return {str(r.id): None if r.next_run_time is None else float(r.next_run_time)
+            for r in rows}

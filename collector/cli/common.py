@@ -1,0 +1,102 @@
+"""The `evidence` root group and what every command group shares."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from collector.errors import ConfigError, EvidenceError, StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(msg: str, code: int) -> NoReturn:
+    click.echo(f"evidence: error: {msg}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Maps our errors onto one line and an exit code: 2 config/usage, 1 anything else."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            _fail(str(e), 2)
+        except StorageError as e:
+            _fail(str(e), 1)
+        except EvidenceError as e:
+            _fail(str(e), 1)
+
+
+class Ctx:
+    """Lazily loaded config and store, shared by subcommands."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Any = None
+        self._store: Any = None
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            from collector.config import load
+
+            self._config = load(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from storage.store import EvidenceStore
+
+            self._store = EvidenceStore.open(self.config)
+        return self._store
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _read_seal(path: str) -> Any:
+    from storage.ledger import Seal
+
+    try:
+        return Seal.from_json(json.loads(Path(path).read_text("utf-8")))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a seal file ({e})") from None
+
+
+def _report(rep: Any, as_json: bool, summary: str) -> None:
+    """Print a verify report (problems, then one summary line) and exit 0 or 1."""
+    if as_json:
+        _emit(rep.to_json())
+    else:
+        for p in rep.problems:
+            click.echo(f"PROBLEM {p}")
+        state = "intact" if rep.ok else f"{len(rep.problems)} problem(s)"
+        click.echo(f"{summary}: {state}")
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", metavar="FILE", envvar="EVIDENCE_CONFIG",
+              help="Config file (TOML). Default: $EVIDENCE_CONFIG.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.version_option(package_name="evidence-agent")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Collect SOC 2 audit evidence: signed, hash-chained, with its provenance."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "alembic"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    ctx.obj = Ctx(config_path)

@@ -1,0 +1,104 @@
+"""The store's integrity and keys: verify, seal, key, runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from collector.cli.common import Ctx, _emit, _read_seal, _report, cli, pass_ctx
+from collector.errors import StorageError
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many of the newest runs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def runs(c: Ctx, limit: int, as_json: bool) -> None:
+    """The newest collection runs and their outcome."""
+    from storage.canonical import iso
+    from storage.queries import newest_runs
+
+    rows = newest_runs(c.store.engine, limit)
+    from storage.locks import holder_is_dead
+
+    def state(r: Any) -> str:
+        if r["status"] == "running" and holder_is_dead(f"{r['host']}:{r['pid']}"):
+            return "interrupted"  # its process died without finishing the run
+        return str(r["status"])
+
+    data = [{"id": r["id"], "trigger": r["trigger"], "status": state(r),
+             "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
+             "host": r["host"], "counts": (r["summary"] or {}).get("counts", {})}
+            for r in rows]
+    if as_json:
+        _emit(data)
+        return
+    for d in data:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(d["counts"].items()))
+        click.echo(f"{d['id']}  {d['started_at']}  {d['trigger']:<18} {d['status']:<16} {counts}")
+
+
+
+@cli.command()
+@click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
+              help="A seal exported earlier: also check today's chain extends it.")
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
+              help="Verify seals with this PEM public key instead of the store's own key.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def verify(c: Ctx, against: str | None, public_key: str | None, as_json: bool) -> None:
+    """Re-hash every blob, walk the chain, check every seal. Exit 1 naming each problem."""
+    from storage.keys import load_public_pem
+    from storage.verify import verify as run_verify
+
+    seal = _read_seal(against) if against else None
+    pub = load_public_pem(Path(public_key).read_bytes()) if public_key else None
+    rep = run_verify(c.store, public=pub, against=seal)
+    _report(rep, as_json, f"verified {rep.records} records, {rep.blobs} blobs "
+                          f"({rep.blob_bytes} bytes), {rep.seals} seals")
+    sys.exit(0 if rep.ok else 1)
+
+
+@cli.group()
+def seal() -> None:
+    """Seals: signed statements of the ledger head."""
+
+
+@seal.command("export")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="Write to FILE (default stdout).")
+@pass_ctx
+def seal_export(c: Ctx, out: str | None) -> None:
+    """The newest seal, to keep outside the store (checked later by verify --against)."""
+    from storage.ledger import Seal
+    from storage.queries import newest_seal_row
+
+    s = newest_seal_row(c.store.engine)
+    if s is None:
+        raise StorageError("no seal yet: run a collection first")
+    text = json.dumps(Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id,
+                           s.signature).to_json(), indent=2) + "\n"
+    if out:
+        Path(out).write_text(text, "utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.group()
+def key() -> None:
+    """The Ed25519 signing key."""
+
+
+@key.command("export")
+@pass_ctx
+def key_export(c: Ctx) -> None:
+    """Print the public key (PEM) that verifies this store's seals."""
+    from storage.keys import key_id, public_pem
+
+    pub = c.store.public_key()
+    click.echo(f"# key id {key_id(pub)}", err=True)
+    click.echo(public_pem(pub), nl=False)
