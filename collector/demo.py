@@ -57,15 +57,16 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
     from moto.server import ThreadedMotoServer
 
+    from simulators.aws_front import AwsFront
     from simulators.aws_seed import seed_demo_account
-    from simulators.cloudtrail import CloudTrailSimulator, iam_event
+    from simulators.cloudtrail import iam_event
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     stack.callback(moto.stop)
     host, port = moto.get_host_and_port()
     moto_url = f"http://{host}:{port}"
-    sim = CloudTrailSimulator(upstream=moto_url).start()
+    sim = AwsFront(upstream=moto_url).start()
     stack.callback(sim.stop)
     seed_demo_account(moto_url)
     now = datetime.now(UTC)

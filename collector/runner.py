@@ -263,6 +263,7 @@ class Collector:
         findings: list[Finding] | None = None
         if result is None:
             status = "failed"
+            ipe_json["pagination_exhausted"] = False  # nothing read to the end
             findings = [Finding(f"{inst.key}:{spec.name}", "inconclusive",
                                 f"collection failed: {error}")] if spec.assess else None
         else:

@@ -60,7 +60,11 @@ def _entry(r: Any, as_of: datetime) -> dict[str, Any]:
         out["period_end"] = iso(r.period_end)
     else:
         out["effective_at"] = iso(r.effective_at or r.collected_finished_at)
-    age = as_of - r.collected_finished_at
+    # stale by the time the evidence describes (a posture's effective_at), not only by when
+    # it was collected: a fresh collection of an old report is old evidence
+    described = r.effective_at if r.kind != "population" and r.effective_at is not None \
+        else r.collected_finished_at
+    age = as_of - described
     out["stale"] = age > timedelta(seconds=r.max_age_seconds)
     out["assessment"] = r.assessment
     out["controls"] = list(r.controls)
@@ -138,10 +142,12 @@ def newest_runs(engine: Engine, limit: int) -> list[Any]:
 
 def newest_complete(engine: Engine, connector: str, instance: str,
                     snapshot: str) -> datetime | None:
-    """When the newest complete record of a series finished collecting, or None."""
+    """The time the newest complete record of a series describes (a posture's effective_at,
+    else when it finished collecting), or None."""
+    described = func.coalesce(records.c.effective_at, records.c.collected_finished_at)
     with engine.connect() as conn:
         newest: datetime | None = conn.execute(
-            select(func.max(records.c.collected_finished_at)).where(and_(
+            select(func.max(described)).where(and_(
                 records.c.connector == connector, records.c.instance == instance,
                 records.c.snapshot == snapshot, records.c.status == "complete"))).scalar()
     return newest

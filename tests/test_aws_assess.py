@@ -11,6 +11,7 @@ import pytest
 from connectors.aws import AwsConnector
 from connectors.aws import assess as A
 from connectors.aws import examples as X
+from connectors.aws.policy import tls_required
 
 
 @pytest.mark.parametrize("name", sorted(AwsConnector.snapshots()))
@@ -87,13 +88,15 @@ def test_admin_statements() -> None:
 
 
 def test_tls_policy_detection() -> None:
-    """A Deny for every principal when aws:SecureTransport is false requires TLS."""
+    """A Deny for every principal, all S3 actions, the bucket and its objects when
+    aws:SecureTransport is false requires TLS; a named principal does not."""
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-    assert A.policy_requires_tls({"Statement": [deny]})
-    assert A.policy_requires_tls({"Statement": [dict(deny, Principal={"AWS": "*"})]})
-    assert not A.policy_requires_tls({"Statement": [dict(deny, Principal={"AWS": "arn:x"})]})
-    assert not A.policy_requires_tls(None)
+    assert tls_required({"Statement": [deny]}, "b")[0]
+    assert tls_required({"Statement": [dict(deny, Principal={"AWS": "*"})]}, "b")[0]
+    ok, why = tls_required({"Statement": [dict(deny, Principal={"AWS": "arn:x"})]}, "b")
+    assert not ok and "every principal" in why
+    assert not tls_required(None, "b")[0]
 
 
 def test_account_public_access_block_covers_buckets_and_unread_one_is_inconclusive() -> None:

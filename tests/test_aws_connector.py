@@ -20,6 +20,7 @@ from connectors.aws import AwsConfig, AwsConnector
 from connectors.aws.calls import _strip_account_prefix
 from connectors.aws.policy import granted_actions, iam_action
 from connectors.base import Provenance, SnapshotContext, SnapshotResult
+from simulators.aws_front import AwsFront
 from simulators.aws_seed import ACCOUNT_ID, Seeded, seed_demo_account
 from simulators.cloudtrail import CloudTrailSimulator, Fault, iam_event
 
@@ -42,7 +43,7 @@ class Aws:
         # moto's state is per process, not per server: start from an empty one
         urllib.request.urlopen(urllib.request.Request(self.moto_url + "/moto-api/reset",
                                                       method="POST"), timeout=10).close()
-        self.sim = CloudTrailSimulator(upstream=self.moto_url).start()
+        self.sim = AwsFront(upstream=self.moto_url).start()
         self.url = self.sim.url
         self.seeded: Seeded = seed_demo_account(self.moto_url)
 
@@ -189,8 +190,10 @@ def test_credential_report_flags_console_users_without_mfa(aws: Aws) -> None:
     for arn in aws.seeded.console_with_mfa | aws.seeded.no_console:
         assert v[arn] == "pass"
     assert res.record_count == 5
-    # moto's report carries a fixed GeneratedTime: the evidence time is the report's, not ours
-    assert res.effective_at == datetime(2015, 2, 2, 20, 2, 2, tzinfo=UTC)
+    # the evidence time is the report's GeneratedTime (the front generated it for this run)
+    assert res.effective_at is not None
+    assert timedelta(0) <= datetime.now(UTC) - res.effective_at < timedelta(hours=4)
+    assert res.content["accounts"][0]["generated_time"] == res.effective_at.isoformat()
     ops = [x.operation for x in c.ipe.calls]
     assert "iam.GenerateCredentialReport" in ops and "iam.GetCredentialReport" in ops
     assert c.ipe.api_totals[f"{ACCOUNT_ID}:iam.users"] == 5
@@ -205,6 +208,39 @@ def test_credential_report_waits_while_it_is_generated(aws: Aws) -> None:
     res, _ = run(conn, "iam_credential_report")
     assert slept == [0.25]
     assert [u["user"] for u in res.content["accounts"][0]["users"]] == ["zoe"]
+
+
+def test_a_stale_credential_report_is_inconclusive_never_pass(aws: Aws) -> None:
+    """moto's own report (GeneratedTime fixed in 2015, older than IAM's 4-hour regeneration
+    window) is recorded with the reason and judges no user, so no negative age passes."""
+    conn = connector(aws.moto_url)
+    res, c = run(conn, "iam_credential_report")
+    acct = res.content["accounts"][0]
+    assert acct["generated_time"].startswith("2015-") and "4 hours" in acct["report_problem"]
+    spec = conn.snapshots()["iam_credential_report"]
+    assert spec.assess is not None
+    found = spec.assess(res.content)
+    assert [f.status for f in found] == ["inconclusive"]
+    assert "4 hours" in found[0].reason and c.ipe.errors
+
+
+def test_the_front_keeps_a_report_for_4_hours_then_regenerates(aws: Aws) -> None:
+    """As IAM documents: a report younger than 4 hours is reused (content frozen at its
+    generation), an older one expires and the next request generates a new one."""
+    now = [datetime.now(UTC)]
+    front = AwsFront(upstream=aws.moto_url, clock=lambda: now[0]).start()
+    try:
+        conn = connector(front.url, sleep=lambda s: None)
+        first, _ = run(conn, "iam_credential_report")
+        now[0] += timedelta(hours=3)
+        again, _ = run(conn, "iam_credential_report")
+        assert again.effective_at == first.effective_at
+        now[0] += timedelta(hours=2)
+        later, _ = run(conn, "iam_credential_report")
+        assert later.effective_at is not None and first.effective_at is not None
+        assert later.effective_at - first.effective_at >= timedelta(hours=4)
+    finally:
+        front.stop()
 
 
 def test_credential_report_gives_up_after_the_wait(aws: Aws) -> None:
@@ -265,19 +301,33 @@ def test_s3_bucket_verdicts_match_the_seed(aws: Aws) -> None:
 
 
 def test_account_public_access_block_is_read_through_s3control(aws: Aws) -> None:
-    """The account-level block (S3 Control, account ID host prefix) covers unblocked buckets."""
+    """The account-level block (S3 Control, account ID host prefix) combines with each
+    bucket's setting by setting: ACL flags on the account plus policy flags on the bucket
+    block fully; the account's ACL flags alone do not."""
     sess = account_session(aws.moto_url, "666666666666")
     s3c = sess.client("s3control", endpoint_url=aws.moto_url)
     s3c.meta.events.register("before-sign.s3-control", _strip_account_prefix)
     s3c.put_public_access_block(AccountId="666666666666", PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False})
+    s3 = sess.client("s3", endpoint_url=aws.moto_url)
+    s3.create_bucket(Bucket="split-blocked")
+    s3.put_public_access_block(Bucket="split-blocked", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True})
-    sess.client("s3", endpoint_url=aws.moto_url).create_bucket(Bucket="acct-blocked")
+    s3.create_bucket(Bucket="acls-only")
     conn = connector(aws.url, factory=lambda _p: sess)
     res, _ = run(conn, "s3_buckets")
     assert res.content["accounts"][0]["account_public_access_block"]["BlockPublicAcls"] is True
-    v = verdicts(conn, "s3_buckets", res, "public access block: all four settings on the account")
-    assert v == {"arn:aws:s3:::acct-blocked": "pass"}
+    spec = conn.snapshots()["s3_buckets"]
+    assert spec.assess is not None
+    found = {f.resource: f for f in spec.assess(res.content)
+             if f.reason.startswith("public access block")}
+    assert found["arn:aws:s3:::split-blocked"].status == "pass"
+    assert "BlockPublicAcls (account)" in found["arn:aws:s3:::split-blocked"].reason
+    assert "BlockPublicPolicy (bucket)" in found["arn:aws:s3:::split-blocked"].reason
+    assert found["arn:aws:s3:::acls-only"].status == "fail"
+    assert "BlockPublicPolicy, RestrictPublicBuckets off" in found["arn:aws:s3:::acls-only"].reason
 
 
 def test_one_unreadable_bucket_setting_is_inconclusive_not_pass(aws: Aws) -> None:

@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.aws.policy import tls_required
 from connectors.base import Finding
 
 JSON = Any
 KEY_MAX_AGE = timedelta(days=90)
+UNUSED_MAX = timedelta(days=45)  # CIS AWS Foundations 1.12
 MIN_PASSWORD_LENGTH = 14
 ADMIN_MANAGED_POLICIES = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
 
@@ -53,11 +55,80 @@ def _as_list(v: JSON) -> list[JSON]:
 
 # --- IAM -----------------------------------------------------------------------------------
 
+def _key_findings(arn: str, row: Mapping[str, JSON], generated: datetime) -> list[Finding]:
+    out: list[Finding] = []
+    for n in (1, 2):
+        if row.get(f"access_key_{n}_active") != "true":
+            continue
+        rotated = parse_time(row.get(f"access_key_{n}_last_rotated"))
+        used = parse_time(row.get(f"access_key_{n}_last_used_date"))
+        if rotated is None:
+            out.append(Finding(arn, "inconclusive", f"access key {n}: rotation date unknown"))
+        elif rotated > generated:
+            out.append(Finding(arn, "inconclusive", f"access key {n}: rotated after the report "
+                               "was generated (the report is older than the key)"))
+        elif generated - rotated > KEY_MAX_AGE:
+            days = (generated - rotated).days
+            out.append(Finding(arn, "fail", f"access key {n}: active and {days} days "
+                               f"old (over {KEY_MAX_AGE.days})"))
+        else:
+            out.append(Finding(arn, "pass", f"access key {n}: rotated within "
+                               f"{KEY_MAX_AGE.days} days"))
+        # CIS 1.12: an active key unused for 45 days; never used counts from its creation
+        since, what = (used, "last used") if used is not None else (rotated, "never used, created")
+        if since is None:
+            out.append(Finding(arn, "inconclusive", f"unused credentials: access key {n}: "
+                               "no use or creation date"))
+        elif since > generated:
+            out.append(Finding(arn, "inconclusive", f"unused credentials: access key {n} "
+                               f"{what} after the report was generated"))
+        elif generated - since >= UNUSED_MAX:
+            out.append(Finding(arn, "fail", f"unused credentials: access key {n} active, {what} "
+                               f"{(generated - since).days} days before the report "
+                               f"({UNUSED_MAX.days} or more)"))
+        else:
+            out.append(Finding(arn, "pass", f"unused credentials: access key {n} {what} "
+                               f"{(generated - since).days} days before the report"))
+    return out
+
+
+def _password_findings(arn: str, row: Mapping[str, JSON], generated: datetime) -> list[Finding]:
+    if row.get("password_enabled") != "true":
+        return []
+    used = parse_time(row.get("password_last_used"))
+    if used is None:
+        set_at = parse_time(row.get("password_last_changed")) or \
+            parse_time(row.get("user_creation_time"))
+        when = f" (set {set_at.date().isoformat()})" if set_at else ""
+        return [Finding(arn, "fail", f"password never used: console password{when} has "
+                        "never been used to sign in")]
+    out = [Finding(arn, "pass", f"password never used: no, last used {used.date().isoformat()}")]
+    if used > generated:
+        out.append(Finding(arn, "inconclusive", "unused credentials: console password last "
+                           "used after the report was generated"))
+    elif generated - used >= UNUSED_MAX:
+        out.append(Finding(arn, "fail", f"unused credentials: console password last used "
+                           f"{(generated - used).days} days before the report "
+                           f"({UNUSED_MAX.days} or more)"))
+    else:
+        out.append(Finding(arn, "pass", f"unused credentials: console password used "
+                           f"{(generated - used).days} days before the report"))
+    return out
+
+
 def assess_credential_report(content: JSON) -> list[Finding]:
-    """Console users without MFA fail; active access keys older than 90 days fail."""
+    """Console users without MFA fail; active access keys older than 90 days fail; console
+    passwords and active keys unused for 45 days (CIS 1.12) or never used fail. Ages count
+    from the report's GeneratedTime; a report that is stale, or older than a date it holds,
+    is never a pass."""
     out = unreadable_findings(content)
     for acct in content.get("accounts", []):
         generated = parse_time(acct.get("generated_time"))
+        where = f"arn:aws:iam::{acct.get('account_id')}:credential-report"
+        if acct.get("report_problem") or generated is None:
+            why = acct.get("report_problem") or "the report has no GeneratedTime"
+            out.append(Finding(where, "inconclusive", f"credential report not judged: {why}"))
+            continue
         rows = list(acct.get("users", []))
         if acct.get("root"):
             rows.append(acct["root"])
@@ -71,20 +142,9 @@ def assess_credential_report(content: JSON) -> list[Finding]:
                 out.append(Finding(arn, "pass", "console MFA: MFA active"))
             else:
                 out.append(Finding(arn, "fail", "console MFA: console password without MFA"))
-            for n in (1, 2):
-                if row.get(f"access_key_{n}_active") != "true":
-                    continue
-                rotated = parse_time(row.get(f"access_key_{n}_last_rotated"))
-                if rotated is None or generated is None:
-                    out.append(Finding(arn, "inconclusive",
-                                       f"access key {n}: rotation date unknown"))
-                elif generated - rotated > KEY_MAX_AGE:
-                    days = (generated - rotated).days
-                    out.append(Finding(arn, "fail", f"access key {n}: active and {days} days "
-                                       f"old (over {KEY_MAX_AGE.days})"))
-                else:
-                    out.append(Finding(arn, "pass", f"access key {n}: rotated within "
-                                       f"{KEY_MAX_AGE.days} days"))
+            out.extend(_key_findings(arn, row, generated))
+            if not is_root:  # the root user has its own snapshot (root_account)
+                out.extend(_password_findings(arn, row, generated))
     return out
 
 
@@ -176,29 +236,46 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
 
 # --- S3 ------------------------------------------------------------------------------------
 
-_PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+            "RestrictPublicBuckets")
 
 
-def _pab_all(cfg: JSON) -> bool:
-    return isinstance(cfg, Mapping) and all(cfg.get(k) is True for k in _PAB_KEYS)
+def effective_public_access_block(account: JSON, account_unread: bool, bucket: JSON,
+                                  bucket_unread: bool) -> dict[str, bool | None]:
+    """Each Block Public Access setting in force for a bucket: S3 applies a setting when the
+    account or the bucket turns it on (each setting on its own); None when it is off at
+    the level that was read and the other level could not be read."""
+    out: dict[str, bool | None] = {}
+    for k in PAB_KEYS:
+        levels = [(account, account_unread), (bucket, bucket_unread)]
+        if any(not unread and isinstance(cfg, Mapping) and cfg.get(k) is True
+               for cfg, unread in levels):
+            out[k] = True
+        elif account_unread or bucket_unread:
+            out[k] = None
+        else:
+            out[k] = False
+    return out
 
 
-def policy_requires_tls(policy: JSON) -> bool:
-    """Whether a bucket policy denies every principal any request without TLS."""
-    if not isinstance(policy, Mapping):
-        return False
-    for s in _as_list(policy.get("Statement")):
-        if not isinstance(s, Mapping) or s.get("Effect") != "Deny":
-            continue
-        p = s.get("Principal")
-        if not (p == "*" or (isinstance(p, Mapping) and "*" in _as_list(p.get("AWS")))):
-            continue
-        cond = s.get("Condition", {})
-        secure = cond.get("Bool", {}).get("aws:SecureTransport") if isinstance(cond, Mapping) \
-            else None
-        if str(secure).lower() == "false":
-            return True
-    return False
+def _pab_finding(res: str, account: JSON, account_unread: bool, bucket: JSON,
+                 bucket_unread: bool) -> Finding:
+    eff = effective_public_access_block(account, account_unread, bucket, bucket_unread)
+    off = [k for k, v in eff.items() if v is False]
+    unknown = [k for k, v in eff.items() if v is None]
+    if off:
+        return Finding(res, "fail", "public access block: " + ", ".join(off)
+                       + " off at both the account and the bucket")
+    if unknown:
+        return Finding(res, "inconclusive", "public access block: could not be read for "
+                       + ", ".join(unknown))
+
+    def where(k: str) -> str:
+        lv = [n for n, c in (("account", account), ("bucket", bucket))
+              if isinstance(c, Mapping) and c.get(k) is True]
+        return f"{k} ({' and '.join(lv)})"
+    return Finding(res, "pass", "public access block: all four settings in force: "
+                   + ", ".join(where(k) for k in PAB_KEYS))
 
 
 def assess_s3_buckets(content: JSON) -> list[Finding]:
@@ -225,20 +302,11 @@ def assess_s3_buckets(content: JSON) -> list[Finding]:
                                 .get("SSEAlgorithm")) for r in rules})
             check("default encryption", "s3.GetBucketEncryption", bool(rules),
                   ", ".join(algos), "no default encryption")
-            if _pab_all(b.get("public_access_block")):
-                out.append(Finding(res, "pass", "public access block: all four settings on "
-                                   "the bucket"))
-            elif _pab_all(acct_pab):
-                out.append(Finding(res, "pass", "public access block: all four settings on "
-                                   "the account"))
-            elif "s3.GetPublicAccessBlock" in unread or acct_pab_unread:
-                out.append(Finding(res, "inconclusive", "public access block: could not "
-                                   "be read"))
-            else:
-                out.append(Finding(res, "fail", "public access block: not fully enabled on "
-                                   "the bucket or the account"))
-            check("TLS required", "s3.GetBucketPolicy", policy_requires_tls(b.get("policy")),
-                  "policy denies requests without TLS", "no policy denying requests without TLS")
+            out.append(_pab_finding(res, acct_pab, bool(acct_pab_unread),
+                                    b.get("public_access_block"),
+                                    "s3.GetPublicAccessBlock" in unread))
+            tls_ok, tls_why = tls_required(b.get("policy"), str(b["name"]))
+            check("TLS required", "s3.GetBucketPolicy", tls_ok, tls_why, tls_why)
             status = (b.get("versioning") or {}).get("Status")
             check("versioning", "s3.GetBucketVersioning", status == "Enabled", "enabled",
                   f"{(status or 'never enabled').lower()}")

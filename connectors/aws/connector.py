@@ -57,6 +57,25 @@ def _doc(v: Any) -> Any:
     return v
 
 
+REPORT_REGENERATION = timedelta(hours=4)  # IAM reuses a report younger than this
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def report_age_problem(generated: datetime | None, started: datetime,
+                       now: datetime) -> str | None:
+    """Why a credential report's GeneratedTime cannot be trusted for ages, or None: IAM
+    regenerates a report older than 4 hours when asked, so a fresh request never gets an
+    older one, and a report cannot come from the future."""
+    if generated is None:
+        return "has no GeneratedTime"
+    if generated > now + CLOCK_SKEW:
+        return f"GeneratedTime {generated.isoformat()} is after the collection ({now.isoformat()})"
+    if started - generated > REPORT_REGENERATION:
+        return (f"GeneratedTime {generated.isoformat()} is more than 4 hours before the "
+                f"collection began ({started.isoformat()}); IAM regenerates older reports")
+    return None
+
+
 class AwsConnector(Connector):
     """Evidence from AWS accounts: IAM, S3, EBS, RDS, KMS, CloudTrail, Config, GuardDuty."""
 
@@ -134,8 +153,15 @@ class AwsConnector(Connector):
             root = next((r for r in rows if r.get("user") == "<root_account>"), None)
             users = sorted((r for r in rows if r.get("user") != "<root_account>"),
                            key=lambda r: r.get("arn", ""))
-            return {"account_id": a.account_id, "generated_time": _iso(rep["GeneratedTime"]),
-                    "root": root, "users": users}
+            generated = _iso(rep["GeneratedTime"])
+            out = {"account_id": a.account_id, "generated_time": generated, "root": root,
+                   "users": users}
+            problem = report_age_problem(A.parse_time(generated), ctx.started_at,
+                                         datetime.now(UTC))
+            if problem:
+                out["report_problem"] = problem
+                ctx.ipe.error(f"{a.account_id}: credential report {problem}")
+            return out
 
         accts = [r for _, r in run.each_account(one)]
         accts.sort(key=lambda x: x["account_id"])

@@ -1,0 +1,321 @@
+"""AWS verdict rules against oracles written here from AWS's documentation, over generated input.
+
+The oracles model what AWS does with a request, not how our rules are written:
+- S3 Block Public Access (S3 User Guide, "Blocking public access to your Amazon S3 storage"):
+  S3 rejects a request that violates the access point, bucket *or* account setting, so each
+  of the four settings is in force when either level turns it on.
+- IAM policy evaluation (IAM User Guide, "Policy evaluation logic", "Condition", "Condition
+  operators"): an explicit Deny whose Principal, Action, Resource and every condition match
+  the request denies it; Action names are case-insensitive, Resource ARNs case-sensitive,
+  `*` and `?` are wildcards; condition key names are case-insensitive; several values for
+  one key match if any matches, several keys and operators must all match; a key absent from
+  the request makes a condition false, except with ...IfExists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.aws import assess as A
+from connectors.aws.policy import tls_required
+
+BUCKET = "b"
+KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+# --- S3 Block Public Access --------------------------------------------------------------------
+
+# What each setting stops (S3 User Guide): a new public ACL, an existing public ACL, a new
+# public bucket policy, and access through an existing public policy from outside the account.
+THREATS = {"put a public ACL": "BlockPublicAcls", "read through a public ACL": "IgnorePublicAcls",
+           "put a public bucket policy": "BlockPublicPolicy",
+           "cross-account access through a public policy": "RestrictPublicBuckets"}
+
+
+def pab_oracle(account: Any, account_unread: bool, bucket: Any, bucket_unread: bool) -> str:
+    """The bucket is fully blocked when S3 stops every threat; unknown when a stop depends on
+    a level that could not be read."""
+    outcome = "pass"
+    for setting in THREATS.values():
+        stopped = False
+        unknown = False
+        for cfg, unread in ((account, account_unread), (bucket, bucket_unread)):
+            if unread:
+                unknown = True
+            elif cfg is not None and cfg.get(setting) is True:
+                stopped = True
+        if not stopped:
+            if not unknown:
+                return "fail"
+            outcome = "inconclusive"
+    return outcome
+
+
+pab_config = st.one_of(st.none(), st.dictionaries(st.sampled_from(KEYS),
+                                                  st.sampled_from([True, False])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(pab_config, st.booleans(), pab_config, st.booleans())
+def test_public_access_block_combines_levels_setting_by_setting(
+        account: Any, account_unread: bool, bucket: Any, bucket_unread: bool) -> None:
+    """The public-access-block verdict equals the documented per-setting combination."""
+    content = {"accounts": [{
+        "account_id": "1", "account_public_access_block": None if account_unread else account,
+        "account_public_access_block_unreadable": "denied" if account_unread else None,
+        "buckets": [{"name": BUCKET, "public_access_block": None if bucket_unread else bucket,
+                     "unreadable": [{"operation": "s3.GetPublicAccessBlock", "error": "denied"}]
+                     if bucket_unread else []}]}], "unreadable": []}
+    got = [f for f in A.assess_s3_buckets(content) if f.reason.startswith("public access block")]
+    assert len(got) == 1
+    assert got[0].status == pab_oracle(account, account_unread, bucket, bucket_unread)
+
+
+def test_split_public_access_block_is_fully_blocked() -> None:
+    """The issue's case: ACL settings on the account and policy settings on the bucket."""
+    acct = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
+    bucket = {"BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert A.effective_public_access_block(acct, False, bucket, False) == dict.fromkeys(KEYS, True)
+
+
+# --- TLS-only bucket policy ----------------------------------------------------------------
+
+ARN = f"arn:aws:s3:::{BUCKET}"
+ACCOUNT = "111122223333"
+PROBE_PRINCIPALS: list[dict[str, Any]] = [
+    {"kind": "anonymous", "context": {}},
+    {"kind": "aws", "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+     "context": {"aws:PrincipalAccount": ACCOUNT}},
+    {"kind": "aws", "arn": "arn:aws:iam::999988887777:role/vendor",
+     "context": {"aws:PrincipalAccount": "999988887777", "aws:MultiFactorAuthPresent": "true"}},
+    {"kind": "service", "service": "logging.s3.amazonaws.com", "context": {}},
+]
+PROBE_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteBucket",
+                 "s3:PutBucketPolicy", "s3:GetBucketAcl", "s3:RestoreObject",
+                 "s3:AbortMultipartUpload"]
+PROBE_RESOURCES = [ARN, f"{ARN}/a.txt", f"{ARN}/logs/2026/x.gz", f"{ARN}/"]
+
+
+def _values(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v]
+
+
+def _principal_matches(element: Any, who: dict[str, Any]) -> bool:
+    if element == "*":
+        return True
+    if not isinstance(element, dict):
+        return False
+    for kind, names in element.items():
+        for n in _values(names):
+            if kind == "AWS" and (n == "*" or (who["kind"] == "aws" and (
+                    n == who["arn"] or n == f"arn:aws:iam::{who['arn'].split(':')[4]}:root"))):
+                return True
+            if kind == "Service" and who["kind"] == "service" and n == who["service"]:
+                return True
+    return False
+
+
+def _condition_holds(cond: dict[str, Any], context: dict[str, str]) -> bool:
+    ctx = {k.lower(): v for k, v in context.items()}
+    for op, block in cond.items():
+        for key, want in block.items():
+            have = ctx.get(key.lower())
+            values = [str(v).lower() if op.startswith("Bool") else str(v) for v in _values(want)]
+            if have is None:
+                if not op.endswith("IfExists"):
+                    return False
+                continue
+            if op.startswith("Bool"):
+                if have.lower() not in values:
+                    return False
+            elif op.startswith("StringEquals"):
+                if have not in values:
+                    return False
+            elif op.startswith("NumericLessThan"):
+                if not any(float(have) < float(v) for v in values):
+                    return False
+            else:
+                raise AssertionError(f"oracle has no operator {op}")
+    return True
+
+
+def _denies(stmt: dict[str, Any], who: dict[str, Any], action: str, resource: str) -> bool:
+    if stmt["Effect"] != "Deny":
+        return False
+    if "NotPrincipal" in stmt:
+        if _principal_matches(stmt["NotPrincipal"], who):
+            return False
+    elif not _principal_matches(stmt.get("Principal"), who):
+        return False
+    if "NotAction" in stmt:
+        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["NotAction"])):
+            return False
+    elif not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"])):
+        return False
+    if "NotResource" in stmt:
+        if any(fnmatch.fnmatchcase(resource, r) for r in _values(stmt["NotResource"])):
+            return False
+    elif not any(fnmatch.fnmatchcase(resource, r) for r in _values(stmt["Resource"])):
+        return False
+    context = {"aws:SecureTransport": "false", **who["context"]}
+    return _condition_holds(stmt.get("Condition", {}), context)
+
+
+def tls_oracle(policy: dict[str, Any]) -> bool:
+    """Every probe request made without TLS, by anyone, with any S3 action, on the bucket or
+    any object, is denied by some statement."""
+    return all(any(_denies(s, who, action, res) for s in policy["Statement"])
+               for who in PROBE_PRINCIPALS for action in PROBE_ACTIONS
+               for res in PROBE_RESOURCES)
+
+
+def _one_or_list(values: list[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(values), st.lists(st.sampled_from(values), min_size=1,
+                                                       max_size=3))
+
+
+secure_key = st.sampled_from(["aws:SecureTransport", "AWS:securetransport",
+                              "aws:securetransport", "Aws:SecureTransport"])
+secure_value = st.one_of(st.sampled_from(["false", "False", "FALSE", "true", False]),
+                         st.lists(st.sampled_from(["false", "true", "FALSE"]), min_size=1,
+                                  max_size=2))
+extra_condition = st.sampled_from([
+    {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+    {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
+    {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+])
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(st.sampled_from(["Bool", "BoolIfExists"]))
+    cond: dict[str, Any] = {op: {draw(secure_key): draw(secure_value)}}
+    if draw(st.integers(0, 3)) == 0:
+        for k, v in draw(extra_condition).items():
+            cond.setdefault(k, {}).update(v)
+    return cond
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> dict[str, Any]:
+    s: dict[str, Any] = {"Effect": draw(st.sampled_from(["Deny", "Deny", "Deny", "Allow"]))}
+    if draw(st.integers(0, 5)) == 0:
+        s["NotPrincipal"] = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    else:
+        s["Principal"] = draw(st.sampled_from([
+            "*", {"AWS": "*"}, {"AWS": ["*"]}, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            {"AWS": ["*", f"arn:aws:iam::{ACCOUNT}:root"]},
+            {"Service": "logging.s3.amazonaws.com"}]))
+    if draw(st.integers(0, 4)) == 0:
+        s["NotAction"] = draw(_one_or_list(["iam:*", "s3:GetObject", "s3:Get*", "ec2:*", "*",
+                                            "s3:Put?ucketPolicy"]))
+    else:
+        s["Action"] = draw(_one_or_list(["s3:*", "*", "S3:*", "s3:Get*", "s3:GetObject",
+                                         "s3:*Object", "s3:Put*", "iam:*", "s3:?etObject",
+                                         "s*", "s3:*Bucket*"]))
+    if draw(st.integers(0, 5)) == 0:
+        s["NotResource"] = draw(_one_or_list(["arn:aws:s3:::other/*", f"{ARN}/logs/*", ARN,
+                                              "arn:aws:iam::*"]))
+    else:
+        s["Resource"] = draw(_one_or_list(["*", ARN, f"{ARN}/*", f"{ARN}*", "arn:aws:s3:::*",
+                                           f"{ARN}/logs/*", "arn:aws:s3:::other/*",
+                                           "arn:aws:s3:::B/*", "arn:aws:s3:::?/*"]))
+    s["Condition"] = draw(conditions())
+    return s
+
+
+@settings(max_examples=200, deadline=None)
+@given(statements())
+def test_tls_rule_matches_the_oracle_on_one_statement(stmt: dict[str, Any]) -> None:
+    """A one-statement policy passes exactly when IAM would deny every request without TLS."""
+    policy = {"Version": "2012-10-17", "Statement": [stmt]}
+    ok, why = tls_required(policy, BUCKET)
+    assert ok == tls_oracle(policy), why
+    if not ok and stmt["Effect"] == "Deny":
+        assert "does not cover" in why
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(statements(), min_size=1, max_size=3))
+def test_tls_rule_never_passes_what_iam_would_allow(stmts: list[dict[str, Any]]) -> None:
+    """Over several statements the rule is never looser than IAM: a pass means IAM denies
+    every request without TLS (statements that only cover it together are a documented fail)."""
+    policy = {"Version": "2012-10-17", "Statement": stmts}
+    if tls_required(policy, BUCKET)[0]:
+        assert tls_oracle(policy)
+
+
+def test_the_issue_examples() -> None:
+    """A Deny of only s3:GetObject fails naming what it misses; a list-valued condition passes."""
+    full = {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [ARN, f"{ARN}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    narrow = dict(full, Action="s3:GetObject")
+    ok, why = tls_required({"Statement": [narrow]}, BUCKET)
+    assert not ok and "all S3 actions" in why
+    listed = dict(full, Condition={"Bool": {"aws:SecureTransport": ["false"]}})
+    assert tls_required({"Statement": [listed]}, BUCKET)[0]
+    objects_only = dict(full, Resource=f"{ARN}/*")
+    ok, why = tls_required({"Statement": [objects_only]}, BUCKET)
+    assert not ok and f"the bucket {ARN}" in why
+    assert tls_required(None, BUCKET) == (False, "no bucket policy")
+
+
+# --- credential report ages --------------------------------------------------------------------
+
+GENERATED = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
+offsets = st.one_of(st.just(None), st.integers(-200 * 24, 30 * 24))
+
+
+def _t(hours: int | None) -> str:
+    return "N/A" if hours is None else (GENERATED + timedelta(hours=hours)).isoformat()
+
+
+@settings(max_examples=200, deadline=None)
+@given(rotated=offsets, used=offsets, pw_used=offsets)
+def test_no_age_counted_from_a_report_older_than_its_dates_passes(
+        rotated: int | None, used: int | None, pw_used: int | None) -> None:
+    """Any date after the report's GeneratedTime (a negative age) makes that check
+    inconclusive, never pass; within the report, ages follow 90 and 45 days."""
+    row = {"user": "u", "arn": "arn:u", "password_enabled": "true", "mfa_active": "true",
+           "password_last_used": "no_information" if pw_used is None else _t(pw_used),
+           "password_last_changed": _t(-500 * 24), "access_key_1_active": "true",
+           "access_key_1_last_rotated": _t(rotated), "access_key_1_last_used_date": _t(used),
+           "access_key_2_active": "false"}
+    content = {"accounts": [{"account_id": "1", "generated_time": GENERATED.isoformat(),
+                             "root": None, "users": [row]}], "unreadable": []}
+    found = A.assess_credential_report(content)
+    rot = next(f for f in found if f.reason.startswith("access key 1"))
+    if rotated is None or rotated > 0:
+        assert rot.status == "inconclusive"
+    else:
+        assert rot.status == ("fail" if -rotated > 90 * 24 else "pass")
+    key_use = next(f for f in found if f.reason.startswith("unused credentials: access key"))
+    since = used if used is not None else rotated
+    if since is None or since > 0:
+        assert key_use.status == "inconclusive"
+    else:
+        assert key_use.status == ("fail" if -since >= 45 * 24 else "pass")
+    pw = [f for f in found if f.reason.startswith("unused credentials: console")]
+    if pw_used is None:
+        assert pw == []
+        assert any(f.status == "fail" and f.reason.startswith("password never used")
+                   for f in found)
+    elif pw_used > 0:
+        assert [f.status for f in pw] == ["inconclusive"]
+    else:
+        assert [f.status for f in pw] == ["fail" if -pw_used >= 45 * 24 else "pass"]
+
+
+def test_a_report_with_a_problem_judges_nobody() -> None:
+    """A report flagged at collection (stale or from the future) yields one inconclusive."""
+    content = {"accounts": [{"account_id": "1", "generated_time": "2015-02-02T20:02:02+00:00",
+                             "report_problem": "GeneratedTime ... more than 4 hours before",
+                             "root": None, "users": [{"user": "u", "arn": "arn:u",
+                                                      "password_enabled": "false"}]}],
+               "unreadable": []}
+    assert [f.status for f in A.assess_credential_report(content)] == ["inconclusive"]
