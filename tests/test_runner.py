@@ -47,6 +47,7 @@ def test_one_failure_does_not_stop_the_run(config_file: Callable[..., Path]) -> 
     assert rec is not None
     assert rec["status"] == "failed" and rec["content_sha256"] is None
     assert rec["assessment"] == {"inconclusive": 1}  # a failure is never a pass
+    assert st.blob_json(rec["ipe_sha256"])["pagination_exhausted"] is False  # read no page
     assert s.seal_seq == 2
 
 

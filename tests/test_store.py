@@ -18,6 +18,7 @@ from storage.blobs import FileBlobStore
 from storage.index import ledger_head, records, seals
 from storage.keys import key_id, load_public_pem, public_pem
 from storage.ledger import Seal, record_hash
+from storage.queries import as_of, newest_complete
 from storage.store import EvidenceStore, NewRecord
 from storage.verify import verify
 
@@ -73,6 +74,22 @@ def test_collection_time_kept_apart_from_described_time(store: EvidenceStore) ->
     assert r["effective_at"] == described
     assert r["collected_finished_at"] > described
     assert r["collected_finished_at"].tzinfo is not None
+
+
+def test_old_evidence_freshly_collected_is_stale(store: EvidenceStore) -> None:
+    """`query` and `status` judge staleness by the time the evidence describes: a record
+    collected just now whose effective_at is two days old (max age one day) is stale."""
+    collected = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    store.append([_new(0, {"x": 1}, collected_finished_at=collected,
+                       effective_at=collected - timedelta(days=2))])
+    rec = as_of(store.engine, ["CC6.1"], collected + timedelta(minutes=1))["records"][0]
+    assert rec["stale"] is True
+    newest = newest_complete(store.engine, "synthetic", "one", "items")
+    assert newest == collected - timedelta(days=2)
+    store.append([_new(1, {"x": 2}, collected_finished_at=collected + timedelta(hours=1),
+                       effective_at=collected)])
+    rec = as_of(store.engine, ["CC6.1"], collected + timedelta(hours=2))["records"][0]
+    assert rec["stale"] is False
 
 
 def test_seal_signature_verifies_with_exported_key(store: EvidenceStore) -> None:
