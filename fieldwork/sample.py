@@ -130,7 +130,8 @@ def draw(pop: Population, size: int, seed: str) -> list[dict[str, Any]]:
 
 
 def record_sample(store: EvidenceStore, pop: Population, size: int,
-                  seed: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                  seed: str | None = None, principal: str | None = None
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Draw a sample and append it, with its seed and the population hash, to the ledger."""
     seed = seed or secrets.token_hex(16)
     chosen = draw(pop, size, seed)
@@ -140,7 +141,7 @@ def record_sample(store: EvidenceStore, pop: Population, size: int,
                "population": pop.to_json(with_items=False) | {"keys": pop.keys},
                "selected": chosen}
     try:
-        who = f"{getpass.getuser()}@{socket.gethostname()}"
+        who = principal or f"{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):
         who = f"unknown@{socket.gethostname()}"
     gap_lines = [f"gap in {g['series']}: {g['start']}..{g['end']}" for g in pop.gaps]

@@ -141,6 +141,37 @@ locks = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# Bearer tokens of the auditor portal (`evidence serve`): only a token's SHA-256 is kept.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+)
+
+# Every portal request (who, what, when, result): append-only and hash-chained like the
+# ledger (`entry_hash` covers every column and the previous entry's hash).
+access_log = Table(
+    "access_log", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("token_id", String(16)),
+    Column("who", String(128), nullable=False),
+    Column("role", String(16)),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+)
+
 GENESIS = "0" * 64
 
 

@@ -208,3 +208,12 @@ def job_next_run_times(engine: Engine, table: str) -> dict[str, float | None]:
         rows = conn.execute(text(f"SELECT id, next_run_time FROM {table}")).all()
     return {str(r.id): None if r.next_run_time is None else float(r.next_run_time)
             for r in rows}
+
+
+def mapped_series_counts(engine: Engine) -> dict[str, int]:
+    """How many snapshot series (connector instance and snapshot) map to each criterion."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(series.c.control_id, func.count())
+                            .where(series.c.connector != "fieldwork")
+                            .group_by(series.c.control_id)).all()
+    return {str(c): int(n) for c, n in rows}

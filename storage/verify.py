@@ -30,7 +30,7 @@ CONCURRENT_SLACK = timedelta(seconds=5)
 class Problem:
     """One thing that does not match."""
 
-    kind: str  # blob | record | chain | seal
+    kind: str  # blob | record | chain | seal | access-log
     subject: str
     detail: str
 
@@ -199,7 +199,17 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
                                             "missing from the chain (records were cut off or "
                                             "deleted)"))
         pending = next(groups, None)
+    _check_access_log(store, rep)
     return rep
+
+
+def _check_access_log(store: EvidenceStore, rep: VerifyReport) -> None:
+    """The portal's access log is chained like the ledger: name every broken entry."""
+    from storage.access import verify_access_log
+
+    _, problems = verify_access_log(store.engine)
+    rep.problems.extend(Problem("access-log", p.split(":", 1)[1].split()[1], p)
+                        for p in problems)
 
 
 SealGroup = tuple[int, list[Seal], list[tuple[str, Seal]]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
-from collector.cli import collect, connectors, fieldwork, schedules, store
+from collector.cli import collect, connectors, fieldwork, portal, schedules, store
 from collector.cli.common import cli
 
-__all__ = ["cli", "collect", "connectors", "fieldwork", "main", "schedules", "store"]
+__all__ = ["cli", "collect", "connectors", "fieldwork", "main", "portal", "schedules", "store"]
 
 
 def main() -> None:
