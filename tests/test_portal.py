@@ -92,7 +92,7 @@ def test_a_revoked_token_stops_working(portal: Any) -> None:
 
 def test_only_operators_trigger_collections(portal: Any) -> None:
     """An auditor token gets 403 on /api/collect; an operator token starts a run."""
-    base, st, toks, _ = portal
+    base, _st, toks, _ = portal
     r = httpx.post(f"{base}/api/collect", json={}, headers=_h(toks["auditor"]))
     assert r.status_code == 403 and "operator" in r.json()["error"]["message"]
     r = httpx.post(f"{base}/api/collect", json={"controls": ["CC7.2"]},
@@ -125,7 +125,7 @@ def test_record_content_and_provenance_are_the_stored_bytes(portal: Any) -> None
     """/content returns the blob whose SHA-256 the record names; the record carries its IPE."""
     import hashlib
 
-    base, st, toks, _ = portal
+    base, _st, toks, _ = portal
     ev = httpx.get(f"{base}/api/evidence", params={"control": "CC6.1"},
                    headers=_h(toks["auditor"])).json()
     rid = ev["records"][0]["id"]

@@ -104,10 +104,17 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
 @click.option("--since", metavar="T", help="Also include population records overlapping "
                                             "[since, as-of).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help="The zip bundle to write.")
+              help="The file to write (a zip bundle, or OSCAL JSON with --format oscal).")
+@click.option("--format", "fmt", type=click.Choice(["bundle", "oscal"]), default="bundle",
+              show_default=True, help="bundle: zip verifiable offline; oscal: an OSCAL "
+                                      "assessment-results document linking the bundle's blobs.")
 @pass_ctx
-def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out: str) -> None:
-    """Write a zip bundle of the evidence for controls, verifiable offline."""
+def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out: str,
+           fmt: str) -> None:
+    """Write the evidence for controls: a zip bundle verifiable offline, or OSCAL."""
+    if fmt == "oscal":
+        _export_oscal(c, controls, as_of, since, out)
+        return
     from fieldwork.bundle import export_bundle
     from storage.queries import parse_time
 
@@ -220,3 +227,19 @@ def sample(c: Ctx, control: str, since: str, until: str, size: int, seed: str | 
         for i in chosen:
             click.echo(f"  {i['series']} {i['time']} {i['id']}")
     sys.exit(0 if pop.complete else 3)
+
+
+def _export_oscal(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None,
+                  out: str) -> None:
+    from collector.controls import criteria
+    from fieldwork.oscal import assessment_results
+    from storage.queries import parse_time
+
+    when = parse_time(as_of)
+    start = parse_time(since, end_of_day=False) if since else None
+    wanted = {ctl: c.config.catalog.resolve(ctl) for ctl in controls}
+    doc = assessment_results(c.store, wanted, when, start, titles=criteria())
+    Path(out).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", "utf-8")
+    r = doc["assessment-results"]["results"][0]
+    click.echo(f"wrote {out}: OSCAL assessment-results, {len(r.get('observations', []))} "
+               f"observations, {len(r['findings'])} findings")
