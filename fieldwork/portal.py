@@ -292,17 +292,23 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         from collector.controls import criteria
         from fieldwork.coverage import record_verdict, worst
         from storage.queries import as_of as run_query
+        from storage.queries import series_by_criterion
 
         when = portal.time(as_of, what="as_of")
+        mapped = series_by_criterion(portal.store.engine)
+        res = run_query(portal.store.engine, sorted(mapped), when) if mapped else \
+            {"records": []}
+        newest = {(r["connector"], r["instance"], r["snapshot"]): r for r in res["records"]}
         out = []
         for cid, title in criteria().items():
-            res = run_query(portal.store.engine, [cid], when)
-            st = [("stale" if r["stale"] else record_verdict(r["status"], r["assessment"]))
-                  for r in res["records"]]
-            st += ["no_evidence"] * len(res["no_evidence_yet"])
+            st = []
+            for key in sorted(mapped.get(cid, ())):
+                r = newest.get(key)
+                st.append("no_evidence" if r is None else "stale" if r["stale"]
+                          else record_verdict(r["status"], r["assessment"]))
             out.append(ControlState(id=cid, title=title, criteria=[cid],
                                     state=worst(st) if st else "no_evidence",
-                                    records=len(res["records"])))
+                                    records=sum(1 for x in st if x != "no_evidence")))
         return StatesAnswer(as_of=iso(when) or "", controls=out)
 
     @app.get("/api/evidence", response_model=EvidenceAnswer, responses=_ERRORS)

@@ -217,3 +217,14 @@ def mapped_series_counts(engine: Engine) -> dict[str, int]:
                             .where(series.c.connector != "fieldwork")
                             .group_by(series.c.control_id)).all()
     return {str(c): int(n) for c, n in rows}
+
+
+def series_by_criterion(engine: Engine) -> dict[str, set[tuple[str, str, str]]]:
+    """Each criterion's collected (connector, instance, snapshot) series (fieldwork aside)."""
+    out: dict[str, set[tuple[str, str, str]]] = {}
+    with engine.connect() as conn:
+        for cid, c, i, s in conn.execute(
+                select(series.c.control_id, series.c.connector, series.c.instance,
+                       series.c.snapshot).where(series.c.connector != "fieldwork")):
+            out.setdefault(str(cid), set()).add((str(c), str(i), str(s)))
+    return out

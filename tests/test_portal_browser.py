@@ -57,7 +57,8 @@ def test_auditor_walks_the_portal_in_chromium(chromium: str, config_file: Callab
         page.wait_for_selector("#who:has-text('Browser Auditor')")
         page.fill("#asof", "2026-03-10")
         page.click("#asof-form button")
-        row = page.wait_for_selector("tr[data-control='CC6.1']")
+        row = page.wait_for_selector("#controls[data-asof='2026-03-10'] "
+                                     "tr[data-control='CC6.1']")
         assert row.query_selector("b.s-fail, b.s-pass") is not None
         page.screenshot(path=str(shots / "2-controls.png"), full_page=True)
         row.click()

@@ -57,6 +57,7 @@ async function loadStates(ev) {
     body.replaceChildren(...res.controls.map((c) => el("tr", {class: "pick", "data-control": c.id,
       onclick: () => loadEvidence(c.id, asof)}, el("td", {}, c.id), el("td", {}, badge(c.state)),
       el("td", {}, c.records), el("td", {}, c.title))));
+    $("#controls").dataset.asof = asof;
   } catch (e) { fail($("#detail"), e); }
 }
 
