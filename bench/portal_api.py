@@ -27,18 +27,18 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import synth  # noqa: E402
+import synth
 
-from collector.controls import criteria  # noqa: E402
-from storage import access  # noqa: E402
-from storage.index import make_engine, migrate  # noqa: E402
+from collector.controls import criteria
+from storage import access
+from storage.index import make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def pct(xs: list[float], p: float) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def build(directory: Path, n: int) -> Path:
