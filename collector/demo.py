@@ -1,7 +1,9 @@
 """`evidence demo`: local simulators, one full collection, a query per control, verify.
 
 Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with a realistic
-account) and our CloudTrail simulator answers LookupEvents in front of it.
+account) and our CloudTrail simulator answers LookupEvents in front of it; our Okta
+simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
+private-key JWT it verifies (an API token is configured too, for `connectors check`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,22 @@ DEMO_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
+
+
+OKTA_DEMO_TOKEN = "00demo-okta-api-token-not-real-0000000000"
+OKTA_DEMO_CLIENT = "0oa1evidencedemo0001"
+
+
+def _okta_config(okta_url: str, key_file: Path) -> str:
+    return f"""
+[[connectors]]
+type = "okta"
+instance = "demo"
+org_url = "{okta_url}"
+allow_http = true                     # the local simulator only; real orgs are https
+api_token = {{ env = "OKTA_DEMO_API_TOKEN" }}
+oauth = {{ client_id = "{OKTA_DEMO_CLIENT}", private_key = {{ file = "{key_file}" }} }}
+"""
 
 
 def _config(directory: Path, aws_url: str) -> str:
@@ -86,6 +104,31 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     return {"moto": moto_url, "aws": sim.url}
 
 
+def start_okta(stack: ExitStack, directory: Path) -> str:
+    """Start the Okta simulator with the demo org and a service app whose key is written to
+    `directory`; returns its URL."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from simulators.okta import OktaSimulator, ServiceApp
+    from simulators.okta_seed import demo_org
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = directory / "okta-demo-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    org = demo_org(datetime.now(UTC))
+    os.environ.setdefault("OKTA_DEMO_API_TOKEN", OKTA_DEMO_TOKEN)
+    sim = OktaSimulator(org, api_tokens={os.environ["OKTA_DEMO_API_TOKEN"]: org.users[0]["id"]},
+                        apps=[ServiceApp(OKTA_DEMO_CLIENT, public.decode())]).start()
+    stack.callback(sim.stop)
+    return sim.url
+
+
 def run_demo(directory: Path, out: Any = None) -> int:
     """Run the demo into `directory`; returns the exit code."""
     from collector.config import load
@@ -97,10 +140,12 @@ def run_demo(directory: Path, out: Any = None) -> int:
     echo = out or (lambda s: click.echo(s))
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        echo("starting simulators: moto (AWS) and CloudTrail LookupEvents ...")
+        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta ...")
         urls = start_simulators(stack)
+        okta_url = start_okta(stack, directory)
         cfg_path = directory / "evidence.toml"
-        cfg_path.write_text(_config(directory, urls["aws"]))
+        cfg_path.write_text(_config(directory, urls["aws"]) + _okta_config(
+            okta_url, (directory / "okta-demo-key.pem").resolve()))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)

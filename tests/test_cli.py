@@ -114,7 +114,7 @@ def test_verify_exit_1_names_problem(cfg: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["query", "--control", "CC42.1"], "unknown control ID 'CC42.1'"),
     (["query", "--control", "CC6.1", "--as-of", "last tuesday"], "bad date/time 'last tuesday'"),
-    (["collect", "--connector", "okta"], "unknown connector 'okta'"),
+    (["collect", "--connector", "nosuchplatform"], "unknown connector 'nosuchplatform'"),
     (["collect", "--control", "CC6.9"], "unknown control ID 'CC6.9'"),
     (["show", "nope"], "no record with ID 'nope'"),
 ])
