@@ -10,9 +10,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -114,6 +114,59 @@ class ScheduleConfig(_Model):
         return v
 
 
+class ExceptionDecl(_Model):
+    """An exception declared in the config (`[[exceptions]]`), kept in git by teams who
+    prefer that; its ID becomes `cfg:<id>` in the register."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    snapshot: str = Field(description="CONNECTOR/INSTANCE:SNAPSHOT, e.g. aws/prod:iam_users")
+    resource: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: str = Field(min_length=1)
+    ticket: str | None = None
+
+
+class ExceptionPolicy(_Model):
+    """Limits on exceptions: none may last longer than `max_days`."""
+
+    max_days: int = Field(default=365, ge=1, le=3650)
+
+
+class AlertSink(_Model):
+    """Where drift alerts go: a signed generic webhook, a Slack incoming webhook, or email."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    type: Literal["webhook", "slack", "email"]
+    url: str | None = None  # webhook: where to POST (not a secret)
+    url_secret: SecretRef | None = None  # slack: the incoming-webhook URL is a secret
+    hmac_secret: SecretRef | None = None  # webhook: key of the X-Evidence-Signature header
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    tls_ca_file: str | None = None  # email: CA bundle to trust for STARTTLS (default: system)
+    username: str | None = None
+    password: SecretRef | None = None
+    from_addr: str | None = None
+    to: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    connectors: tuple[str, ...] = ()
+    min_severity: Literal["low", "medium", "high"] = "low"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    attempts: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertSink:
+        need = {"webhook": ("url", "hmac_secret"), "slack": ("url_secret",),
+                "email": ("smtp_host", "from_addr", "to")}[self.type]
+        for k in need:
+            if not getattr(self, k):
+                raise ValueError(f"a {self.type} sink needs {k}")
+        if self.type == "email" and (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
 @dataclass(frozen=True)
 class ConnectorInstance:
     """One configured instance of a connector (e.g. aws/prod)."""
@@ -126,6 +179,10 @@ class ConnectorInstance:
     @property
     def key(self) -> str:
         return f"{self.type}/{self.instance}"
+
+    def config_snapshots(self) -> set[str]:
+        """Names of the snapshots this instance runs."""
+        return {s.name for s in self.specs()}
 
     def specs(self) -> list[SnapshotSpec]:
         """The snapshots this instance runs (all of its connector's, or those it lists)."""
@@ -146,6 +203,9 @@ class Config:
     catalog: ControlCatalog
     connectors: tuple[ConnectorInstance, ...]
     schedules: tuple[ScheduleConfig, ...]
+    exceptions: tuple[ExceptionDecl, ...] = ()
+    exception_policy: ExceptionPolicy = field(default_factory=ExceptionPolicy)
+    alerts: tuple[AlertSink, ...] = ()
 
     def resolve_path(self, p: str) -> Path:
         base = self.path.parent if self.path else Path.cwd()
@@ -168,7 +228,8 @@ class Config:
 
 _SECRETISH = re.compile(r"password|token|secret|api_?key|private|credential|external_id",
                         re.IGNORECASE)
-_TOP = {"store", "signing", "collector", "controls", "connectors", "schedule"}
+_TOP = {"store", "signing", "collector", "controls", "connectors", "schedule", "exceptions",
+        "exception_policy", "alerts"}
 
 
 def _locate(text: str, path: tuple[str | int, ...]) -> int | None:
@@ -353,8 +414,61 @@ def parse(text: str, fp: Path | None = None) -> Config:
         _check_schedule_time(sc, f"{at}: schedule[{i}]")
         schedules.append(sc)
 
+    policy = model(ExceptionPolicy, "exception_policy")
+    declared = _entries(data, "exceptions", ExceptionDecl, file, text)
+    for i, d in enumerate(declared):
+        _check_exception(d, instances, f"{_where(file, text, ('exceptions', i))}: "
+                                       f"exceptions[{i}]")
+    if len({d.id for d in declared}) != len(declared):
+        raise ConfigError(f"{_where(file, text, ('exceptions',))}: exceptions: an id is "
+                          "used twice")
+    sinks = _entries(data, "alerts", AlertSink, file, text)
+    for i, sink in enumerate(sinks):
+        at = f"{_where(file, text, ('alerts', i))}: alerts[{i}]"
+        for cid in sink.controls:
+            try:
+                catalog.resolve(cid)
+            except ConfigError as e:
+                raise ConfigError(f"{at}.controls: {e.message}") from None
+    if len({a.name for a in sinks}) != len(sinks):
+        raise ConfigError(f"{_where(file, text, ('alerts',))}: alerts: a name is used twice")
     return Config(fp.resolve() if fp else None, store, signing, collector, catalog,
-                  tuple(instances), tuple(schedules))
+                  tuple(instances), tuple(schedules), tuple(declared), policy, tuple(sinks))
+
+
+_M = TypeVar("_M", bound=_Model)
+
+
+def _entries(data: Mapping[str, Any], key: str, cls: type[_M], file: str, text: str
+             ) -> list[_M]:
+    raw = data.get(key, [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{_where(file, text, (key,))}: {key}: expected [[{key}]] entries")
+    out: list[_M] = []
+    for i, item in enumerate(raw):
+        try:
+            out.append(cls.model_validate(item))
+        except ValidationError as e:
+            raise ConfigError(_validation_message(e, file, text, (key, i))) from None
+    return out
+
+
+def _check_exception(d: ExceptionDecl, instances: list[ConnectorInstance], at: str) -> None:
+    from storage.queries import parse_time
+
+    m = re.match(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.*?-]+):([A-Za-z0-9_.-]+)$", d.snapshot)
+    if not m:
+        raise ConfigError(f"{at}.snapshot: expected CONNECTOR/INSTANCE:SNAPSHOT "
+                          f"(got {d.snapshot!r})")
+    if not any(c.type == m.group(1) and m.group(3) in c.config_snapshots() for c in instances):
+        raise ConfigError(f"{at}.snapshot: no configured {m.group(1)} instance has a snapshot "
+                          f"{m.group(3)!r} (got {d.snapshot!r})")
+    if d.resource.strip() == "*":
+        raise ConfigError(f"{at}.resource: '*' would except every finding; name the resources")
+    try:
+        parse_time(d.expires)
+    except ConfigError:
+        raise ConfigError(f"{at}.expires: not an ISO 8601 date (got {d.expires!r})") from None
 
 
 def _check_index_url(url: str, where: str) -> None:

@@ -150,6 +150,7 @@ class Collector:
     def run(self, sel: Selection = Selection(), trigger: str = "manual") -> RunSummary:
         """Collect everything `sel` selects, then seal the ledger head."""
         tasks = self.plan(sel)
+        self._sync_exceptions()
         started = self.clock()
         run_id = self.store.start_run(trigger)
         outcomes: list[Outcome] = []
@@ -181,7 +182,38 @@ class Collector:
             summary = RunSummary(run_id, trigger, started, self.clock(), outcomes,
                                  seal.seq if seal else None, interrupted)
             self.store.finish_run(run_id, summary.status, summary.to_json())
+        self._alert(run_id)
         return summary
+
+    def _sync_exceptions(self) -> None:
+        """Write changed `[[exceptions]]` declarations to the ledger (never stops a run)."""
+        if not self.config.exceptions and not self._config_exceptions_recorded():
+            return
+        from fieldwork.exceptions import sync_config
+
+        try:
+            for line in sync_config(self.store, [d.model_dump() for d in self.config.exceptions],
+                                    self.config.exception_policy.max_days):
+                log.warning("exceptions: %s", line)
+        except EvidenceError as e:
+            log.error("exceptions from the config not recorded: %s", e)
+
+    def _config_exceptions_recorded(self) -> bool:
+        from fieldwork.exceptions import register
+
+        return any(e.source == "config" and e.revoked_at is None for e in register(self.store))
+
+    def _alert(self, run_id: str) -> None:
+        """Send the run's drift to the alert sinks; sealed already, so never blocks it."""
+        if not self.config.alerts:
+            return
+        from fieldwork.alerts import after_run
+        from storage.queries import last_run_before
+
+        try:
+            after_run(self.config, self.store, run_id, last_run_before(self.store.engine, run_id))
+        except Exception as e:  # alerts must never fail a collection
+            log.error("drift alerts failed: %s: %s", type(e).__name__, str(e)[:200])
 
     # one task -----------------------------------------------------------------------------
     def _task(self, run_id: str, task: Task) -> Outcome:

@@ -10,15 +10,16 @@ For each day of [since, until) (UTC days; the last one may be partial) and each 
   the complete windows overlapping it.
 
 A record's verdict is `inconclusive` when its collection failed or was cut short, `fail` when
-any finding fails, `inconclusive` when any finding is inconclusive, else `pass`. A control's
-state on a day is the worst of its series' states, in the order of `STATES`. Days with fresh
-evidence are those whose state is `pass` or `fail`: a failure is evidence too, of a control
-that did not operate.
+any finding fails, `inconclusive` when any finding is inconclusive, `excepted` when its only
+failures are accepted by exceptions active at that moment (fieldwork/exceptions.py), else
+`pass`. A control's state on a day is the worst of its series' states, in the order of
+`STATES`. Days with fresh evidence are those whose state is `pass`, `excepted` or `fail`: a
+failure is evidence too, of a control that did not operate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from storage.index import records, series
 from storage.store import EvidenceStore
 
 # worst first: a control's state on a day is the first of these any of its series has
-STATES = ("fail", "inconclusive", "stale", "gap", "no_evidence", "pass")
+STATES = ("fail", "inconclusive", "stale", "gap", "no_evidence", "excepted", "pass")
 _RANK = {s: i for i, s in enumerate(STATES)}
 
 
@@ -43,6 +44,8 @@ def record_verdict(status: str, assessment: Mapping[str, int] | None) -> str:
         return "fail"
     if a.get("inconclusive", 0):
         return "inconclusive"
+    if a.get("excepted", 0):
+        return "excepted"  # failures accepted by approved exceptions: never a pass
     return "pass"
 
 
@@ -76,9 +79,10 @@ class Rec:
     max_age: timedelta
 
 
-def posture_states(recs: Sequence[Rec], spans: Sequence[tuple[datetime, datetime]]
-                   ) -> list[str]:
-    """One state per day for a posture series (records sorted by collection time)."""
+def posture_states(recs: Sequence[Rec], spans: Sequence[tuple[datetime, datetime]],
+                   verdict_at: Callable[[Rec, datetime], str] | None = None) -> list[str]:
+    """One state per day for a posture series (records sorted by collection time);
+    `verdict_at` re-judges a record at a day's end (exceptions active then)."""
     out: list[str] = []
     i, newest = 0, None
     for _, end in spans:
@@ -89,6 +93,8 @@ def posture_states(recs: Sequence[Rec], spans: Sequence[tuple[datetime, datetime
             out.append("no_evidence")
         elif end - newest.describes > newest.max_age:
             out.append("stale")
+        elif verdict_at is not None and newest.verdict == "fail":
+            out.append(verdict_at(newest, end))
         else:
             out.append(newest.verdict)
     return out
@@ -168,6 +174,24 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
     wanted = {(c, i, s) for crit in controls.values() for cid in crit
               for c, i, s, _ in by_criterion.get(cid, ())}
     recs = _records(store, wanted, since, until)
+    from fieldwork import exceptions as exc
+
+    register = exc.register(store)
+    findings_cache: dict[str, list[dict[str, Any]] | None] = {}
+
+    def judge(key: tuple[str, str, str]) -> Callable[[Rec, datetime], str] | None:
+        if not any(e.covers_series(*key) for e in register):
+            return None
+
+        def at(rec: Rec, end: datetime) -> str:
+            if rec.id not in findings_cache:
+                from fieldwork.diff import findings_of
+
+                findings_cache[rec.id] = findings_of(store, rec.id)
+            applied = exc.apply(findings_cache[rec.id], *key, register, end)
+            return record_verdict(rec.status, exc.counts(applied or []))
+
+        return at
     per_series: dict[tuple[str, str, str, str], list[str]] = {}
     out_controls: list[dict[str, Any]] = []
     for control, crit in controls.items():
@@ -176,15 +200,17 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
         for key in mapped:
             if key not in per_series:
                 c, i, s, k = key
-                fn = population_states if k == "population" else posture_states
-                per_series[key] = fn(recs[(c, i, s)], spans)
+                if k == "population":
+                    per_series[key] = population_states(recs[(c, i, s)], spans)
+                else:
+                    per_series[key] = posture_states(recs[(c, i, s)], spans, judge((c, i, s)))
             series_out.append({"series": f"{key[0]}/{key[1]}:{key[2]}", "kind": key[3],
                                "states": per_series[key]})
         day_states = [worst(col) for col in zip(*(x["states"] for x in series_out),
                                                 strict=True)] if series_out else \
             ["no_evidence"] * len(spans)
         counts = {st: day_states.count(st) for st in STATES}
-        fresh = counts["pass"] + counts["fail"]
+        fresh = counts["pass"] + counts["fail"] + counts["excepted"]
         out_controls.append({
             "control": control, "criteria": list(crit), "days": day_states,
             "series": series_out, "stretches": stretches(spans, day_states),
@@ -199,8 +225,9 @@ def render_html(cov: Mapping[str, Any]) -> str:
     """A self-contained HTML timeline of `coverage()`'s answer (one row per control)."""
     import html
 
-    colors = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#ef6c00",
-              "stale": "#9e9d24", "gap": "#6d4c41", "no_evidence": "#bdbdbd"}
+    colors = {"pass": "#2e7d32", "excepted": "#1565c0", "fail": "#c62828",
+              "inconclusive": "#ef6c00", "stale": "#9e9d24", "gap": "#6d4c41",
+              "no_evidence": "#bdbdbd"}
     rows = []
     for c in cov["controls"]:
         cells = "".join(

@@ -45,7 +45,9 @@ def assessment_results(store: EvidenceStore, controls: Mapping[str, Sequence[str
                        titles: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The OSCAL document for `controls` (your ID -> criteria) as of `when`."""
     criteria = sorted({c for crit in controls.values() for c in crit})
-    res = as_of(store.engine, criteria, when, since)
+    from fieldwork.exceptions import apply_to_answer
+
+    res = apply_to_answer(store, as_of(store.engine, criteria, when, since), when)
     qid = f"{','.join(sorted(controls))}@{iso(when)}/{iso(since)}"
     observations: list[dict[str, Any]] = []
     resources: dict[str, dict[str, Any]] = {}
@@ -69,12 +71,13 @@ def assessment_results(store: EvidenceStore, controls: Mapping[str, Sequence[str
                              "description": f"{label} of record {e['id']} (SHA-256 {sha})"})
         verdict = "stale" if e["stale"] else record_verdict(e["status"], e["assessment"])
         calls = ", ".join(sorted({str(c.get("operation")) for c in ipe.get("calls", [])}))
+        excepted = [_prop("exception", x) for x in e.get("exceptions", [])]
         props = [_prop("record-id", e["id"]), _prop("ledger-seq", e["seq"]),
                  _prop("record-hash", rec["record_hash"]), _prop("status", e["status"]),
                  _prop("verdict", verdict), _prop("collection-method", "automated-api"),
                  _prop("pagination-exhausted", str(bool(ipe.get("pagination_exhausted")))
                        .lower()),
-                 _prop("api-calls", ipe.get("api_calls", 0))]
+                 _prop("api-calls", ipe.get("api_calls", 0)), *excepted]
         if e["kind"] == "population":
             props += [_prop("period-start", _ts(e["period_start"])),
                       _prop("period-end", _ts(e["period_end"]))]
@@ -107,6 +110,8 @@ def assessment_results(store: EvidenceStore, controls: Mapping[str, Sequence[str
             "type": "objective-id", "target-id": c.lower(),
             "status": {"state": "satisfied" if satisfied else "not-satisfied"}}
         if not satisfied:
+            if state == "excepted":
+                target["status"]["reason"] = "other"
             target["status"]["remarks"] = (f"worst evidence state: {state}"
                                            + (f"; {missing[c]} mapped snapshot(s) without "
                                               "evidence" if missing.get(c) else ""))

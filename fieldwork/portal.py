@@ -66,7 +66,7 @@ class ControlState(BaseModel):
     id: str
     title: str
     criteria: list[str]
-    state: str = Field(description="pass, fail, inconclusive, stale or no_evidence")
+    state: str = Field(description="pass, excepted, fail, inconclusive, stale or no_evidence")
     records: int
 
 
@@ -296,8 +296,10 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
 
         when = portal.time(as_of, what="as_of")
         mapped = series_by_criterion(portal.store.engine)
-        res = run_query(portal.store.engine, sorted(mapped), when) if mapped else \
-            {"records": []}
+        from fieldwork.exceptions import apply_to_answer
+
+        res = apply_to_answer(portal.store, run_query(portal.store.engine, sorted(mapped),
+                                                      when), when) if mapped else {"records": []}
         newest = {(r["connector"], r["instance"], r["snapshot"]): r for r in res["records"]}
         out = []
         for cid, title in criteria().items():
@@ -324,7 +326,10 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         start = portal.time(since, end_of_day=False, what="since") if since else None
         if start is not None and start > when:
             raise HTTPException(400, "since is after as_of")
-        res = run_query(portal.store.engine, crit, when, start)
+        from fieldwork.exceptions import apply_to_answer
+
+        res = apply_to_answer(portal.store, run_query(portal.store.engine, crit, when, start),
+                              when)
         return EvidenceAnswer(control=control, criteria=list(crit), **res)
 
     def _record(rid: str) -> dict[str, Any]:
@@ -339,8 +344,12 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         r = _record(record_id)
         out = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in r.items()}
         out["provenance"] = portal.store.blob_json(r["ipe_sha256"])
-        out["findings"] = (portal.store.blob_json(r["findings_sha256"])
-                           if r["findings_sha256"] else None)
+        from fieldwork.exceptions import active, apply
+
+        now = portal.clock()
+        out["findings"] = apply(portal.store.blob_json(r["findings_sha256"]), r["connector"],
+                                r["instance"], r["snapshot"], active(portal.store, now), now) \
+            if r["findings_sha256"] else None
         return out
 
     @app.get("/api/records/{record_id}/content", responses=_ERRORS | {

@@ -114,6 +114,9 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
         for a, b in _subtract((since, until), covered):
             pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or ""})
     pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))
+    from fieldwork.exceptions import apply_items, register
+
+    apply_items(pop.items, register(store, until))
     return pop
 
 

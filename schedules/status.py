@@ -58,7 +58,13 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
                     c["stale"].append(key)
                     c["fresh"] = False
     from collector.controls import criterion_sort_key
+    from fieldwork.exceptions import stale as stale_exceptions
+    from storage.queries import last_deliveries
 
     healthy = not any(s["missed"] for s in out_s)
+    sent = last_deliveries(store.engine)
     return {"now": iso(now), "healthy": healthy, "scheduler": scheduler, "schedules": out_s,
-            "controls": [controls[k] for k in sorted(controls, key=criterion_sort_key)]}
+            "controls": [controls[k] for k in sorted(controls, key=criterion_sort_key)],
+            "stale_exceptions": stale_exceptions(store, now),
+            "alert_sinks": [{"name": a.name, "type": a.type, "last_delivery": sent.get(a.name)}
+                            for a in config.alerts]}

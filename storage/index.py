@@ -172,6 +172,19 @@ access_log = Table(
     Column("entry_hash", String(64), nullable=False, unique=True),
 )
 
+# Each attempt to deliver drift alerts to a sink (`evidence status` shows the newest).
+alert_deliveries = Table(
+    "alert_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sink", String(128), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("error", Text),
+    Index("ix_alert_deliveries_sink_at", "sink", "at"),
+)
+
 GENESIS = "0" * 64
 
 

@@ -228,3 +228,104 @@ def series_by_criterion(engine: Engine) -> dict[str, set[tuple[str, str, str]]]:
                        series.c.snapshot).where(series.c.connector != "fieldwork")):
             out.setdefault(str(cid), set()).add((str(c), str(i), str(s)))
     return out
+
+
+def newest_record_of(engine: Engine, connector: str, instance: str, snapshot: str,
+                     at: datetime | None = None) -> dict[str, Any] | None:
+    """The newest record of one series collected at or before `at` (default: any time)."""
+    q = select(records).where(records.c.connector == connector,
+                              records.c.instance == instance, records.c.snapshot == snapshot)
+    if at is not None:
+        q = q.where(records.c.collected_finished_at <= at)
+    q = q.order_by(records.c.collected_finished_at.desc(), records.c.seq.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def records_of_series(engine: Engine, connector: str, instance_like: str, snapshot: str,
+                      since: datetime, until: datetime, limit: int = 200
+                      ) -> list[dict[str, Any]]:
+    """Records of the series (instance as a LIKE pattern) collected in (since, until],
+    newest first, at most `limit`."""
+    q = (select(records).where(records.c.connector == connector,
+                               records.c.instance.like(instance_like),
+                               records.c.snapshot == snapshot,
+                               records.c.collected_finished_at > since,
+                               records.c.collected_finished_at <= until)
+         .order_by(records.c.collected_finished_at.desc(), records.c.seq.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def run_records(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """The records one run wrote, in ledger order."""
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(records).where(records.c.run_id == run_id).order_by(records.c.seq))
+            .mappings()]
+
+
+def previous_record(engine: Engine, connector: str, instance: str, snapshot: str,
+                    before_seq: int) -> dict[str, Any] | None:
+    """The record of the same series just before ledger position `before_seq`."""
+    q = (select(records).where(records.c.connector == connector,
+                               records.c.instance == instance, records.c.snapshot == snapshot,
+                               records.c.seq < before_seq)
+         .order_by(records.c.seq.desc()).limit(1))
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def newest_posture_records(engine: Engine, at: datetime) -> list[dict[str, Any]]:
+    """The newest record collected by `at` of every posture series."""
+    with engine.connect() as conn:
+        keys = conn.execute(select(series.c.connector, series.c.instance, series.c.snapshot)
+                            .where(series.c.kind == "posture").distinct()).all()
+    out = []
+    for c, i, s in keys:
+        r = newest_record_of(engine, str(c), str(i), str(s), at)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def record_delivery(engine: Engine, sink: str, at: datetime, ok: bool, attempts: int,
+                    items: int, error: str | None) -> None:
+    """Note one alert delivery (its outcome, never its content)."""
+    from sqlalchemy import insert
+
+    from storage.index import alert_deliveries, writer
+
+    with writer(engine).begin() as conn:
+        conn.execute(insert(alert_deliveries).values(sink=sink, at=at, ok=ok,
+                                                     attempts=attempts, items=items,
+                                                     error=error))
+
+
+def last_deliveries(engine: Engine) -> dict[str, dict[str, Any]]:
+    """The newest delivery per alert sink."""
+    from storage.index import alert_deliveries
+
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(select(alert_deliveries)
+                              .order_by(alert_deliveries.c.at, alert_deliveries.c.id)).mappings():
+            out[str(r["sink"])] = {"at": iso(r["at"]), "ok": bool(r["ok"]),
+                                   "attempts": int(r["attempts"]), "items": int(r["items"]),
+                                   "error": r["error"]}
+    return out
+
+
+def last_run_before(engine: Engine, run_id: str) -> datetime | None:
+    """When the run started just before run `run_id` finished (None for the first run)."""
+    with engine.connect() as conn:
+        me = conn.execute(select(runs.c.started_at).where(runs.c.id == run_id)).scalar()
+        if me is None:
+            return None
+        prev: datetime | None = conn.execute(
+            select(func.max(runs.c.finished_at)).where(
+                runs.c.started_at < me, runs.c.id != run_id,
+                runs.c.trigger.notin_(["sample", "exception"]))).scalar()
+    return prev

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import os
 
-from collector.cli import collect, connectors, fieldwork, portal, schedules, store
+from collector.cli import (
+    collect,
+    connectors,
+    exceptions,
+    fieldwork,
+    portal,
+    schedules,
+    store,
+)
 from collector.cli.common import cli
 
-__all__ = ["cli", "collect", "connectors", "fieldwork", "main", "portal", "schedules", "store"]
+__all__ = ["cli", "collect", "connectors", "exceptions", "fieldwork", "main", "portal",
+           "schedules", "store"]
 
 
 def main() -> None:

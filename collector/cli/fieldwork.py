@@ -31,7 +31,9 @@ def query(c: Ctx, control: str, as_of: str, since: str | None, as_json: bool) ->
     when = parse_time(as_of)
     start = parse_time(since, end_of_day=False) if since else None
     crit = c.config.catalog.resolve(control)
-    res = run_query(c.store.engine, crit, when, start)
+    from fieldwork.exceptions import apply_to_answer
+
+    res = apply_to_answer(c.store, run_query(c.store.engine, crit, when, start), when)
     res = {"control": control, "criteria": list(crit), **res}
     if as_json:
         _emit(res)
@@ -67,7 +69,12 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
                            for k, v in r.items()}
     out["provenance"] = store.blob_json(r["ipe_sha256"])
     if r["findings_sha256"]:
-        out["findings"] = store.blob_json(r["findings_sha256"])
+        from fieldwork.exceptions import active, apply
+
+        # the exceptions active now, as the register stands now (raw verdicts kept)
+        now = store.clock()
+        out["findings"] = apply(store.blob_json(r["findings_sha256"]), r["connector"],
+                                r["instance"], r["snapshot"], active(store, now), now)
     if content and r["content_sha256"]:
         out["content"] = store.blob_json(r["content_sha256"])
     if as_json:
@@ -90,7 +97,9 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
         bad = [f for f in out["findings"] if f["status"] != "pass"]
         click.echo(f"findings: {len(out['findings'])} ({len(bad)} not passing)")
         for f in bad[:50]:
-            click.echo(f"    {f['status']:<12} {f['resource']}: {f['reason']}")
+            why = f" (raw {f['raw_status']}, exception {f['exception']})" \
+                if f["status"] == "excepted" else ""
+            click.echo(f"    {f['status']:<12} {f['resource']}: {f['reason']}{why}")
     if content and "content" in out:
         click.echo(json.dumps(out["content"], indent=2, sort_keys=True))
 

@@ -55,4 +55,12 @@ def status(c: Ctx, as_json: bool) -> None:
                 parts = [f"stale: {', '.join(ctl['stale'])}"] if ctl["stale"] else []
                 parts += [f"never collected: {', '.join(ctl['never'])}"] if ctl["never"] else []
                 click.echo(f"  {ctl['control']}: NOT FRESH ({'; '.join(parts)})")
+        for e in rep["stale_exceptions"]:
+            click.echo(f"exception {e['id']}: STALE ({e['why']})")
+        for a in rep["alert_sinks"]:
+            d = a["last_delivery"]
+            last_d = "never" if d is None else (
+                f"{d['at']} {'ok' if d['ok'] else 'FAILED'} ({d['items']} items, "
+                f"{d['attempts']} attempt(s))" + (f": {d['error']}" if d["error"] else ""))
+            click.echo(f"alert sink {a['name']} ({a['type']}): last delivery {last_d}")
     sys.exit(0 if rep["healthy"] else 1)

@@ -83,7 +83,7 @@ async function loadRecord(id) {
   try {
     const r = await json("/api/records/" + id);
     const findings = (r.findings || []).map((f) => el("tr", {}, el("td", {}, badge(f.status)),
-      el("td", {}, f.resource), el("td", {}, f.reason)));
+      el("td", {}, f.resource), el("td", {}, f.reason + (f.exception ? ` (raw ${f.raw_status}; exception ${f.exception})` : ""))));
     const content = el("pre", {id: "content"}, "");
     const show = el("button", {id: "show-content", onclick: async () => {
       try { content.textContent = JSON.stringify(await json(`/api/records/${id}/content`), null, 2); }
