@@ -170,6 +170,7 @@ def run_demo(directory: Path, out: Any = None) -> int:
             echo(f"  {c} {criteria()[c]}: {n} records")
             for line in by_control[c]:
                 echo(f"      {line}")
+        _exception_and_alert(stack, cfg_path, store, echo)
         rep = verify(store)
         echo(f"\nverify: {rep.records} records, {rep.blobs} blobs, {rep.seals} seals: "
              + ("intact" if rep.ok else f"{len(rep.problems)} problems"))
@@ -177,6 +178,70 @@ def run_demo(directory: Path, out: Any = None) -> int:
         echo(f"\nnext: evidence -c {cfg_path} query --control CC6.1 --as-of now")
         echo("simulators stopped.")
         return 0 if rep.ok and summary.outcomes else 1
+
+
+def _exception_and_alert(stack: ExitStack, cfg_path: Path, store: Any, echo: Any) -> None:
+    """Declare one exception (a demo user without MFA) and deliver a signed alert to a
+    webhook receiver the demo runs itself."""
+    import hashlib
+    import hmac
+    import json
+    import secrets
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from collector.config import load
+    from fieldwork import exceptions as exc
+    from fieldwork.alerts import deliver, test_payload
+    from storage.queries import newest_record_of
+
+    echo("\nexceptions and alerts:")
+    victim = None
+    for snap in ("iam_credential_report", "iam_users", "iam_users_mfa"):
+        r = newest_record_of(store.engine, "aws", "demo", snap)
+        if r is None or not r["findings_sha256"]:
+            continue
+        victim = next((f for f in store.blob_json(r["findings_sha256"])
+                       if f["status"] == "fail" and "mfa" in f["reason"].lower()), None)
+        if victim is not None:
+            e = exc.add(store, series=f"aws/demo:{snap}", resource=victim["resource"],
+                        reason="demo break-glass user, credentials kept in the safe",
+                        approved_by="demo CISO", ticket="SEC-DEMO-1",
+                        expires_at=store.clock() + timedelta(days=90), who="evidence demo")
+            echo(f"  exception {e.id}: {snap} {victim['resource']!r} ({victim['reason']}) "
+                 f"excepted until {e.to_json()['expires_at'][:10]}, approved by demo CISO")
+            break
+    if victim is None:
+        echo("  (no failing MFA finding to except)")
+    key = secrets.token_hex(16)
+    got: list[bool] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            ts = self.headers.get("X-Evidence-Timestamp", "")
+            want = "sha256=" + hmac.new(key.encode(), ts.encode() + b"." + body,
+                                        hashlib.sha256).hexdigest()
+            got.append(hmac.compare_digest(want, self.headers.get("X-Evidence-Signature", ""))
+                       and json.loads(body)["event"] == "evidence.drift")
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack.callback(server.shutdown)
+    os.environ["EVIDENCE_DEMO_WEBHOOK_SECRET"] = key
+    url = f"http://127.0.0.1:{server.server_address[1]}/evidence-alerts"
+    with cfg_path.open("a") as f:
+        f.write(f'\n[[alerts]]\nname = "demo-webhook"\ntype = "webhook"\nurl = "{url}"\n'
+                'hmac_secret = { env = "EVIDENCE_DEMO_WEBHOOK_SECRET" }\n')
+    sink = load(cfg_path).alerts[0]
+    ok, _, err = deliver(sink, test_payload(), store)
+    echo(f"  alert sink demo-webhook: {'delivered' if ok else 'FAILED: ' + str(err)}; the "
+         f"demo's receiver {'verified the HMAC signature' if got and got[0] else 'got nothing'}")
 
 
 def _records(store: Any, summary: Any) -> list[tuple[list[str], str, str, str]]:

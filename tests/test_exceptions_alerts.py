@@ -233,7 +233,7 @@ def test_apply_only_ever_turns_active_matching_failures_into_excepted(
 
 def test_coverage_shows_excepted_days_not_passing_days(env: Any) -> None:
     """With every failure excepted, coverage reads `excepted` for those days, never `pass`."""
-    _, store, clock, _ = env
+    _, store, _clock, _ = env
     for res in _failing(store):
         exc.add(store, series=SERIES, resource=res, reason="r", approved_by="a",
                 expires_at=T0 + timedelta(days=30))
@@ -268,7 +268,7 @@ class Receiver:
         outer = self
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 ts = self.headers.get("X-Evidence-Timestamp", "")
                 want = "sha256=" + hmac.new(outer.secret.encode(), ts.encode() + b"." + body,
@@ -403,7 +403,7 @@ def test_email_alert_over_starttls_with_auth(config_file: Callable[..., Path], t
     got: list[Any] = []
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             got.append((session.authenticated, envelope.mail_from, envelope.rcpt_tos,
                         envelope.content.decode()))
             return "250 OK"
