@@ -3,7 +3,9 @@
 Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with a realistic
 account) and our CloudTrail simulator answers LookupEvents in front of it; our Okta
 simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
-private-key JWT it verifies (an API token is configured too, for `connectors check`).
+private-key JWT it verifies (an API token is configured too, for `connectors check`); the
+Azure simulator stands in for Entra ID, Azure Resource Manager and Microsoft Graph over
+HTTPS.
 """
 
 from __future__ import annotations
@@ -129,6 +131,33 @@ def start_okta(stack: ExitStack, directory: Path) -> str:
     return sim.url
 
 
+def start_azure(stack: ExitStack) -> str:
+    """Start the Azure simulator (Entra ID, ARM, Graph over HTTPS with a fresh self-signed
+    certificate) and return the `azure` connector's config block for it."""
+    from simulators.azure import AzureSimulator
+    from simulators.azure_data import generate_tenant
+
+    sim = AzureSimulator(generate_tenant(3), page_size=50).start()
+    stack.callback(sim.stop)
+    # The demo app's secret goes by reference, as in any real config.
+    os.environ["EVIDENCE_DEMO_AZURE_SECRET"] = sim.client_secret
+    return f"""
+[[connectors]]
+type = "azure"
+instance = "demo"
+tenant_id = "{sim.tenant_id}"
+authority = "{sim.url}"
+arm_endpoint = "{sim.url}"
+graph_endpoint = "{sim.url}"
+ca_bundle = "{sim.cert_path}"
+break_glass = ["breakglass1@contoso.example"]
+[connectors.credential]
+kind = "client_secret"
+client_id = "{sim.client_id}"
+secret = {{ env = "EVIDENCE_DEMO_AZURE_SECRET" }}
+"""
+
+
 def run_demo(directory: Path, out: Any = None) -> int:
     """Run the demo into `directory`; returns the exit code."""
     from collector.config import load
@@ -140,12 +169,13 @@ def run_demo(directory: Path, out: Any = None) -> int:
     echo = out or (lambda s: click.echo(s))
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta ...")
+        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Azure ...")
         urls = start_simulators(stack)
         okta_url = start_okta(stack, directory)
         cfg_path = directory / "evidence.toml"
         cfg_path.write_text(_config(directory, urls["aws"]) + _okta_config(
-            okta_url, (directory / "okta-demo-key.pem").resolve()))
+            okta_url, (directory / "okta-demo-key.pem").resolve())
+            + start_azure(stack))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)
