@@ -16,46 +16,17 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from collector.controls import ControlCatalog, check_criteria, is_criterion
-from collector.errors import ConfigError
 from connectors.base import Connector, ConnectorConfig, SnapshotSpec
+from connectors.controls import ControlCatalog, check_criteria, is_criterion
+from connectors.errors import ConfigError
+from connectors.secrets import SecretRef as SecretRef
+from connectors.secrets import resolve_secret as resolve_secret
 
 ENV_CONFIG = "EVIDENCE_CONFIG"
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SecretRef(_Model):
-    """A secret named by indirection: an environment variable or a file."""
-
-    env: str | None = None
-    file: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError('a secret takes exactly one of { env = "NAME" } or '
-                             '{ file = "PATH" }')
-        return self
-
-    def describe(self) -> str:
-        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
-
-
-def resolve_secret(ref: SecretRef) -> str:
-    """Read the secret `ref` names; ConfigError (without the value) when it is missing."""
-    if ref.env is not None:
-        value = os.environ.get(ref.env)
-        if value is None or value == "":
-            raise ConfigError(f"secret environment variable {ref.env} is not set")
-        return value
-    assert ref.file is not None
-    try:
-        return Path(ref.file).read_text("utf-8").strip()
-    except OSError as e:
-        raise ConfigError(f"secret file {ref.file} cannot be read: {e.strerror}") from None
 
 
 class S3Store(_Model):

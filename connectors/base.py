@@ -6,9 +6,8 @@ proves (SOC 2 criteria, kind, max age, permissions, an optional pure `assess`) a
 a `SnapshotResult`. While it runs it reports how the evidence was produced (IPE) on
 `ctx.ipe`: every API call with its parameters, pages, counts, the principal and the source.
 
-    class Okta(Connector):
-        name = "okta"
-        config_model = OktaConfig
+    class Okta(Connector[OktaConfig]):        # typed by its config model: self.config
+        name = "okta"                         # is an OktaConfig, no isinstance needed
 
         def check(self) -> CheckResult: ...
 
@@ -18,6 +17,7 @@ a `SnapshotResult`. While it runs it reports how the evidence was produced (IPE)
             \"\"\"Every user with their enrolled factors: proves MFA coverage.\"\"\"
 
 No I/O at import time and no module-level clients: clients come from `self.factory`.
+Recording, paging, retries and fan-out over scopes come from `connectors.kit`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
-from collector.controls import check_criteria
+from connectors.controls import check_criteria
+from connectors.errors import ConfigError
 
 SnapshotKind = Literal["posture", "population"]
 FindingStatus = Literal["pass", "fail", "inconclusive"]
@@ -73,6 +75,9 @@ class ApiCall:
     items: int | None = None
     ok: bool = True
     error: str | None = None
+    status: int | None = None
+    retries: int = 0
+    total: int | None = None
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {"operation": self.operation, "params": self.params,
@@ -83,6 +88,12 @@ class ApiCall:
             out["items"] = self.items
         if self.error is not None:
             out["error"] = self.error
+        if self.status is not None:
+            out["status"] = self.status
+        if self.retries:
+            out["retries"] = self.retries
+        if self.total is not None:
+            out["total"] = self.total
         return out
 
 
@@ -101,9 +112,11 @@ class Provenance:
 
     def call(self, operation: str, params: Mapping[str, JSON] | None = None, *,
              target: str | None = None, pages: int = 1, items: int | None = None,
-             ok: bool = True, error: str | None = None) -> ApiCall:
+             ok: bool = True, error: str | None = None, status: int | None = None,
+             retries: int = 0, total: int | None = None) -> ApiCall:
         """Record one API call (pages and items may be updated on the returned object)."""
-        entry = ApiCall(operation, dict(params or {}), target, pages, items, ok, error)
+        entry = ApiCall(operation, dict(params or {}), target, pages, items, ok, error, status,
+                        retries, total)
         with self._lock:
             self.calls.append(entry)
         return entry
@@ -187,6 +200,13 @@ class SnapshotSpec:
     max_window: timedelta
     fn: Callable[[Any, SnapshotContext], SnapshotResult]
     items: Items | None = None
+    schema: JSON = None
+
+    def content_schema(self) -> dict[str, JSON]:
+        """The JSON Schema content must have: declared, else inferred from the example."""
+        from connectors.kit.shape import infer_schema
+
+        return dict(self.schema) if self.schema is not None else infer_schema(self.example)
 
 
 _F = TypeVar("_F", bound=Callable[..., SnapshotResult])
@@ -196,17 +216,18 @@ def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterab
              kind: SnapshotKind = "posture", assess: Assess | None = None,
              example: JSON = None, lookback: timedelta = timedelta(days=90),
              max_window: timedelta = timedelta(days=7),
-             items: Items | None = None) -> Callable[[_F], _F]:
+             items: Items | None = None, schema: JSON = None) -> Callable[[_F], _F]:
     """Declare a method as a snapshot. `lookback` and `max_window` matter for populations:
     the first window starts `lookback` ago, and one run covers at most `max_window`;
-    `items` (pure) lists a population's items so fieldwork can count and sample them."""
+    `items` (pure) lists a population's items so fieldwork can count and sample them;
+    `schema` (JSON Schema) is the content's shape, inferred from `example` when omitted."""
     ctl = check_criteria(controls, where="@snapshot")
 
     def wrap(fn: _F) -> _F:
         fn.__snapshot__ = SnapshotSpec(  # type: ignore[attr-defined]
             name=fn.__name__, doc=(fn.__doc__ or "").strip(), controls=ctl, kind=kind,
             max_age=max_age, permissions=tuple(permissions), assess=assess, example=example,
-            lookback=lookback, max_window=max_window, fn=fn, items=items)
+            lookback=lookback, max_window=max_window, fn=fn, items=items, schema=schema)
         return fn
 
     return wrap
@@ -222,8 +243,14 @@ class CheckResult:
     detail: str = ""
 
 
-class Connector(ABC):
-    """Base class of every connector; subclasses declare snapshots with `@snapshot`."""
+C = TypeVar("C", bound=ConnectorConfig, default=ConnectorConfig)
+
+
+class Connector(ABC, Generic[C]):
+    """Base class of every connector; subclasses declare snapshots with `@snapshot`.
+
+    `class Okta(Connector[OktaConfig])` types `self.config` as an OktaConfig and sets
+    `config_model` from it; the config is checked once here, so connectors need no casts."""
 
     name: ClassVar[str]
     title: ClassVar[str] = ""
@@ -232,6 +259,12 @@ class Connector(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Connector:
+                (model,) = get_args(base)
+                if isinstance(model, type) and issubclass(model, ConnectorConfig) and \
+                        "config_model" not in vars(cls):
+                    cls.config_model = model
         found: dict[str, SnapshotSpec] = {}
         for base in reversed(cls.__mro__):
             for attr in vars(base).values():
@@ -240,9 +273,12 @@ class Connector(ABC):
                     found[spec.name] = spec
         cls._snapshots = found
 
-    def __init__(self, instance: str, config: ConnectorConfig, *, factory: Any = None) -> None:
+    def __init__(self, instance: str, config: C, *, factory: Any = None) -> None:
+        if not isinstance(config, self.config_model):
+            raise ConfigError(f"{self.name}/{instance}: expected a {self.config_model.__name__}, "
+                              f"got {type(config).__name__}")
         self.instance = instance
-        self.config = config
+        self.config: C = config
         self.factory = factory
 
     @classmethod
@@ -268,5 +304,5 @@ class Connector(ABC):
         """Run the snapshot called `name`."""
         return self._snapshots[name].fn(self, ctx)
 
-    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
+    def close(self) -> None:
         """Release clients (default: nothing)."""

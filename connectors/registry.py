@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-from collector.errors import ConfigError
 from connectors.base import Connector
+from connectors.errors import ConfigError
 
 GROUP = "evidence_agent.connectors"
 log = logging.getLogger("evidence.registry")

@@ -121,6 +121,7 @@ class Fault:
     body_contains: str | None = None
     times: int | None = None
     message: str = "injected by the simulator"
+    headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, req: _Request) -> bool:
         return ((self.service is None or self.service == req.service)
@@ -203,6 +204,12 @@ class CloudTrailSimulator:
             self._throttle_next = 0
             self.log.clear()
 
+    def clear_faults(self) -> None:
+        """Remove injected faults and throttling; events stay."""
+        with self._lock:
+            self._faults.clear()
+            self._throttle_next = 0
+
     def throttle_next(self, n: int) -> None:
         """Answer the next `n` LookupEvents requests with ThrottlingException."""
         with self._lock:
@@ -257,7 +264,8 @@ class CloudTrailSimulator:
         req = self._parse(method, path, headers, body)
         fault = self._fault_for(req)
         if fault is not None:
-            out = _error_response(req, fault.status, fault.code, fault.message)
+            status, hdrs, body = _error_response(req, fault.status, fault.code, fault.message)
+            out = status, {**hdrs, **fault.headers}, body
         elif _target(headers) == TARGET_PREFIX + "LookupEvents":
             out = self._lookup(req)
         elif (own := self._answer(req)) is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from collector.errors import ConfigError
+from connectors.errors import ConfigError
 from storage.canonical import canonical, iso, sha256_hex
 from storage.index import GENESIS, access_log, api_tokens, writer
 

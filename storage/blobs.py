@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20

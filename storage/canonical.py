@@ -17,7 +17,7 @@ from typing import Any
 
 import rfc8785
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 
 _MAX_SAFE = 2**53 - 1
 

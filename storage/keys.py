@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 
 
 def key_id(public: Ed25519PublicKey) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 from storage.index import locks, writer
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, inspect, or_, select, text
 
-from collector.errors import ConfigError
+from connectors.errors import ConfigError
 from storage.canonical import iso
 from storage.index import locks, records, runs, seals, series
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 from storage import keys
 from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.canonical import canonical, sha256_hex
@@ -24,7 +24,7 @@ from storage.index import make_engine, migrate, records, runs, writer
 from storage.ledger import Seal, append_rows, make_seal
 
 if TYPE_CHECKING:
-    from collector.config import Config
+    from storage.settings import StoreSettings as Config
 
 Clock = Callable[[], datetime]
 

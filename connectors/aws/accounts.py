@@ -8,10 +8,10 @@ from functools import partial
 
 import boto3
 
-from collector.config import SecretRef, resolve_secret
-from collector.errors import ConnectorError
 from connectors.aws.calls import Recorder
 from connectors.aws.config import AwsAccount, AwsConfig
+from connectors.errors import ConnectorError
+from connectors.secrets import SecretRef, resolve_secret
 
 SessionFactory = Callable[[str | None], boto3.Session]
 

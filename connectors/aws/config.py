@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -83,6 +83,8 @@ class AwsConfig(ConnectorConfig):
     max_attempts: int = Field(default=6, ge=1, le=20)  # total, the first try included
     workers: int = Field(default=16, ge=1, le=64)
     credential_report_wait_seconds: float = Field(default=120.0, gt=0, le=900)
+    # Seconds one snapshot run may spend waiting between retries, over all its calls.
+    retry_budget_seconds: float = Field(default=300.0, ge=0, le=3600)
 
     @field_validator("regions")
     @classmethod

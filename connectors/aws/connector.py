@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from collector.errors import ConfigError, ConnectorError, TransientError
 from connectors.aws import assess as A
 from connectors.aws import examples as X
 from connectors.aws.accounts import Account, SessionFactory, default_factory, resolve_accounts
@@ -22,12 +21,12 @@ from connectors.aws.run import Run
 from connectors.base import (
     CheckResult,
     Connector,
-    ConnectorConfig,
     Provenance,
     SnapshotContext,
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import ConfigError, ConnectorError, TransientError
 
 DAY = timedelta(days=1)
 _IAM_READ_PREFIXES = ("Get", "List", "Generate", "Simulate", "Describe")
@@ -76,20 +75,17 @@ def report_age_problem(generated: datetime | None, started: datetime,
     return None
 
 
-class AwsConnector(Connector):
+class AwsConnector(Connector[AwsConfig]):
     """Evidence from AWS accounts: IAM, S3, EBS, RDS, KMS, CloudTrail, Config, GuardDuty."""
 
     name: ClassVar[str] = "aws"
     title: ClassVar[str] = "Amazon Web Services"
-    config_model: ClassVar[type[ConnectorConfig]] = AwsConfig
 
-    def __init__(self, instance: str, config: ConnectorConfig, *,
+    def __init__(self, instance: str, config: AwsConfig, *,
                  factory: SessionFactory | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if not isinstance(config, AwsConfig):
-            raise ConfigError(f"aws/{instance}: expected an AwsConfig")
         super().__init__(instance, config, factory=factory or default_factory)
-        self.cfg: AwsConfig = config
+        self.cfg = self.config
         self._sleep = sleep
         self._client_lock = threading.Lock()
 

@@ -1,18 +1,19 @@
-"""One snapshot run across accounts and regions: fan-out, and what could not be read."""
+"""One snapshot run across accounts and regions, fanned out with the kit's FanOut."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from collector.errors import ConnectorError
 from connectors.aws.accounts import Account, SessionFactory, resolve_accounts, resolve_regions
 from connectors.aws.calls import Client, Recorder
 from connectors.aws.config import AwsConfig
 from connectors.base import SnapshotContext
+from connectors.errors import ConnectorError
+from connectors.kit import FanOut
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -24,9 +25,7 @@ class Run:
         self.config = config
         self.ctx = ctx
         self.rec = Recorder(ctx.ipe, config, client_lock)
-        self._lock = threading.Lock()
-        self.unreadable: list[dict[str, Any]] = []
-        self._first_error: ConnectorError | None = None
+        self.fan = FanOut(ctx.ipe, ctx.log, workers=config.workers, what=f"aws {ctx.snapshot}")
         self.accounts, failed = resolve_accounts(config, factory, self.rec)
         for f in failed:
             self.fail(f.account_id, f.label, None, f.error)
@@ -44,38 +43,19 @@ class Run:
     def fail(self, account_id: str | None, label: str | None, region: str | None,
              err: ConnectorError) -> None:
         """Record a part that could not be read: an IPE error and an `unreadable` entry."""
-        where = f"{account_id or label}/{region}" if region else str(account_id or label)
-        self.ctx.ipe.error(f"{where}: {err}")
-        self.ctx.log.warning("aws %s: %s could not be read: %s", self.ctx.snapshot, where, err)
-        with self._lock:
-            self._first_error = self._first_error or err
-            self.unreadable.append({"account_id": account_id, "account": label,
-                                    "region": region, "error": type(err).__name__,
-                                    "detail": err.message})
+        self.fan.fail({"account_id": account_id, "account": label, "region": region}, err)
 
     def sorted_unreadable(self) -> list[dict[str, Any]]:
         """The unreadable parts in a stable order (content must not depend on timing)."""
-        return sorted(self.unreadable, key=lambda u: (str(u["account_id"]), str(u["account"]),
-                                                      str(u["region"]), u["detail"]))
+        return self.fan.unreadable()
 
-    def map(self, fn: Callable[[T], Any], items: list[T]) -> list[Any]:
+    def map(self, fn: Callable[[S], T], items: Sequence[S]) -> list[T]:
         """Run `fn` over `items` on the worker pool, keeping order."""
-        if len(items) <= 1:
-            return [fn(i) for i in items]
-        with ThreadPoolExecutor(max_workers=min(self.config.workers, len(items))) as pool:
-            return list(pool.map(fn, items))
+        return self.fan.map(fn, items)
 
     def each_account(self, fn: Callable[[Account], T]) -> list[tuple[Account, T]]:
         """`fn` for every account; a failing account is recorded and skipped."""
-        def one(a: Account) -> tuple[Account, T] | None:
-            try:
-                return a, fn(a)
-            except ConnectorError as e:
-                self.fail(a.account_id, a.label, None, e)
-                return None
-        out = [r for r in self.map(one, self.accounts) if r is not None]
-        self._all_failed(out)
-        return out
+        return self.fan.each(fn, self.accounts, _where)
 
     def each_region(self, fn: Callable[[Account, str], T]) -> list[tuple[Account, str, T]]:
         """`fn` for every (account, region); a failing region is recorded and skipped."""
@@ -85,23 +65,15 @@ class Run:
                 pairs.extend((a, r) for r in resolve_regions(self.config, a, self.rec))
             except ConnectorError as e:
                 self.fail(a.account_id, a.label, None, e)
-
-        def one(p: tuple[Account, str]) -> tuple[Account, str, T] | None:
-            try:
-                return p[0], p[1], fn(*p)
-            except ConnectorError as e:
-                self.fail(p[0].account_id, p[0].label, p[1], e)
-                return None
-        out = [r for r in self.map(one, pairs) if r is not None]
-        self._all_failed(out)
-        return out
-
-    def _all_failed(self, results: list[Any]) -> None:
-        # Nothing read at all: the snapshot failed (the runner retries transient errors).
-        if not results and self._first_error is not None:
-            raise self._first_error
+        done = self.fan.each(lambda p: fn(*p), pairs,
+                             lambda p: {**_where(p[0]), "region": p[1]})
+        return [(a, r, out) for (a, r), out in done]
 
     def scope(self, results: list[tuple[Account, str, Any]]) -> list[dict[str, str]]:
         """The (account, region) pairs actually read, sorted."""
         return sorted(({"account_id": a.account_id, "region": r} for a, r, _ in results),
                       key=lambda s: (s["account_id"], s["region"]))
+
+
+def _where(a: Account) -> dict[str, str | None]:
+    return {"account_id": a.account_id, "account": a.label, "region": None}

@@ -37,15 +37,6 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
-from collector.config import resolve_secret
-from collector.errors import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    PermissionDenied,
-    TransientError,
-    UnexpectedResponse,
-)
 from connectors.azure.config import (
     AzureConfig,
     ClientCertificate,
@@ -54,6 +45,15 @@ from connectors.azure.config import (
     WorkloadIdentity,
 )
 from connectors.base import ApiCall, Provenance
+from connectors.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    PermissionDenied,
+    TransientError,
+    UnexpectedResponse,
+)
+from connectors.secrets import resolve_secret
 
 ARM_SCOPE = "https://management.azure.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

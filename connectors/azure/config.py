@@ -22,8 +22,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _URL = re.compile(r"^https://[^/@\s]+/?$")

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 from azure.core.credentials import TokenCredential
 
-from collector.errors import ConfigError, ConnectorError
 from connectors.azure import assess as A
 from connectors.azure import examples as X
 from connectors.azure.clients import CredentialFactory, Session, build_credential
@@ -24,6 +23,7 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import ConfigError, ConnectorError
 
 DAY = timedelta(days=1)
 API = {"authorization": "2022-04-01", "diagnosticSettings": "2021-05-01-preview",

@@ -25,16 +25,16 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from collector.config import resolve_secret
-from collector.errors import (
+from connectors.base import Provenance
+from connectors.errors import (
     AuthError,
     ConnectorError,
     PermissionDenied,
     TransientError,
     UnexpectedResponse,
 )
-from connectors.base import Provenance
 from connectors.okta.config import OktaConfig
+from connectors.secrets import resolve_secret
 
 SCOPES = ("okta.users.read", "okta.groups.read", "okta.roles.read", "okta.policies.read",
           "okta.logs.read")

@@ -19,8 +19,8 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 
 class OktaOAuth(ConnectorConfig):

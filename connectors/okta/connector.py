@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from collector.errors import ConfigError, ConnectorError, PermissionDenied
 from connectors.base import (
     CheckResult,
     Connector,
@@ -17,6 +16,7 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import ConfigError, ConnectorError, PermissionDenied
 from connectors.okta import examples as X
 from connectors.okta.assess import assess_admins, assess_users
 from connectors.okta.client import (
