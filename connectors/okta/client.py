@@ -8,10 +8,10 @@ building requests, the `SSWS <token>` header, and the OAuth 2.0 private_key_jwt 
 signs the client assertion, fetches and caches the access token). We keep the raw JSON
 Okta answered (that is the evidence) and read every `Link` line ourselves.
 
-Rate limits: a bucket whose `x-rate-limit-remaining` reaches 0 pauses until its
-`x-rate-limit-reset`; a 429 waits until that reset. All waiting in one snapshot shares one
-budget (`rate_limit_wait_seconds`); when it is spent, `RateLimitExhausted` is raised and the
-snapshot records itself as incomplete.
+Rate limits: a bucket whose `x-rate-limit-remaining` falls below the number of calls we
+may have in flight pauses until its `x-rate-limit-reset`; a 429 waits until that reset.
+All waiting in one snapshot shares one budget (`rate_limit_wait_seconds`); when it is spent,
+`RateLimitExhausted` is raised and the snapshot records itself as incomplete.
 """
 
 from __future__ import annotations
@@ -212,10 +212,13 @@ class OktaHttp:
             status = resp.status
             headers = resp.headers
             remaining = headers.get("x-rate-limit-remaining")
-            if remaining is not None and remaining.strip() == "0":
+            # Stop early enough that the calls already in flight do not run into 429s.
+            if remaining is not None and remaining.strip().isdigit() and \
+                    int(remaining) < self.cfg.concurrency:
                 reset_in = self._reset_in(headers)
                 if reset_in is not None:
-                    self._paused[bucket] = self._clock() + reset_in
+                    self._paused[bucket] = max(self._paused.get(bucket, 0.0),
+                                               self._clock() + reset_in)
             if 200 <= status < 300:
                 try:
                     return (json.loads(body) if body else None), headers
