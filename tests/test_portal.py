@@ -259,3 +259,41 @@ def test_serve_refuses_plain_http_off_loopback(config_file: Callable[..., Path])
     """`serve --host 0.0.0.0` without TLS is refused with one line (exit 2)."""
     res = CliRunner().invoke(cli, ["-c", str(config_file()), "serve", "--host", "0.0.0.0"])
     assert res.exit_code == 2 and "plain HTTP" in res.output
+
+
+def test_serve_speaks_tls_with_the_given_certificate(config_file: Callable[..., Path],
+                                                     tmp_path: Path) -> None:
+    """`evidence serve --tls-cert --tls-key` answers HTTPS with that certificate, and a
+    plain-HTTP request to the same port gets no answer from the API."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import subprocess_env
+    from tests.test_exceptions_alerts import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    path = config_file()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exe = Path(sys.executable).parent / "evidence"
+    proc = subprocess.Popen([str(exe), "-c", str(path), "serve", "--port", str(port),
+                             "--tls-cert", str(cert), "--tls-key", str(key)],
+                            env=subprocess_env(), stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/openapi.json", verify=str(cert))
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert r.status_code == 200 and r.json()["info"]["title"]
+        assert httpx.get(f"https://127.0.0.1:{port}/api/controls",
+                         verify=str(cert)).status_code == 401
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/api/controls", timeout=3).json()
+    finally:
+        proc.terminate()
+        proc.wait(10)
