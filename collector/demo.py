@@ -1,8 +1,9 @@
 """`evidence demo`: local simulators, one full collection, a query per control, verify.
 
-Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with a realistic
-account) and our CloudTrail simulator answers LookupEvents in front of it; our Okta
-simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
+Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with two realistic
+accounts, reached by assuming a role in each) and our front (simulators/aws_front.py)
+answers what moto lacks: LookupEvents, true credential reports, Config delivery status; our
+Okta simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
 private-key JWT it verifies (an API token is configured too, for `connectors check`); the
 Azure simulator stands in for Entra ID, Azure Resource Manager and Microsoft Graph over
 HTTPS.
@@ -63,6 +64,8 @@ backoff_seconds = 0.2
 type = "aws"
 instance = "demo"
 regions = ["us-east-1", "eu-west-1"]
+accounts = [{{ role_arn = "arn:aws:iam::123456789012:role/EvidenceAgent" }},
+            {{ role_arn = "arn:aws:iam::210987654321:role/EvidenceAgent" }}]
 endpoint_url = "{aws_url}"
 credential_report_wait_seconds = 30
 """
@@ -78,7 +81,7 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     from moto.server import ThreadedMotoServer
 
     from simulators.aws_front import AwsFront
-    from simulators.aws_seed import seed_demo_account
+    from simulators.aws_seed import seed_demo_account, seed_demo_member_account
     from simulators.cloudtrail import iam_event
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -88,7 +91,8 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     moto_url = f"http://{host}:{port}"
     sim = AwsFront(upstream=moto_url).start()
     stack.callback(sim.stop)
-    seed_demo_account(moto_url)
+    sim.apply(seed_demo_account(moto_url))
+    sim.apply(seed_demo_member_account(moto_url))
     now = datetime.now(UTC)
     sim.add_events([
         iam_event("CreateUser", now - timedelta(days=20), user="alice",

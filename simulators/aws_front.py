@@ -1,7 +1,7 @@
 """AWS in front of moto: what moto lacks or answers unlike AWS, answered as AWS documents it.
 
 `AwsFront` is the CloudTrail simulator (LookupEvents, fault injection, forwarding to moto)
-plus two stand-ins:
+plus stand-ins:
 
 - IAM credential reports (GenerateCredentialReport / GetCredentialReport). moto stamps every
   report with a fixed 2015 GeneratedTime and builds it anew on each read. AWS generates a
@@ -11,6 +11,7 @@ plus two stand-ins:
   be set per user with `set_report_fields`.
 - AWS Config `DescribeDeliveryChannelStatus` (moto: not implemented): the channels moto
   holds, each delivering successfully unless `set_delivery_failure` says otherwise.
+- LookupEvents scoped to the caller's account (each account has its own event history).
 
     with AwsFront(upstream=moto_url) as front:
         front.set_report_fields("arn:aws:iam::123456789012:user/bob",
@@ -30,7 +31,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulators.cloudtrail import JSON_11, CloudTrailSimulator, _error_response, _Request
+from simulators.aws_seed import Seeded
+from simulators.cloudtrail import (
+    JSON_11,
+    CloudTrailSimulator,
+    Event,
+    _error_response,
+    _Request,
+)
 
 REPORT_LIFETIME = timedelta(hours=4)
 _IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -48,6 +56,7 @@ class AwsFront(CloudTrailSimulator):
         self._reports: dict[str, tuple[datetime, str]] = {}
         self._report_fields: dict[str, dict[str, str]] = {}
         self._delivery_failures: dict[tuple[str, str], str] = {}
+        self._accounts: dict[str, str | None] = {}
 
     def set_report_fields(self, user_arn: str, **fields: str) -> None:
         """Report these credential-report columns for `user_arn` in reports generated from now."""
@@ -59,10 +68,43 @@ class AwsFront(CloudTrailSimulator):
         with self._front_lock:
             self._delivery_failures[(region, channel)] = error_code
 
+    def apply(self, seeded: Seeded) -> None:
+        """Take on what a seed asked for beyond moto: report columns, delivery failures."""
+        for arn, fields in seeded.report_fields.items():
+            self.set_report_fields(arn, **fields)
+        for region, channel, code in seeded.delivery_failures:
+            self.set_delivery_failure(region, channel, code)
+
     def expire_reports(self) -> None:
         """Forget every generated credential report (as if 4 hours had passed)."""
         with self._front_lock:
             self._reports.clear()
+
+    def _visible(self, req: _Request, event: Event) -> bool:
+        """LookupEvents answers from the caller's own account's event history."""
+        owner = event.record.get("recipientAccountId")
+        return owner is None or self.upstream is None or owner == self._account_of(req)
+
+    def _account_of(self, req: _Request) -> str | None:
+        key = req.access_key or ""
+        with self._front_lock:
+            if key in self._accounts:
+                return self._accounts[key]
+        body = b"Action=GetCallerIdentity&Version=2011-06-15"
+        headers = {k: v for k, v in req.headers.items()
+                   if k.lower() in ("authorization", "x-amz-security-token", "x-amz-date")}
+        # moto picks the service from the credential scope: sign the question as STS
+        for k, v in list(headers.items()):
+            if k.lower() == "authorization":
+                headers[k] = re.sub(r"/[^/]+/aws4_request", "/sts/aws4_request", v, count=1)
+        headers.update({"Content-Type": "application/x-www-form-urlencoded",
+                        "Content-Length": str(len(body))})
+        status, _h, data = self._forward("POST", "/", headers, body)
+        m = re.search(rb"<Account>(\d+)</Account>", data) if status < 300 else None
+        account = m.group(1).decode() if m else None
+        with self._front_lock:
+            self._accounts[key] = account
+        return account
 
     def _answer(self, req: _Request) -> tuple[int, dict[str, str], bytes] | None:
         if req.service == "iam" and req.operation == "GenerateCredentialReport":

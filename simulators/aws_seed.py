@@ -10,8 +10,10 @@ a test or a benchmark can compare verdicts against the truth.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -44,6 +46,12 @@ class Seeded:
     rotating_keys: set[str] = field(default_factory=set)
     non_rotating_keys: set[str] = field(default_factory=set)
     admin_users: set[str] = field(default_factory=set)
+    # what moto cannot produce (sign-ins, time passing), for the front's credential report
+    report_fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    unused_credentials: set[str] = field(default_factory=set)
+    never_used_passwords: set[str] = field(default_factory=set)
+    unattached_admin_policies: set[str] = field(default_factory=set)
+    delivery_failures: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _session() -> boto3.Session:
@@ -174,11 +182,15 @@ def seed_demo_account(endpoint_url: str) -> Seeded:
     iam.add_user_to_group(GroupName="developers", UserName="alice")
     iam.put_user_policy(UserName="eve", PolicyName="everything",
                         PolicyDocument=json.dumps(_ADMIN_DOC))
+    legacy = iam.create_policy(PolicyName="LegacyFullAccess",
+                               PolicyDocument=json.dumps(_ADMIN_DOC))["Policy"]["Arn"]
+    seeded.unattached_admin_policies.add(str(legacy))
     iam.create_role(RoleName="break-glass", AssumeRolePolicyDocument=json.dumps(_TRUST_ACCOUNT))
     iam.attach_role_policy(RoleName="break-glass", PolicyArn=admin)
     iam.create_role(RoleName="legacy-vendor", AssumeRolePolicyDocument=json.dumps(_TRUST_ANYONE))
     iam.attach_role_policy(RoleName="legacy-vendor", PolicyArn=admin)
     seeded.admin_users |= {f"arn:aws:iam::{ACCOUNT_ID}:user/{u}" for u in ("dana", "eve")}
+    _history(seeded)
 
     data_key = _key(kms, "prod-data", rotate=True, seeded=seeded)
     _key(kms, "legacy-exports", rotate=False, seeded=seeded)
@@ -194,6 +206,9 @@ def seed_demo_account(endpoint_url: str) -> Seeded:
             logging_to="acme-access-logs", seeded=seeded, lock=True)
     _bucket(s3, "acme-cloudtrail", encrypt="AES256", block=True, versioning=True, tls=True,
             logging_to="acme-access-logs", seeded=seeded)
+    s3.put_object_lock_configuration(Bucket="acme-audit-evidence", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}})
     _trail(c, "acme-cloudtrail")
     c["cloudtrail"].create_trail(Name="dev-us-only", S3BucketName="acme-cloudtrail")
     c["ec2"].enable_ebs_encryption_by_default()
@@ -212,7 +227,102 @@ def seed_demo_account(endpoint_url: str) -> Seeded:
     cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "acme-cloudtrail"})
     cfg.start_configuration_recorder(ConfigurationRecorderName="default")
     c["guardduty"].create_detector(Enable=True, FindingPublishingFrequency="SIX_HOURS")
+    # eu-west-1: a recorder that records but whose delivery fails (see AwsFront)
+    eu = _session().client("config", region_name="eu-west-1", endpoint_url=endpoint_url)
+    eu.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/aws-config",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": False}})
+    eu.put_delivery_channel(DeliveryChannel={"name": "default",
+                                             "s3BucketName": "acme-config-deleted"})
+    eu.start_configuration_recorder(ConfigurationRecorderName="default")
+    seeded.delivery_failures.append(("eu-west-1", "default", "NoSuchBucket"))
     return seeded
+
+
+def _history(seeded: Seeded) -> None:
+    """Sign-ins and key use over time (moto records neither) for the demo's users."""
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def ago(days: int) -> str:
+        return (now - timedelta(days=days)).isoformat()
+
+    def arn(user: str) -> str:
+        return f"arn:aws:iam::{seeded.account_id}:user/{user}"
+
+    seeded.report_fields.update({
+        arn("alice"): {"password_last_used": ago(2), "access_key_1_last_used_date": ago(1)},
+        arn("bob"): {"password_last_used": ago(60)},
+        arn("ci-deployer"): {"access_key_1_last_rotated": ago(120),
+                             "access_key_1_last_used_date": ago(50)},
+        arn("eve"): {"password_last_used": ago(1)},
+    })
+    seeded.unused_credentials |= {arn("bob"), arn("ci-deployer")}
+    seeded.never_used_passwords.add(arn("dana"))
+
+
+MEMBER_ID = "210987654321"
+
+
+def seed_demo_member_account(endpoint_url: str, account_id: str = MEMBER_ID) -> Seeded:
+    """A second, better-kept account reached by assuming a role: a strong password policy,
+    an attached customer admin policy, Block Public Access split across account and bucket,
+    a trail in eu-west-1 only, a stopped Config recorder and a disabled GuardDuty detector."""
+    base = _session().client("sts", endpoint_url=endpoint_url)
+    cr = base.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/seed",
+                          RoleSessionName="seed")["Credentials"]
+    sess = boto3.Session(aws_access_key_id=cr["AccessKeyId"],
+                         aws_secret_access_key=cr["SecretAccessKey"],
+                         aws_session_token=cr["SessionToken"], region_name=REGION)
+    seeded = Seeded(account_id=account_id)
+
+    def client(name: str, region: str = REGION) -> Any:
+        return sess.client(name, region_name=region, endpoint_url=endpoint_url)
+
+    iam = client("iam")
+    iam.update_account_password_policy(
+        MinimumPasswordLength=16, RequireNumbers=True, RequireSymbols=True,
+        RequireUppercaseCharacters=True, RequireLowercaseCharacters=True,
+        AllowUsersToChangePassword=True, MaxPasswordAge=90, PasswordReusePrevention=24)
+    _user(iam, "frank", console=True, mfa=True, key=False, seeded=seeded)
+    ops = iam.create_policy(PolicyName="OpsAdmin", PolicyDocument=json.dumps(_ADMIN_DOC))
+    iam.create_role(RoleName="ops-admin", AssumeRolePolicyDocument=json.dumps(_TRUST_ACCOUNT))
+    iam.attach_role_policy(RoleName="ops-admin", PolicyArn=ops["Policy"]["Arn"])
+    seeded.report_fields[f"arn:aws:iam::{account_id}:user/frank"] = {
+        "password_last_used": (datetime.now(UTC) - timedelta(days=3)).replace(
+            microsecond=0).isoformat()}
+    s3c = client("s3control")
+    s3c.meta.events.register("before-sign.s3-control", strip_account_prefix)
+    s3c.put_public_access_block(AccountId=account_id, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False})
+    s3 = client("s3")
+    _bucket(s3, "member-reports", encrypt="AES256", block=False, versioning=True, tls=True,
+            logging_to=None, seeded=seeded)
+    s3.put_public_access_block(Bucket="member-reports", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
+    seeded.public_access_blocked.add("member-reports")
+    eu_s3 = client("s3", "eu-west-1")
+    eu_s3.create_bucket(Bucket="member-trail-eu", CreateBucketConfiguration={
+        "LocationConstraint": "eu-west-1"})
+    ct = client("cloudtrail", "eu-west-1")
+    ct.create_trail(Name="eu-only", S3BucketName="member-trail-eu",
+                    EnableLogFileValidation=True)
+    ct.start_logging(Name="eu-only")
+    cfg = client("config")
+    cfg.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{account_id}:role/aws-config",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    client("guardduty").create_detector(Enable=False)
+    return seeded
+
+
+def strip_account_prefix(request: Any, **_: Any) -> None:
+    """S3 Control puts the account ID in front of the host; 127.0.0.1 cannot take it."""
+    parts = urllib.parse.urlsplit(request.url)
+    host, _sep, rest = parts.netloc.partition(".")
+    if host.isdigit() and len(host) == 12 and rest:
+        request.url = urllib.parse.urlunsplit(parts._replace(netloc=rest))
 
 
 def seed_bench(endpoint_url: str, users: int = 2000, buckets: int = 200, keys: int = 20,

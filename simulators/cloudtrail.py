@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 JSON_11 = "application/x-amz-json-1.1"
@@ -174,7 +174,7 @@ class CloudTrailSimulator:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> CloudTrailSimulator:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="cloudtrail-simulator")
         self._thread.start()
@@ -184,7 +184,7 @@ class CloudTrailSimulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> CloudTrailSimulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
@@ -278,6 +278,10 @@ class CloudTrailSimulator:
         with self._lock:
             self.log.append((req.service, req.region, req.operation, out[0]))
         return out
+
+    def _visible(self, req: _Request, event: Event) -> bool:
+        """Whether the caller may see `event` (a subclass may scope events to its account)."""
+        return True
 
     def _answer(self, req: _Request) -> tuple[int, dict[str, str], bytes] | None:
         """A subclass's own answer to a request it stands in for (None: forward it)."""
@@ -375,6 +379,7 @@ class CloudTrailSimulator:
             after = _read_token(str(q["NextToken"]), query_hash)
         with self._lock:
             events = [e for e in self._events if e.region == (req.region or "us-east-1")]
+        events = [e for e in events if self._visible(req, e)]
         matched = []
         for e in events:
             t = e.event_time.timestamp()

@@ -141,11 +141,79 @@ def test_cloudtrail_management_event_selectors() -> None:
     assert v[X.ACCOUNT] == "fail" and v[trail["arn"]] == "fail"
 
 
-def test_password_policy_absent_fails() -> None:
-    """No password policy at all is a failure, not an error."""
+def test_password_policy_absent_fails_every_rule() -> None:
+    """No password policy at all fails each of the seven rules on its own, naming the rule."""
     out = A.assess_password_policy({"accounts": [{"account_id": "1", "policy": None}],
                                     "unreadable": []})
-    assert [f.status for f in out] == ["fail"]
+    assert [f.status for f in out] == ["fail"] * 7
+    assert all("no password policy is set" in f.reason for f in out)
+
+
+def test_password_policy_rule_edges() -> None:
+    """Length 13 and reuse 23 fail, 14 and 24 pass; a MaxPasswordAge without ExpirePasswords,
+    or over 90 days, fails; each character class is judged alone."""
+    base = dict(X.PASSWORD_POLICY["accounts"][0]["policy"], ExpirePasswords=True,
+                MaxPasswordAge=90)
+
+    def verdict(**kw: object) -> dict[str, str]:
+        content = {"accounts": [{"account_id": "1", "policy": dict(base, **kw)}],
+                   "unreadable": []}
+        return {f.reason.split(":")[0].removeprefix("password policy "): f.status
+                for f in A.assess_password_policy(content)}
+
+    assert set(verdict().values()) == {"pass"}
+    assert verdict(MinimumPasswordLength=13)["minimum length"] == "fail"
+    assert verdict(PasswordReusePrevention=23)["reuse prevention"] == "fail"
+    assert verdict(ExpirePasswords=False)["maximum age"] == "fail"
+    assert verdict(MaxPasswordAge=91)["maximum age"] == "fail"
+    v = verdict(RequireSymbols=False)
+    assert v.pop("symbols") == "fail" and set(v.values()) == {"pass"}
+
+
+def test_regional_present_but_off_is_its_own_reason() -> None:
+    """A stopped Config recorder and a disabled GuardDuty detector fail as present but off;
+    a recorder recording without a delivery channel fails too."""
+    scope = [{"account_id": "1", "region": "r"}]
+    rec = {"account_id": "1", "region": "r", "name": "default", "recording": False}
+    out = A.assess_config_recorders({"recorders": [rec], "delivery_channels": [],
+                                     "scope": scope, "unreadable": []})
+    assert [(f.status, f.reason) for f in out] == [
+        ("fail", "AWS Config recorder default present but not recording")]
+    out = A.assess_config_recorders({"recorders": [dict(rec, recording=True)],
+                                     "delivery_channels": [], "scope": scope,
+                                     "unreadable": []})
+    assert out[0].status == "fail" and "no delivery channel" in out[0].reason
+    det = {"account_id": "1", "region": "r", "name": "d1", "status": "DISABLED"}
+    out = A.assess_guardduty_detectors({"detectors": [det], "scope": scope, "unreadable": []})
+    assert [(f.status, f.reason) for f in out] == [
+        ("fail", "GuardDuty detector d1 present but disabled")]
+
+
+def test_cloudtrail_region_coverage_follows_where_trails_apply() -> None:
+    """A single-region trail covers its home region (and regions DescribeTrails lists it in,
+    e.g. an organization's shadow trail); a stopped trail covers nothing."""
+    t = dict(X.CLOUDTRAIL["trails"][0], multi_region=False, regions=["us-east-1"])
+    scope = [{"account_id": X.ACCOUNT, "region": r} for r in ("eu-west-1", "us-east-1")]
+    v = {f.resource: f.status for f in A.assess_cloudtrail(
+        {"trails": [t], "scope": scope, "unreadable": []}) if "region coverage" in f.reason}
+    assert v == {f"{X.ACCOUNT}/eu-west-1": "fail", f"{X.ACCOUNT}/us-east-1": "pass"}
+    shadow = dict(t, regions=["eu-west-1", "us-east-1"])
+    v = {f.resource: f.status for f in A.assess_cloudtrail(
+        {"trails": [shadow], "scope": scope, "unreadable": []}) if "region coverage" in f.reason}
+    assert set(v.values()) == {"pass"}
+    stopped = dict(shadow, is_logging=False)
+    v = {f.resource: f.status for f in A.assess_cloudtrail(
+        {"trails": [stopped], "scope": scope, "unreadable": []}) if "region coverage" in f.reason}
+    assert set(v.values()) == {"fail"}
+
+
+def test_unattached_customer_admin_policy_fails() -> None:
+    """The example's customer admin policy attached to nothing fails; one attachment passes."""
+    content = copy.deepcopy(X.PRIVILEGED_ACCESS)
+    arn = content["accounts"][0]["customer_admin_policies"][0]["arn"]
+    assert {f.resource: f.status for f in A.assess_privileged_access(content)}[arn] == "fail"
+    content["accounts"][0]["customer_admin_policies"][0]["attachments"] = 1
+    assert {f.resource: f.status for f in A.assess_privileged_access(content)}[arn] == "pass"
 
 
 def test_parse_time_is_aware_utc() -> None:

@@ -17,11 +17,18 @@ import pytest
 
 from collector.errors import AuthError, PermissionDenied, TransientError
 from connectors.aws import AwsConfig, AwsConnector
+from connectors.aws import assess as A
 from connectors.aws.calls import _strip_account_prefix
 from connectors.aws.policy import granted_actions, iam_action
 from connectors.base import Provenance, SnapshotContext, SnapshotResult
 from simulators.aws_front import AwsFront
-from simulators.aws_seed import ACCOUNT_ID, Seeded, seed_demo_account
+from simulators.aws_seed import (
+    ACCOUNT_ID,
+    MEMBER_ID,
+    Seeded,
+    seed_demo_account,
+    seed_demo_member_account,
+)
 from simulators.cloudtrail import CloudTrailSimulator, Fault, iam_event
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -46,6 +53,9 @@ class Aws:
         self.sim = AwsFront(upstream=self.moto_url).start()
         self.url = self.sim.url
         self.seeded: Seeded = seed_demo_account(self.moto_url)
+        self.member: Seeded = seed_demo_member_account(self.moto_url)
+        self.sim.apply(self.seeded)
+        self.sim.apply(self.member)
 
     def stop(self) -> None:
         self.sim.stop()
@@ -261,7 +271,9 @@ def test_root_and_password_policy_verdicts(aws: Aws) -> None:
         f"arn:aws:iam::{ACCOUNT_ID}:root"] == "fail"
     pol, _ = run(conn, "password_policy")
     assert pol.content["accounts"][0]["policy"]["MinimumPasswordLength"] == 8
-    assert set(verdicts(conn, "password_policy", pol).values()) == {"fail"}
+    pv = {f.reason.split(":")[0]: f.status for f in A.assess_password_policy(pol.content)}
+    assert pv.pop("password policy numbers") == "pass"  # the only rule the demo meets
+    assert set(pv.values()) == {"fail"} and len(pv) == 6
     empty = connector(aws.url, factory=lambda _p: account_session(aws.moto_url, "555555555555"))
     none, c = run(empty, "password_policy")
     assert none.content["accounts"][0]["policy"] is None
@@ -575,3 +587,105 @@ def test_simulator_answers_unknown_targets_without_upstream() -> None:
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=5)
         assert json.loads(e.value.read())["__type"] == "UnknownOperationException"
+
+
+# --- checks from issue 9, on the seeded demo accounts ----------------------------------------
+
+def member(url: str, **cfg: Any) -> AwsConnector:
+    """A connector for the demo's member account, reached by assuming a role."""
+    return connector(url, accounts=[{"role_arn": f"arn:aws:iam::{MEMBER_ID}:role/Evidence"}],
+                     **cfg)
+
+
+def findings(conn: AwsConnector, name: str, result: SnapshotResult,
+             prefix: str) -> dict[str, tuple[str, str]]:
+    spec = conn.snapshots()[name]
+    assert spec.assess is not None
+    return {f.resource: (f.status, f.reason) for f in spec.assess(result.content)
+            if f.reason.startswith(prefix)}
+
+
+def test_unused_and_never_used_credentials(aws: Aws) -> None:
+    """Passwords and active keys unused for 45 days fail (CIS 1.12), a password never used
+    fails, recent use passes; ages count from the report's true GeneratedTime."""
+    conn = connector(aws.url)
+    res, _ = run(conn, "iam_credential_report")
+    unused = findings(conn, "iam_credential_report", res, "unused credentials")
+    assert {a for a, (s, _) in unused.items() if s == "fail"} == aws.seeded.unused_credentials
+    assert unused[f"arn:aws:iam::{ACCOUNT_ID}:user/alice"][0] == "pass"
+    never = findings(conn, "iam_credential_report", res, "password never used")
+    assert {a for a, (s, _) in never.items() if s == "fail"} == aws.seeded.never_used_passwords
+    assert never[f"arn:aws:iam::{ACCOUNT_ID}:user/alice"][0] == "pass"
+
+
+def test_password_policy_rules_each_their_own_finding(aws: Aws) -> None:
+    """Every rule of a policy meeting them all passes on its own (16 characters, reuse 24,
+    90 days, four classes) in the member account."""
+    conn = member(aws.url)
+    res, _ = run(conn, "password_policy")
+    found = [f for f in A.assess_password_policy(res.content)]
+    assert len(found) == 7 and {f.status for f in found} == {"pass"}
+    assert {f.reason.split(":")[0] for f in found} == {
+        "password policy minimum length", "password policy reuse prevention",
+        "password policy maximum age", "password policy uppercase",
+        "password policy lowercase", "password policy numbers", "password policy symbols"}
+
+
+def test_customer_admin_policy_attached_to_nothing_fails(aws: Aws) -> None:
+    """An unattached customer-managed admin policy fails; attached ones pass."""
+    conn = connector(aws.url)
+    res, _ = run(conn, "privileged_access")
+    pol = findings(conn, "privileged_access", res, "customer-managed administrator policy")
+    assert {a for a, (s, _) in pol.items() if s == "fail"} == \
+        aws.seeded.unattached_admin_policies
+    mres, _ = run(member(aws.url), "privileged_access")
+    mpol = findings(conn, "privileged_access", mres, "customer-managed administrator policy")
+    assert list(mpol.values()) == [("pass", mpol[f"arn:aws:iam::{MEMBER_ID}:policy/OpsAdmin"][1])]
+
+
+def test_object_lock_state_per_bucket(aws: Aws) -> None:
+    """A bucket with Object Lock passes naming its default mode and retention; others fail."""
+    conn = connector(aws.url)
+    res, _ = run(conn, "s3_buckets")
+    lock = findings(conn, "s3_buckets", res, "object lock")
+    assert lock["arn:aws:s3:::acme-audit-evidence"] == (
+        "pass", "object lock: enabled, default retention COMPLIANCE 365 days")
+    assert {s for a, (s, _) in lock.items() if a != "arn:aws:s3:::acme-audit-evidence"} == \
+        {"fail"}
+
+
+def test_cloudtrail_coverage_per_region(aws: Aws) -> None:
+    """A region no logging trail covers fails even where the account has a trail elsewhere;
+    a multi-region trail covers every region."""
+    res, _ = run(member(aws.url), "cloudtrail")
+    cov = findings(member(aws.url), "cloudtrail", res, "region coverage")
+    assert cov[f"{MEMBER_ID}/us-east-1"] == ("fail", "region coverage: no trail covers this "
+                                                     "region")
+    assert cov[f"{MEMBER_ID}/eu-west-1"][0] == "pass"
+    main, _ = run(connector(aws.url), "cloudtrail")
+    assert {s for s, _ in findings(connector(aws.url), "cloudtrail", main,
+                                   "region coverage").values()} == {"pass"}
+
+
+def test_config_must_record_and_deliver(aws: Aws) -> None:
+    """Config passes only recording and delivering; a failing delivery channel and a stopped
+    recorder are their own failing reasons."""
+    main, _ = run(connector(aws.url), "config_recorders")
+    cfg = findings(connector(aws.url), "config_recorders", main, "")
+    assert cfg[f"{ACCOUNT_ID}/us-east-1"][0] == "pass"
+    assert cfg[f"{ACCOUNT_ID}/eu-west-1"] == (
+        "fail", "AWS Config delivery channel default failing to deliver (NoSuchBucket)")
+    mres, _ = run(member(aws.url), "config_recorders")
+    mcfg = findings(member(aws.url), "config_recorders", mres, "")
+    assert mcfg[f"{MEMBER_ID}/us-east-1"] == (
+        "fail", "AWS Config recorder default present but not recording")
+    assert mcfg[f"{MEMBER_ID}/eu-west-1"] == ("fail", "no AWS Config recorder")
+
+
+def test_guardduty_present_but_disabled_is_its_own_reason(aws: Aws) -> None:
+    """A disabled detector fails as present-but-disabled, apart from a region with none."""
+    res, _ = run(member(aws.url), "guardduty_detectors")
+    gd = findings(member(aws.url), "guardduty_detectors", res, "")
+    status, reason = gd[f"{MEMBER_ID}/us-east-1"]
+    assert status == "fail" and reason.endswith("present but disabled")
+    assert gd[f"{MEMBER_ID}/eu-west-1"] == ("fail", "no GuardDuty detector")

@@ -18,6 +18,8 @@ JSON = Any
 KEY_MAX_AGE = timedelta(days=90)
 UNUSED_MAX = timedelta(days=45)  # CIS AWS Foundations 1.12
 MIN_PASSWORD_LENGTH = 14
+PASSWORD_REUSE = 24
+MAX_PASSWORD_AGE_DAYS = 90
 ADMIN_MANAGED_POLICIES = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
 
 
@@ -162,21 +164,43 @@ def assess_root_account(content: JSON) -> list[Finding]:
     return out
 
 
+# Each rule of the account password policy, judged on its own (CIS AWS Foundations 1.8-1.9
+# and the former 1.5-1.11): (finding label, policy field, test, requirement). With no policy
+# set, IAM's default applies: 8 characters, no single class required, no reuse prevention,
+# no expiry.
+PASSWORD_RULES: tuple[tuple[str, str, Any, str], ...] = (
+    ("minimum length", "MinimumPasswordLength",
+     lambda v: isinstance(v, int) and v >= MIN_PASSWORD_LENGTH, f"{MIN_PASSWORD_LENGTH} or more"),
+    ("reuse prevention", "PasswordReusePrevention",
+     lambda v: isinstance(v, int) and v >= PASSWORD_REUSE, f"the last {PASSWORD_REUSE} remembered"),
+    ("maximum age", "MaxPasswordAge",
+     lambda v: isinstance(v, int) and 0 < v <= MAX_PASSWORD_AGE_DAYS,
+     f"passwords expire within {MAX_PASSWORD_AGE_DAYS} days"),
+    ("uppercase", "RequireUppercaseCharacters", lambda v: v is True, "required"),
+    ("lowercase", "RequireLowercaseCharacters", lambda v: v is True, "required"),
+    ("numbers", "RequireNumbers", lambda v: v is True, "required"),
+    ("symbols", "RequireSymbols", lambda v: v is True, "required"),
+)
+
+
 def assess_password_policy(content: JSON) -> list[Finding]:
-    """An account without a password policy, or with passwords under 14 characters, fails."""
+    """Each password-policy rule is its own finding: length 14, reuse prevention 24, maximum
+    age 90 days, and each character class required; no policy at all fails every rule."""
     out = unreadable_findings(content)
     for acct in content.get("accounts", []):
         res = f"arn:aws:iam::{acct['account_id']}:account-password-policy"
         pol = acct.get("policy")
-        if pol is None:
-            out.append(Finding(res, "fail", "no account password policy is set"))
-            continue
-        length = int(pol.get("MinimumPasswordLength", 0))
-        if length < MIN_PASSWORD_LENGTH:
-            out.append(Finding(res, "fail", f"minimum password length {length} "
-                               f"(under {MIN_PASSWORD_LENGTH})"))
-        else:
-            out.append(Finding(res, "pass", f"minimum password length {length}"))
+        for label, field, ok, want in PASSWORD_RULES:
+            if pol is None:
+                out.append(Finding(res, "fail", f"password policy {label}: no password policy "
+                                   f"is set (IAM's default does not meet: {want})"))
+                continue
+            value = pol.get(field)
+            if field == "MaxPasswordAge" and not pol.get("ExpirePasswords"):
+                value = None
+            shown = "not set" if value is None else value
+            out.append(Finding(res, "pass" if ok(value) else "fail",
+                               f"password policy {label}: {field} {shown} (needs {want})"))
     return out
 
 
@@ -210,9 +234,19 @@ def _trusts_anyone(trust: JSON) -> bool:
 
 
 def assess_privileged_access(content: JSON) -> list[Finding]:
-    """Admin rights attached straight to a user, or a role anyone may assume, fail."""
+    """Admin rights attached straight to a user, a role anyone may assume, or a
+    customer-managed admin policy attached to nothing, fail."""
     out = unreadable_findings(content)
     for acct in content.get("accounts", []):
+        for p in acct.get("customer_admin_policies", []):
+            n = int(p.get("attachments") or 0)
+            if n == 0:
+                out.append(Finding(p["arn"], "fail", "customer-managed administrator policy "
+                                   "attached to nothing: one attachment away from an "
+                                   "administrator; delete it if unused"))
+            else:
+                out.append(Finding(p["arn"], "pass", f"customer-managed administrator policy "
+                                   f"attached to {n} identities (judged with them)"))
         for u in acct.get("users", []):
             direct = [v for v in u.get("via", []) if not str(v).startswith("group:")]
             if direct:
@@ -279,7 +313,8 @@ def _pab_finding(res: str, account: JSON, account_unread: bool, bucket: JSON,
 
 
 def assess_s3_buckets(content: JSON) -> list[Finding]:
-    """Each bucket: default encryption, public access blocked, TLS required, versioning, logging."""
+    """Each bucket: default encryption, public access blocked (account and bucket settings
+    combined), TLS required, versioning, Object Lock (mode and retention), access logging."""
     out = unreadable_findings(content)
     for acct in content.get("accounts", []):
         acct_pab = acct.get("account_public_access_block")
@@ -310,6 +345,15 @@ def assess_s3_buckets(content: JSON) -> list[Finding]:
             status = (b.get("versioning") or {}).get("Status")
             check("versioning", "s3.GetBucketVersioning", status == "Enabled", "enabled",
                   f"{(status or 'never enabled').lower()}")
+            lock = b.get("object_lock") or {}
+            retention = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+            period = " ".join(f"{retention[k]} {k.lower()}" for k in ("Days", "Years")
+                              if retention.get(k))
+            check("object lock", "s3.GetObjectLockConfiguration",
+                  lock.get("ObjectLockEnabled") == "Enabled",
+                  f"enabled, default retention {retention.get('Mode')} {period}" if retention
+                  else "enabled, no default retention (objects are locked only when a "
+                  "request sets a retention)", "not enabled")
             logging_cfg = b.get("logging")
             check("access logging", "s3.GetBucketLogging", bool(logging_cfg),
                   f"to {(logging_cfg or {}).get('TargetBucket')}", "disabled")
@@ -384,22 +428,39 @@ def logs_management_events(trail: Mapping[str, JSON]) -> bool:
                for s in sels)
 
 
+def _trail_problems(t: Mapping[str, JSON]) -> list[str]:
+    problems = []
+    if not t.get("is_logging"):
+        problems.append("not logging")
+    if not logs_management_events(t):
+        problems.append("management events not all logged")
+    return problems
+
+
+def trail_covers(t: Mapping[str, JSON], account_id: str, region: str) -> bool:
+    """Whether a trail applies to `region` of `account_id`: listed there by DescribeTrails
+    (which shows the trails that apply to a region, shadow trails included), or multi-region,
+    or single-region in that home region."""
+    if str(t.get("account_id")) != account_id:
+        return False
+    return region in (t.get("regions") or []) or bool(t.get("multi_region")) or \
+        t.get("home_region") == region
+
+
 def assess_cloudtrail(content: JSON) -> list[Finding]:
-    """Each account needs a logging multi-region trail with management events and validation."""
+    """Each account needs a logging multi-region trail with management events and validation,
+    and each enabled region a logging trail that covers it."""
     out = unreadable_findings(content)
     unread = _unread_scope(content)
     good: set[str] = set()
-    for t in content.get("trails", []):
+    trails = content.get("trails", [])
+    for t in trails:
         arn = str(t["arn"])
-        problems = []
+        problems = _trail_problems(t)
         if not t.get("multi_region"):
-            problems.append("single-region")
-        if not t.get("is_logging"):
-            problems.append("not logging")
+            problems.insert(0, "single-region")
         if not t.get("log_file_validation"):
             problems.append("log file validation off")
-        if not logs_management_events(t):
-            problems.append("management events not all logged")
         if t.get("status_unreadable"):
             out.append(Finding(arn, "inconclusive", f"status could not be read: "
                                f"{t['status_unreadable']}"))
@@ -417,33 +478,89 @@ def assess_cloudtrail(content: JSON) -> list[Finding]:
                                "but some regions could not be read"))
         else:
             out.append(Finding(acct, "fail", "no multi-region logging trail"))
-    return out
-
-
-def _regional(content: JSON, items_key: str, on: Any, what: str) -> list[Finding]:
-    out = unreadable_findings(content)
-    found = _by_scope(content.get(items_key, []))
-    for s in content.get("scope", []):
-        key = (str(s["account_id"]), str(s["region"]))
-        ok = [i for i in found.get(key, []) if on(i)]
-        res = f"{key[0]}/{key[1]}"
-        if ok:
-            out.append(Finding(res, "pass", f"{what}: {', '.join(str(i['name']) for i in ok)}"))
+    for sc in content.get("scope", []):
+        acct, region = str(sc["account_id"]), str(sc["region"])
+        res = f"{acct}/{region}"
+        covering = [t for t in trails if trail_covers(t, acct, region)]
+        logging_ = [t for t in covering if not t.get("status_unreadable")
+                    and not _trail_problems(t)]
+        if logging_:
+            out.append(Finding(res, "pass", "region coverage: logged by "
+                               + ", ".join(sorted(str(t.get("name")) for t in logging_))))
+        elif any(t.get("status_unreadable") for t in covering):
+            out.append(Finding(res, "inconclusive", "region coverage: a trail covering it "
+                               "could not be read"))
+        elif covering:
+            out.append(Finding(res, "fail", "region coverage: no covering trail logs "
+                               "management events (" + "; ".join(
+                                   f"{t.get('name')}: {', '.join(_trail_problems(t))}"
+                                   for t in covering) + ")"))
         else:
-            out.append(Finding(res, "fail", f"no {what}"))
+            out.append(Finding(res, "fail", "region coverage: no trail covers this region"))
     return out
+
+
+def _per_region(content: JSON, judge: Any) -> list[Finding]:
+    """`judge(account_id, region)` -> (status, reason) for every (account, region) read."""
+    out = unreadable_findings(content)
+    for sc in content.get("scope", []):
+        acct, region = str(sc["account_id"]), str(sc["region"])
+        status, reason = judge(acct, region)
+        out.append(Finding(f"{acct}/{region}", status, reason))
+    return out
+
+
+def _names(items: Iterable[Mapping[str, JSON]]) -> str:
+    return ", ".join(sorted(str(i.get("name")) for i in items))
 
 
 def assess_config_recorders(content: JSON) -> list[Finding]:
-    """Each region needs an AWS Config recorder that is recording."""
-    return _regional(content, "recorders", lambda r: bool(r.get("recording")),
-                     "recording AWS Config recorder")
+    """Each region needs an AWS Config recorder that is recording and a delivery channel
+    that delivers; a recorder present but stopped is its own failing reason."""
+    recs = _by_scope(content.get("recorders", []))
+    chans = _by_scope(content.get("delivery_channels", []))
+
+    def judge(acct: str, region: str) -> tuple[str, str]:
+        r = recs.get((acct, region), [])
+        c = chans.get((acct, region), [])
+        if not r:
+            return "fail", "no AWS Config recorder"
+        on = [x for x in r if x.get("recording")]
+        if not on:
+            return "fail", f"AWS Config recorder {_names(r)} present but not recording"
+        broken = [x for x in on if x.get("last_status") == "Failure"]
+        if broken:
+            return "fail", (f"AWS Config recorder {_names(broken)} recording but failing "
+                            f"({', '.join(str(x.get('last_error_code')) for x in broken)})")
+        if not c:
+            return "fail", (f"AWS Config recorder {_names(on)} recording but no delivery "
+                            "channel: nothing is delivered")
+        failing = [x for x in c if "Failure" in (x.get("history_status"),
+                                                  x.get("snapshot_status"))]
+        if failing:
+            codes = ", ".join(str(x.get("last_error_code")) for x in failing)
+            return "fail", (f"AWS Config delivery channel {_names(failing)} failing to "
+                            f"deliver ({codes})")
+        return "pass", f"AWS Config recorder {_names(on)} recording, delivering via {_names(c)}"
+
+    return _per_region(content, judge)
 
 
 def assess_guardduty_detectors(content: JSON) -> list[Finding]:
-    """Each region needs an enabled GuardDuty detector."""
-    return _regional(content, "detectors", lambda d: d.get("status") == "ENABLED",
-                     "enabled GuardDuty detector")
+    """Each region needs an enabled GuardDuty detector; one present but disabled is its own
+    failing reason."""
+    dets = _by_scope(content.get("detectors", []))
+
+    def judge(acct: str, region: str) -> tuple[str, str]:
+        d = dets.get((acct, region), [])
+        on = [x for x in d if x.get("status") == "ENABLED"]
+        if on:
+            return "pass", f"enabled GuardDuty detector: {_names(on)}"
+        if d:
+            return "fail", f"GuardDuty detector {_names(d)} present but disabled"
+        return "fail", "no GuardDuty detector"
+
+    return _per_region(content, judge)
 
 
 # --- populations ------------------------------------------------------------------------------

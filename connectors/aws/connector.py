@@ -206,7 +206,8 @@ class AwsConnector(Connector[AwsConfig]):
     def privileged_access(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every user, group and role holding administrator rights (AdministratorAccess, or a
         customer or inline policy allowing `*` on `*`), with how they got them and who may
-        assume each role: the population for a privileged-access review."""
+        assume each role, and every customer-managed admin policy with its attachment count:
+        the population for a privileged-access review."""
         run = self._run(ctx)
 
         def one(a: Account) -> dict[str, Any]:
@@ -221,10 +222,14 @@ class AwsConnector(Connector[AwsConfig]):
             for what in ("Users", "Groups", "Roles"):
                 ctx.ipe.api_total(f"{a.account_id}:iam.{what.lower()}", int(summary.get(what, 0)))
             admin = set(A.ADMIN_MANAGED_POLICIES)
+            customer_admin = []
             for pol in local:
                 for v in pol.get("PolicyVersionList", []):
                     if v.get("IsDefaultVersion") and A.document_is_admin(_doc(v.get("Document"))):
                         admin.add(pol["Arn"])
+                        customer_admin.append({"arn": pol["Arn"], "name": pol.get("PolicyName"),
+                                               "attachments": int(pol.get("AttachmentCount")
+                                                                  or 0)})
 
             def via(attached: list[dict[str, Any]], inline: list[dict[str, Any]]) -> list[str]:
                 out = [f"managed:{p['PolicyArn']}" for p in attached if p["PolicyArn"] in admin]
@@ -256,6 +261,7 @@ class AwsConnector(Connector[AwsConfig]):
             for g in admin_groups.values():
                 g["members"].sort()
             return {"account_id": a.account_id, "admin_policies": sorted(admin),
+                    "customer_admin_policies": sorted(customer_admin, key=lambda p: p["arn"]),
                     "examined": {"users": len(users), "groups": len(groups), "roles": len(roles),
                                  "local_policies": len(local)},
                     "users": sorted(admin_users, key=lambda x: x["arn"]),
@@ -446,9 +452,10 @@ class AwsConnector(Connector[AwsConfig]):
                            "cloudtrail:GetEventSelectors", "ec2:DescribeRegions"],
               assess=A.assess_cloudtrail, example=X.CLOUDTRAIL)
     def cloudtrail(self, ctx: SnapshotContext) -> SnapshotResult:
-        """Every CloudTrail trail with its coverage (multi-region), logging status, log file
-        validation, encryption, CloudWatch integration and event selectors: proves account
-        activity is recorded and tamper-evident."""
+        """Every CloudTrail trail with its coverage (multi-region, and the regions where
+        DescribeTrails lists it), logging status, log file validation, encryption, CloudWatch
+        integration and event selectors: proves account activity in every enabled region is
+        recorded and tamper-evident."""
         run = self._run(ctx)
 
         def one(a: Account, region: str) -> list[dict[str, Any]]:
@@ -457,9 +464,12 @@ class AwsConnector(Connector[AwsConfig]):
 
         res = run.each_region(one)
         unique: dict[tuple[str, str], tuple[Account, dict[str, Any]]] = {}
-        for a, _, trails in res:
+        listed_in: dict[tuple[str, str], set[str]] = {}
+        for a, region, trails in res:
             for t in trails:
-                unique.setdefault((a.account_id, str(t["TrailARN"])), (a, t))
+                key = (a.account_id, str(t["TrailARN"]))
+                unique.setdefault(key, (a, t))
+                listed_in.setdefault(key, set()).add(region)
 
         def detail(item: tuple[Account, dict[str, Any]]) -> dict[str, Any]:
             a, t = item
@@ -471,7 +481,9 @@ class AwsConnector(Connector[AwsConfig]):
                 "log_file_validation": bool(t.get("LogFileValidationEnabled")),
                 "kms_key_id": t.get("KmsKeyId"),
                 "cloudwatch_log_group_arn": t.get("CloudWatchLogsLogGroupArn"),
-                "s3_bucket": t.get("S3BucketName"), "is_logging": None,
+                "s3_bucket": t.get("S3BucketName"),
+                "regions": sorted(listed_in[(a.account_id, str(t["TrailARN"]))]),
+                "is_logging": None,
                 "latest_delivery_error": None, "event_selectors": None,
                 "advanced_event_selectors": None, "status_unreadable": None}
             ct = run.client(a, "cloudtrail", home)
@@ -494,28 +506,53 @@ class AwsConnector(Connector[AwsConfig]):
 
     @snapshot(controls=["CC7.1", "CC7.2"], max_age=DAY,
               permissions=["config:DescribeConfigurationRecorders",
-                           "config:DescribeConfigurationRecorderStatus", "ec2:DescribeRegions"],
+                           "config:DescribeConfigurationRecorderStatus",
+                           "config:DescribeDeliveryChannels",
+                           "config:DescribeDeliveryChannelStatus", "ec2:DescribeRegions"],
               assess=A.assess_config_recorders, example=X.CONFIG)
     def config_recorders(self, ctx: SnapshotContext) -> SnapshotResult:
-        """Each region's AWS Config recorders, what they record and whether they are recording:
-        proves configuration changes are tracked."""
+        """Each region's AWS Config recorders (what they record, whether they are recording)
+        and delivery channels (where they deliver, whether delivery succeeds): proves
+        configuration changes are tracked and kept."""
         run = self._run(ctx)
 
-        def one(a: Account, region: str) -> list[dict[str, Any]]:
+        def one(a: Account, region: str) -> dict[str, list[dict[str, Any]]]:
             cfg = run.client(a, "config", region)
             recs = cfg.need("DescribeConfigurationRecorders").get("ConfigurationRecorders", [])
             stats = {s["name"]: s for s in cfg.need("DescribeConfigurationRecorderStatus")
                      .get("ConfigurationRecordersStatus", [])}
-            return [{"account_id": a.account_id, "region": region, "name": r["name"],
-                     "role_arn": r.get("roleARN"), "recording_group": r.get("recordingGroup"),
-                     "recording": bool(stats.get(r["name"], {}).get("recording")),
-                     "last_error_code": stats.get(r["name"], {}).get("lastErrorCode")}
-                    for r in recs]
+            chans = cfg.need("DescribeDeliveryChannels").get("DeliveryChannels", [])
+            chan_stats = {s["name"]: s for s in cfg.need("DescribeDeliveryChannelStatus")
+                          .get("DeliveryChannelsStatus", [])} if chans else {}
+            where = {"account_id": a.account_id, "region": region}
+            recorders = [{**where, "name": r["name"], "role_arn": r.get("roleARN"),
+                          "recording_group": r.get("recordingGroup"),
+                          "recording": bool(stats.get(r["name"], {}).get("recording")),
+                          "last_status": stats.get(r["name"], {}).get("lastStatus"),
+                          "last_error_code": stats.get(r["name"], {}).get("lastErrorCode")}
+                         for r in recs]
+            channels = []
+            for c in chans:
+                st = chan_stats.get(c["name"], {})
+                hist = st.get("configHistoryDeliveryInfo") or {}
+                snap = st.get("configSnapshotDeliveryInfo") or {}
+                channels.append({**where, "name": c["name"], "s3_bucket": c.get("s3BucketName"),
+                                 "sns_topic_arn": c.get("snsTopicARN"),
+                                 "history_status": hist.get("lastStatus"),
+                                 "snapshot_status": snap.get("lastStatus"),
+                                 "last_error_code": hist.get("lastErrorCode")
+                                 or snap.get("lastErrorCode")})
+            return {"recorders": recorders, "channels": channels}
 
         res = run.each_region(one)
-        recs = sorted((x for _, _, r in res for x in r),
-                      key=lambda x: (x["account_id"], x["region"], x["name"]))
-        return SnapshotResult({"recorders": recs, "scope": run.scope(res),
+
+        def flat(field: str) -> list[dict[str, Any]]:
+            return sorted((x for _, _, r in res for x in r[field]),
+                          key=lambda x: (x["account_id"], x["region"], x["name"]))
+
+        recs = flat("recorders")
+        return SnapshotResult({"recorders": recs, "delivery_channels": flat("channels"),
+                               "scope": run.scope(res),
                                "unreadable": run.sorted_unreadable()}, len(recs))
 
     @snapshot(controls=["CC7.1", "CC7.2"], max_age=DAY,
@@ -523,7 +560,8 @@ class AwsConnector(Connector[AwsConfig]):
                            "ec2:DescribeRegions"],
               assess=A.assess_guardduty_detectors, example=X.GUARDDUTY)
     def guardduty_detectors(self, ctx: SnapshotContext) -> SnapshotResult:
-        """Each region's GuardDuty detectors and their status: proves threat detection is on."""
+        """Each region's GuardDuty detectors and their status (present but disabled is told
+        apart from absent): proves threat detection is on."""
         run = self._run(ctx)
 
         def one(a: Account, region: str) -> list[dict[str, Any]]:

@@ -61,7 +61,10 @@ PASSWORD_POLICY: dict[str, Any] = {
 PRIVILEGED_ACCESS: dict[str, Any] = {
     "accounts": [{
         "account_id": ACCOUNT,
-        "admin_policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+        "admin_policies": ["arn:aws:iam::aws:policy/AdministratorAccess",
+                           f"arn:aws:iam::{ACCOUNT}:policy/LegacyFullAccess"],
+        "customer_admin_policies": [{"arn": f"arn:aws:iam::{ACCOUNT}:policy/LegacyFullAccess",
+                                     "name": "LegacyFullAccess", "attachments": 0}],
         "examined": {"users": 42, "groups": 6, "roles": 31, "local_policies": 12},
         "users": [{"name": "alice", "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
                    "via": ["group:admins"]}],
@@ -97,7 +100,8 @@ S3_BUCKETS: dict[str, Any] = {
                                                "arn:aws:s3:::acme-prod-data/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
             "versioning": {"Status": "Enabled", "MFADelete": "Disabled"},
-            "object_lock": None,
+            "object_lock": {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
+                "Mode": "COMPLIANCE", "Days": 365}}},
             "logging": {"TargetBucket": "acme-access-logs", "TargetPrefix": "acme-prod-data/"},
             "unreadable": [],
         }],
@@ -138,6 +142,7 @@ CLOUDTRAIL: dict[str, Any] = {
                 "organization_trail": False, "log_file_validation": True,
                 "kms_key_id": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333-4444",
                 "cloudwatch_log_group_arn": None, "s3_bucket": "acme-cloudtrail",
+                "regions": ["us-east-1"],
                 "is_logging": True, "latest_delivery_error": None,
                 "event_selectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True,
                                      "DataResources": [], "ExcludeManagementEventSources": []}],
@@ -151,7 +156,11 @@ CONFIG: dict[str, Any] = {
                    "role_arn": f"arn:aws:iam::{ACCOUNT}:role/aws-config",
                    "recording_group": {"allSupported": True,
                                        "includeGlobalResourceTypes": True},
-                   "recording": True, "last_error_code": None}],
+                   "recording": True, "last_status": "SUCCESS", "last_error_code": None}],
+    "delivery_channels": [{"account_id": ACCOUNT, "region": "us-east-1", "name": "default",
+                           "s3_bucket": "acme-config", "sns_topic_arn": None,
+                           "history_status": "Success", "snapshot_status": "Success",
+                           "last_error_code": None}],
     "scope": [{"account_id": ACCOUNT, "region": "us-east-1"}],
     "unreadable": [],
 }
