@@ -1,13 +1,16 @@
 """AWS evidence: `evidence collect --connector aws` against Prowler on the same moto account.
 
     .venv/bin/python bench/aws_vs_prowler.py [--users 2000 --buckets 200 --keys 20]
+        [--latency-ms 0 30] [--skip-prowler]
 
-Starts a moto server (subprocess) with the CloudTrail simulator in front of it as a counting
-proxy, seeds it with `seed_bench`, then runs, each as a subprocess measured by wall time and
-peak RSS (os.wait4): our collector for the same evidence, and Prowler (installed in a
-throwaway venv under bench/out/, never a project dependency) with the issue's six checks.
-Compares verdicts user by user (console MFA) and bucket by bucket (default encryption, public
-access block) and prints one JSON result. Nothing leaves 127.0.0.1 except Prowler's install.
+Starts moto (bench/moto_server.py, a subprocess), seeds it with `seed_bench`, then for each
+latency runs, each as a subprocess measured by wall time and peak RSS (os.wait4), straight
+against moto with no proxy in between: our collector for the same evidence, and Prowler
+(installed in a throwaway venv under bench/out/, never a project dependency) with the six
+checks. The server itself counts requests per run (no proxy in the timed path). Prowler gets
+the S3 Control name resolution ours has (bench/prowler_shim). Compares verdicts user by user
+(console MFA) and bucket by bucket (default encryption, public access block) and prints one
+JSON result. Nothing leaves 127.0.0.1 except Prowler's install.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,12 +82,15 @@ def prowler_version(exe: Path) -> str:
     return (r.stdout or r.stderr).strip().splitlines()[-1] if (r.stdout or r.stderr) else "?"
 
 
-def counts(log: list[tuple[str | None, str | None, str | None, int]]) -> dict[str, Any]:
-    by: dict[str, int] = {}
-    for service, _region, op, _status in log:
-        k = f"{service}.{op}" if op else f"{service}.(rest)"
-        by[k] = by.get(k, 0) + 1
-    return {"total": len(log), "by_operation": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
+def bench_control(url: str, query: str) -> dict[str, Any]:
+    """Ask bench/moto_server.py to set its latency or to answer (and reset) its counts."""
+    with urllib.request.urlopen(f"{url}/_bench/?{query}", timeout=30) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def counts(by: dict[str, int]) -> dict[str, Any]:
+    return {"total": sum(by.values()),
+            "by_operation": dict(sorted(by.items(), key=lambda kv: -kv[1])[:12])}
 
 
 def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -132,7 +139,8 @@ snapshots = {json.dumps(SNAPSHOTS)}
 def prowler(exe: Path, url: str, env: dict[str, str],
             work: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """Run Prowler's six checks against the same endpoint; measurements and its verdicts."""
-    penv = dict(env, AWS_ENDPOINT_URL=url)
+    shim = str(Path(__file__).resolve().parent / "prowler_shim")
+    penv = dict(env, AWS_ENDPOINT_URL=url, PYTHONPATH=shim)
     m = measured([str(exe), "aws", "-f", "us-east-1", "--checks", *CHECKS, "--no-banner",
                   "-M", "json-ocsf", "--output-directory", str(work),
                   "--output-filename", "prowler", "--ignore-exit-code-3"],
@@ -167,6 +175,7 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--buckets", type=int, default=200)
     ap.add_argument("--keys", type=int, default=20)
+    ap.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 30.0])
     ap.add_argument("--skip-prowler", action="store_true")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -177,48 +186,53 @@ def main() -> int:
     exe = None if args.skip_prowler else ensure_prowler()
 
     from simulators.aws_seed import seed_bench
-    from simulators.cloudtrail import CloudTrailSimulator
 
     port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    server = Path(__file__).resolve().parent / "moto_server.py"
+    moto = subprocess.Popen([sys.executable, str(server), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
+                   f"{platform.system()} {platform.release()}, "
+                   f"Python {platform.python_version()}",
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "size": {"users": args.users, "buckets": args.buckets, "keys": args.keys},
+        "runs": []}
     try:
-        moto_url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(400):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.05)
         t0 = time.monotonic()
-        seed_bench(moto_url, users=args.users, buckets=args.buckets, keys=args.keys)
-        seed_s = round(time.monotonic() - t0, 1)
-        with CloudTrailSimulator(upstream=moto_url) as proxy:
-            m_ours, v_ours = ours(proxy.url, env, work)
-            calls_ours = counts(list(proxy.log))
-            proxy.clear()
-            result: dict[str, Any] = {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
-                           f"{platform.system()} {platform.release()}, "
-                           f"Python {platform.python_version()}",
-                "size": {"users": args.users, "buckets": args.buckets, "keys": args.keys},
-                "seed_seconds": seed_s,
-                "ours": dict(m_ours, api_requests=calls_ours)}
+        seed_bench(url, users=args.users, buckets=args.buckets, keys=args.keys)
+        result["seed_seconds"] = round(time.monotonic() - t0, 1)
+        if exe is not None:
+            result["prowler_version"] = prowler_version(exe)
+        for latency in args.latency_ms:
+            bench_control(url, f"latency_ms={latency}&reset=1")
+            run_dir = work / f"latency-{latency:g}ms"
+            (run_dir / "ours").mkdir(parents=True)
+            m_ours, v_ours = ours(url, env, run_dir / "ours")
+            one: dict[str, Any] = {"latency_ms": latency, "ours": dict(
+                m_ours, api_requests=counts(bench_control(url, "reset=1")["requests"]))}
             if exe is not None:
-                m_pr, v_pr = prowler(exe, proxy.url, env, work)
-                calls_pr = counts(list(proxy.log))
-                result["prowler"] = dict(m_pr, version=prowler_version(exe),
-                                         api_requests=calls_pr)
-                result["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
-                result["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
+                (run_dir / "prowler").mkdir()
+                m_pr, v_pr = prowler(exe, url, env, run_dir / "prowler")
+                one["prowler"] = dict(m_pr, api_requests=counts(
+                    bench_control(url, "reset=1")["requests"]))
+                one["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
+                one["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
+            result["runs"].append(one)
+            print(json.dumps(one, indent=2), flush=True)
     finally:
         moto.terminate()
         moto.wait(timeout=30)
-    # Drop the per-operation breakdown from the printout when it is long.
     (work / "result.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     return 0
 
 

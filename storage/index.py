@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from collector.errors import StorageError
 
 metadata = MetaData()
 
@@ -222,8 +226,38 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(immediate=True)
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*"?([^"\s]+)"?', re.M)
+
+
+def schema_head() -> str:
+    """The newest revision under migrations/versions, read from the files (without importing
+    Alembic, which costs a command half a second)."""
+    revs: set[str] = set()
+    downs: set[str] = set()
+    for f in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        for kind, value in _REVISION.findall(f.read_text()):
+            (downs if kind == "down_revision" else revs).add(value)
+    heads = revs - downs
+    if len(heads) != 1:
+        raise StorageError(f"migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the index is already at the newest revision (one cheap query, no Alembic)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return False  # no version table yet: a new store
+    return [r[0] for r in rows] == [schema_head()]
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (safe with concurrent callers)."""
+    """Bring the schema to the newest Alembic revision (safe with concurrent callers); an
+    up-to-date store costs one query."""
+    if schema_is_current(engine):
+        return
     from alembic import command
     from alembic.config import Config as AlembicConfig
 

@@ -58,3 +58,31 @@ def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> No
     migrate(eng)
     assert _drift(cfg.index_url()) == []
     assert verify(st).ok
+
+
+def test_schema_head_is_alembics_head_and_a_current_store_skips_alembic(tmp_path: Path) -> None:
+    """schema_head() names Alembic's head revision, and opening an up-to-date store does not
+    import Alembic (no migration work on every command)."""
+    import subprocess
+    import sys
+
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    import storage.index
+    from storage.index import schema_head, schema_is_current
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(storage.index.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == schema_head()
+    url = f"sqlite:///{tmp_path}/h.db"
+    eng = make_engine(url)
+    assert not schema_is_current(eng)
+    migrate(eng)
+    assert schema_is_current(eng)
+    eng.dispose()
+    code = ("import sys; from storage.index import make_engine, migrate; "
+            f"migrate(make_engine({url!r})); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "False"

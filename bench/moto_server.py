@@ -1,0 +1,123 @@
+"""moto's server for benchmarks: optional latency per request, and a true report time.
+
+    python bench/moto_server.py --port 5000 [--latency-ms 30]
+    GET /_bench/?latency_ms=30       set the latency; answers the request counts so far
+    GET /_bench/?reset               answer the counts and start counting again
+
+Both tools under test talk to this process directly (no proxy in the timed path). Two things
+differ from `python -m moto.server`, both documented in bench/README.md:
+- `--latency-ms N` (or `/_bench/?latency_ms=N`) sleeps N ms before answering each request,
+  inside the server, standing in for the network distance to real AWS (never 0 ms away);
+- it counts requests by service and operation itself (no counting proxy in the timed path);
+- the IAM credential report's GeneratedTime is the moment the report was first generated in
+  this process, not moto's fixed 2015 time (our collector rightly refuses to judge ages from
+  a report older than IAM's 4-hour regeneration window; the tests and the demo get a true
+  report from simulators/aws_front.py, which would be a proxy here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _true_report_time() -> None:
+    from moto.iam import responses
+
+    generated: dict[str, str] = {}
+    gen = responses.IamResponse.generate_credential_report
+    get = responses.IamResponse.get_credential_report
+
+    def generate(self: Any) -> Any:
+        generated.setdefault(self.current_account,
+                             datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return gen(self)
+
+    def read(self: Any) -> Any:
+        out = get(self)
+        when = generated.get(self.current_account)
+        if when is not None:
+            out.result["GeneratedTime"] = when  # type: ignore[attr-defined]
+        return out
+
+    responses.IamResponse.generate_credential_report = generate  # type: ignore[method-assign]
+    responses.IamResponse.get_credential_report = read  # type: ignore[method-assign]
+
+
+class Bench:
+    """WSGI middleware: a settable latency, and a count of requests by service and operation
+    (kept inside the server, so no proxy sits in the timed path)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.latency = 0.0
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_bench/"):
+            return self._control(environ, start_response)
+        if self.latency:
+            time.sleep(self.latency)
+        with self.lock:
+            key = _operation(environ)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+    def _control(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        with self.lock:
+            if "latency_ms" in q:
+                self.latency = float(q["latency_ms"][0]) / 1000
+            body = json.dumps({"latency_ms": self.latency * 1000,
+                               "requests": dict(self.counts)}).encode()
+            if "reset" in q:
+                self.counts.clear()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = re.search(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/", auth)
+    service = m.group(1) if m else "?"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return f"{service}.{target.rsplit('.', 1)[-1]}"
+    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        n = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(n) if n else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        return f"{service}.{action}"
+    query = environ.get("QUERY_STRING", "").split("&")[0].split("=")[0]
+    return f"{service}.{environ.get('REQUEST_METHOD')} {query or '/'}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    args = ap.parse_args()
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import run_simple
+
+    _true_report_time()
+    app = Bench(DomainDispatcherApplication(create_backend_app))
+    app.latency = args.latency_ms / 1000
+    run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
