@@ -689,3 +689,15 @@ def test_guardduty_present_but_disabled_is_its_own_reason(aws: Aws) -> None:
     status, reason = gd[f"{MEMBER_ID}/us-east-1"]
     assert status == "fail" and reason.endswith("present but disabled")
     assert gd[f"{MEMBER_ID}/eu-west-1"] == ("fail", "no GuardDuty detector")
+
+
+def test_sessions_share_parsed_service_data() -> None:
+    """Every session the connector makes shares one botocore loader (service models parsed
+    once per process) whose search path does not grow with each session."""
+    from connectors.aws.accounts import new_session
+
+    a = new_session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    paths = list(a._loader.search_paths)
+    b = new_session(aws_access_key_id="c", aws_secret_access_key="d", region_name="us-east-1")
+    assert a._loader is b._loader and b._loader.search_paths == paths
+    assert b.get_credentials().access_key == "c"

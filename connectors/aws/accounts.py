@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from connectors.aws.calls import Recorder
 from connectors.aws.config import AwsAccount, AwsConfig
@@ -16,9 +20,32 @@ from connectors.secrets import SecretRef, resolve_secret
 SessionFactory = Callable[[str | None], boto3.Session]
 
 
+_LOADER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    # Service models and endpoint data, parsed once per process: every snapshot makes fresh
+    # sessions, and a fresh session's own loader would parse the same JSON files again.
+    return botocore.loaders.create_loader()
+
+
+def new_session(profile: str | None = None, **credentials: str) -> boto3.Session:
+    """A boto3 session (a profile, explicit credentials, or the default chain) that shares
+    botocore's parsed service data with every other session of this process."""
+    loader = _shared_loader()
+    core = botocore.session.Session(profile=profile)
+    core.register_component("data_loader", loader)
+    with _LOADER_LOCK:
+        session = boto3.Session(botocore_session=core, **credentials)
+        # boto3 appends its data folder to the loader's search path on every session
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
+
+
 def default_factory(profile: str | None) -> boto3.Session:
     """A boto3 session from a named profile, or from the default credential chain."""
-    return boto3.Session(profile_name=profile)
+    return new_session(profile)
 
 
 @dataclass(frozen=True)
@@ -51,9 +78,9 @@ def _assume(rec: Recorder, base: boto3.Session, home: str, role_arn: str,
     if external_id:
         params["ExternalId"] = external_id
     creds = sts.need("AssumeRole", **params)["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=home)
+    return new_session(aws_access_key_id=creds["AccessKeyId"],
+                       aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"], region_name=home)
 
 
 def _partition(arn: str) -> str:
