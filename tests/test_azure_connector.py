@@ -323,3 +323,29 @@ def test_demo_block_loads_and_collects_through_the_runner(tmp_path: Path) -> Non
             assert rec is not None and rec["principal"].startswith("app ")
         finally:
             store.close()
+
+
+def test_denied_everywhere_fails_naming_the_permission(sim: AzureSimulator,
+                                                      secret_cfg: AzureConfig) -> None:
+    """When every subscription refuses a call (403 AuthorizationFailed) the snapshot fails,
+    and its error names the RBAC action to grant."""
+    from collector.errors import PermissionDenied
+
+    sim.inject(Fault("/providers/Microsoft.Storage/storageAccounts", 403, times=None))
+    with pytest.raises(PermissionDenied) as e:
+        run(AzureConnector("t", secret_cfg), "storage_accounts")
+    assert "Microsoft.Storage/storageAccounts/read" in str(e.value)
+    assert "AuthorizationFailed" in str(e.value)
+
+
+def test_graph_list_failing_mid_way_keeps_what_was_read(sim: AzureSimulator,
+                                                        secret_cfg: AzureConfig) -> None:
+    """A registration report whose second page fails (after retries) keeps the first page,
+    and the provenance says pagination was cut short (so the record is partial)."""
+    sim.inject(Fault("/reports/authenticationMethods/userRegistrationDetails", 500,
+                     times=None, page=2))
+    res, ipe = run(AzureConnector("t", secret_cfg), "entra_mfa_registration")
+    assert res.record_count == 3
+    p = ipe.to_json()
+    assert p["pagination_exhausted"] is False
+    assert any("stopped after 1 pages" in e for e in p["errors"])

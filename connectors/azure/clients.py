@@ -55,6 +55,43 @@ from connectors.errors import (
 )
 from connectors.secrets import resolve_secret
 
+# The read permission each recorded operation needs: Azure RBAC actions (all in the built-in
+# Reader role) and Microsoft Graph application permissions (prefixed "graph:").
+OPERATION_PERMISSIONS: dict[str, str] = {
+    "subscriptions.list": "Microsoft.Resources/subscriptions/read",
+    "managementGroups.getDescendants": "Microsoft.Management/managementGroups/descendants/read",
+    "authorization.roleDefinitions.list": "Microsoft.Authorization/roleDefinitions/read",
+    "authorization.roleAssignments.listForSubscription":
+        "Microsoft.Authorization/roleAssignments/read",
+    "storage.storageAccounts.list": "Microsoft.Storage/storageAccounts/read",
+    "keyvault.vaults.listBySubscription": "Microsoft.KeyVault/vaults/read",
+    "keyvault.keys.list": "Microsoft.KeyVault/vaults/keys/read",
+    "insights.diagnosticSettings.list": "Microsoft.Insights/DiagnosticSettings/Read",
+    "insights.logProfiles.list": "Microsoft.Insights/LogProfiles/Read",
+    "operationalinsights.workspaces.get": "Microsoft.OperationalInsights/workspaces/read",
+    "operationalinsights.tables.get": "Microsoft.OperationalInsights/workspaces/tables/read",
+    "graph.reports.userRegistrationDetails": "graph:AuditLog.Read.All",
+    "graph.directoryRoles.list": "graph:RoleManagement.Read.Directory",
+    "graph.directoryRoles.members": "graph:RoleManagement.Read.Directory",
+    "graph.identity.conditionalAccess.policies": "graph:Policy.Read.All",
+    "graph.policies.identitySecurityDefaultsEnforcementPolicy": "graph:Policy.Read.All",
+    "graph.groups.get": "graph:GroupMember.Read.All",
+    "graph.groups.transitiveMembers": "graph:GroupMember.Read.All",
+    "graph.users.get": "graph:User.Read.All",
+}
+
+
+def hint_for(operation: str) -> str:
+    """The operator hint for a denied operation: the permission to grant, and where."""
+    perm = OPERATION_PERMISSIONS.get(operation)
+    if perm is None:
+        return "grant the built-in Reader role"
+    if perm.startswith("graph:"):
+        return (f"grant {perm} (the Microsoft Graph application permission "
+                f"{perm.removeprefix('graph:')}, with admin consent)")
+    return f"grant {perm} (the built-in Reader role has it) on the subscription"
+
+
 ARM_SCOPE = "https://management.azure.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 USER_AGENT = "evidence-agent"
@@ -287,7 +324,7 @@ class Session:
     # --- recorded calls -------------------------------------------------------------------
 
     def pages(self, op: str, target: str, params: dict[str, Any], paged: Any, *,
-              hint: str) -> list[Any]:
+              hint: str | None = None) -> list[Any]:
         """Every item of an azure-core ItemPaged, recorded as one call with its pages."""
         call = self.ipe.call(op, params, target=target, pages=0, items=0)
         out: list[Any] = []
@@ -302,7 +339,7 @@ class Session:
         return out
 
     def once(self, op: str, target: str, params: dict[str, Any], fn: Callable[[], Any], *,
-             hint: str) -> Any:
+             hint: str | None = None) -> Any:
         """One recorded non-paged call."""
         call = self.ipe.call(op, params, target=target)
         try:
@@ -312,8 +349,8 @@ class Session:
         return out
 
     def _failed(self, call: ApiCall, e: Exception, op: str, target: str,
-                hint: str) -> ConnectorError:
-        err = map_error(e, op, target, hint=hint)
+                hint: str | None) -> ConnectorError:
+        err = map_error(e, op, target, hint=hint or hint_for(op))
         call.ok, call.error = False, err.message
         if call.pages:
             self.ipe.cut_short(f"{target}: {op} stopped after {call.pages} pages: "
@@ -332,7 +369,7 @@ class Session:
         return body
 
     def rest(self, which: str, op: str, target: str, path: str, params: dict[str, str], *,
-             hint: str, absent: Iterable[int] = ()) -> dict[str, Any] | None:
+             hint: str | None = None, absent: Iterable[int] = ()) -> dict[str, Any] | None:
         """GET one ARM or Graph document; None when its status is in `absent`."""
         url = self._url(which, path, params)
         call = self.ipe.call(op, dict(params), target=target)
@@ -347,8 +384,11 @@ class Session:
             raise self._failed(call, e, op, target, hint) from e
 
     def rest_pages(self, which: str, op: str, target: str, path: str, params: dict[str, str],
-                   *, hint: str) -> Iterator[dict[str, Any]]:
-        """Every item of an ARM (`nextLink`) or Graph (`@odata.nextLink`) list."""
+                   *, hint: str | None = None, keep_partial: bool = False
+                   ) -> Iterator[dict[str, Any]]:
+        """Every item of an ARM (`nextLink`) or Graph (`@odata.nextLink`) list. With
+        `keep_partial`, a failure after the first page ends the list where it stopped (the
+        provenance says it was cut short, so the record is partial) instead of raising."""
         call = self.ipe.call(op, dict(params), target=target, pages=0, items=0)
         url: str | None = self._url(which, path, params)
         seen: set[str] = set()
@@ -362,7 +402,10 @@ class Session:
             try:
                 body = self._send(which, url)
             except Exception as e:
-                raise self._failed(call, e, op, target, hint) from e
+                err = self._failed(call, e, op, target, hint)
+                if keep_partial and call.pages:
+                    return
+                raise err from e
             items = body.get("value")
             if not isinstance(items, list):
                 raise self._failed(call, UnexpectedResponse(

@@ -29,7 +29,6 @@ DAY = timedelta(days=1)
 API = {"authorization": "2022-04-01", "diagnosticSettings": "2021-05-01-preview",
        "logprofiles": "2016-03-01", "operationalinsights": "2023-09-01"}
 READER = "Reader (built-in role) on each subscription or a management group above them"
-GRAPH_HINT = "grant the Microsoft Graph application permission {} and admin-consent it"
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -71,8 +70,7 @@ class _Run:
         list (a configured one that is not visible is attempted, and recorded if it fails)."""
         client = self.s.mgmt("subscriptions")
         listed = self.s.pages("subscriptions.list", f"tenant {self.cfg.tenant_id}",
-                              {"api-version": "2022-12-01"}, client.subscriptions.list(),
-                              hint=READER)
+                              {"api-version": "2022-12-01"}, client.subscriptions.list())
         seen = {s.subscription_id.lower(): {"subscription_id": s.subscription_id.lower(),
                                             "display_name": s.display_name,
                                             "state": str(s.state) if s.state else None}
@@ -175,7 +173,7 @@ class AzureConnector(Connector):
             s = Session(self.cfg, self.credential(), ipe)
             who = s.principal()
             subs = s.pages("subscriptions.list", f"tenant {self.cfg.tenant_id}", {},
-                           s.mgmt("subscriptions").subscriptions.list(), hint=READER)
+                           s.mgmt("subscriptions").subscriptions.list())
         except ConnectorError as e:
             return CheckResult(False, detail=str(e))
         if not subs:
@@ -209,8 +207,7 @@ class AzureConnector(Connector):
             defs = run.s.pages("authorization.roleDefinitions.list", target,
                                {"scope": f"/subscriptions/{sid}",
                                 "api-version": API["authorization"]},
-                               auth.role_definitions.list(f"/subscriptions/{sid}"),
-                               hint=READER)
+                               auth.role_definitions.list(f"/subscriptions/{sid}"))
             roles = {}
             for d in defs:
                 perms = [{"actions": list(p.actions or []),
@@ -220,7 +217,7 @@ class AzureConnector(Connector):
                                             "permissions": perms}
             ras = run.s.pages("authorization.roleAssignments.listForSubscription", target,
                               {"api-version": API["authorization"]},
-                              auth.role_assignments.list_for_subscription(), hint=READER)
+                              auth.role_assignments.list_for_subscription())
             out = []
             for a in ras:
                 guid = A.role_guid(a.role_definition_id)
@@ -263,7 +260,7 @@ class AzureConnector(Connector):
         try:
             ds = run.s.pages("managementGroups.getDescendants", f"management group {root}",
                              {"groupId": root, "api-version": "2023-04-01"},
-                             mg.management_groups.get_descendants(root), hint=READER)
+                             mg.management_groups.get_descendants(root))
         except ConnectorError as e:
             run.ipe.error(f"management group tree {root}: {e.message}")
             return {}
@@ -290,14 +287,12 @@ class AzureConnector(Connector):
 
     def _admins(self, run: _Run, target: str) -> list[dict[str, Any]]:
         """Members of every activated directory role, with their roles."""
-        hint = GRAPH_HINT.format("RoleManagement.Read.Directory")
         roles = list(run.s.rest_pages("graph", "graph.directoryRoles.list", target,
-                                      "/v1.0/directoryRoles", {}, hint=hint))
+                                      "/v1.0/directoryRoles", {}))
         by_member: dict[str, dict[str, Any]] = {}
         for r in sorted(roles, key=lambda r: str(r.get("displayName"))):
             for m in run.s.rest_pages("graph", "graph.directoryRoles.members", target,
-                                      f"/v1.0/directoryRoles/{r['id']}/members", {},
-                                      hint=hint):
+                                      f"/v1.0/directoryRoles/{r['id']}/members", {}):
                 entry = by_member.setdefault(m["id"], {
                     "id": m["id"], "type": str(m.get("@odata.type", "")).rsplit(".", 1)[-1],
                     "userPrincipalName": m.get("userPrincipalName"),
@@ -319,7 +314,7 @@ class AzureConnector(Connector):
         users = list(run.s.rest_pages(
             "graph", "graph.reports.userRegistrationDetails", target,
             "/v1.0/reports/authenticationMethods/userRegistrationDetails", {"$top": "999"},
-            hint=GRAPH_HINT.format("AuditLog.Read.All") + " (and Entra ID P1/P2)"))
+            keep_partial=True))
         admins = self._admins(run, target)
         users.sort(key=lambda u: str(u.get("id")))
         times = sorted(str(u["lastUpdatedDateTime"]) for u in users
@@ -341,13 +336,12 @@ class AzureConnector(Connector):
         policies name, and the accounts they exclude by name."""
         run = _Run(self, ctx)
         target = f"tenant {self.cfg.tenant_id}"
-        hint = GRAPH_HINT.format("Policy.Read.All")
         sd = run.s.rest("graph", "graph.policies.identitySecurityDefaultsEnforcementPolicy",
-                        target, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", {},
-                        hint=hint)
+                        target, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", {})
         policies = sorted(run.s.rest_pages("graph", "graph.identity.conditionalAccess.policies",
                                            target, "/v1.0/identity/conditionalAccess/policies",
-                                           {}, hint=hint), key=lambda p: str(p.get("id")))
+                                           {}, keep_partial=True),
+                          key=lambda p: str(p.get("id")))
         admins = [a for a in self._admins(run, target) if a["type"] == "user"]
         group_ids: set[str] = set()
         user_ids: set[str] = set()
@@ -361,13 +355,11 @@ class AzureConnector(Connector):
         names: dict[str, str] = {}
         for gid in sorted(group_ids):
             g = run.s.rest("graph", "graph.groups.get", target, f"/v1.0/groups/{gid}",
-                           {"$select": "id,displayName"},
-                           hint=GRAPH_HINT.format("GroupMember.Read.All"), absent=(404,))
+                           {"$select": "id,displayName"}, absent=(404,))
             names[gid] = f"group {g.get('displayName')}" if g else f"{gid} (not found)"
             members = list(run.s.rest_pages(
                 "graph", "graph.groups.transitiveMembers", target,
-                f"/v1.0/groups/{gid}/transitiveMembers", {},
-                hint=GRAPH_HINT.format("GroupMember.Read.All")))
+                f"/v1.0/groups/{gid}/transitiveMembers", {}))
             groups[gid] = sorted(m["id"] for m in members)
             for m in members:
                 user_groups.setdefault(m["id"], []).append(gid)
@@ -375,8 +367,7 @@ class AzureConnector(Connector):
         guests: list[str] = []
         for uid in sorted(user_ids | {a["id"] for a in admins}):
             u = run.s.rest("graph", "graph.users.get", target, f"/v1.0/users/{uid}",
-                           {"$select": "id,userPrincipalName,displayName,userType"},
-                           hint=GRAPH_HINT.format("User.Read.All"), absent=(404,))
+                           {"$select": "id,userPrincipalName,displayName,userType"}, absent=(404,))
             if u is None:
                 names[uid] = f"{uid} (not a user)"
                 continue
@@ -410,7 +401,7 @@ class AzureConnector(Connector):
             client = run.s.mgmt("storage", sid)
             accts = run.s.pages("storage.storageAccounts.list", f"subscription {sid}",
                                 {"api-version": client._config.api_version},
-                                client.storage_accounts.list(), hint=READER)
+                                client.storage_accounts.list())
             keep = ("encryption", "minimumTlsVersion", "supportsHttpsTrafficOnly",
                     "allowBlobPublicAccess", "allowSharedKeyAccess", "publicNetworkAccess",
                     "networkAcls", "creationTime")
@@ -445,7 +436,7 @@ class AzureConnector(Connector):
             target = f"subscription {sid}"
             params = {"api-version": client._config.api_version}
             vaults = run.s.pages("keyvault.vaults.listBySubscription", target, params,
-                                 client.vaults.list_by_subscription(), hint=READER)
+                                 client.vaults.list_by_subscription())
             out = []
             for v in vaults:
                 d = _dump(v)
@@ -462,7 +453,7 @@ class AzureConnector(Connector):
                     keys = run.s.pages("keyvault.keys.list", f"vault {d['id']}",
                                        {**params, "resourceGroupName": rg,
                                         "vaultName": d.get("name")},
-                                       client.keys.list(rg, d.get("name")), hint=READER)
+                                       client.keys.list(rg, d.get("name")))
                     entry["keys"] = sorted(
                         ({"id": k["id"], "name": k.get("name"),
                           "properties": {x: (k.get("properties") or {}).get(x) for x in (
@@ -485,7 +476,7 @@ class AzureConnector(Connector):
                                  f"subscription {sid}",
                                  f"/subscriptions/{sid}/providers/microsoft.insights/"
                                  "diagnosticSettings",
-                                 {"api-version": API["diagnosticSettings"]}, hint=READER)
+                                 {"api-version": API["diagnosticSettings"]})
         return sorted(items, key=lambda s: str(s.get("id")).lower())
 
     @snapshot(controls=["CC7.2"], max_age=DAY,
@@ -537,7 +528,7 @@ class AzureConnector(Connector):
             profiles = list(run.s.rest_pages(
                 "arm", "insights.logProfiles.list", f"subscription {sid}",
                 f"/subscriptions/{sid}/providers/microsoft.insights/logprofiles",
-                {"api-version": API["logprofiles"]}, hint=READER))
+                {"api-version": API["logprofiles"]}))
             return {**sub, "destinations": sorted(dests, key=lambda d: (d["kind"], d["id"])),
                     "log_profiles": sorted(profiles, key=lambda p: str(p.get("id")))}
 
@@ -553,7 +544,7 @@ class AzureConnector(Connector):
             table = run.s.rest("arm", "operationalinsights.tables.get", f"subscription {sid}",
                                f"{ws}/tables/AzureActivity",
                                {"api-version": API["operationalinsights"]},
-                               hint=READER, absent=(404,))
+                               absent=(404,))
             if table is not None:
                 tp = table.get("properties") or {}
                 days = tp.get("totalRetentionInDays") or tp.get("retentionInDays")
@@ -563,7 +554,7 @@ class AzureConnector(Connector):
                                                        "archiveRetentionInDays")}
                 return out
             w = run.s.rest("arm", "operationalinsights.workspaces.get", f"subscription {sid}",
-                           ws, {"api-version": API["operationalinsights"]}, hint=READER,
+                           ws, {"api-version": API["operationalinsights"]},
                            absent=(404,))
             if w is None:
                 out["error"] = "workspace not found"
