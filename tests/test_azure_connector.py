@@ -219,16 +219,21 @@ def test_throttling_is_retried_and_counted(sim: AzureSimulator,
 
 def test_failure_mid_pagination_is_recorded_as_cut_short(
         sim: AzureSimulator, secret_cfg: AzureConfig) -> None:
-    """A subscription whose role-assignment list fails on page 2 (even after retries) is
-    recorded unreadable and the provenance says pagination was cut short."""
+    """A subscription whose role-assignment list fails on page 2 (even after retries) keeps
+    the page it read, its owner verdict is inconclusive rather than a pass, and the
+    provenance says pagination was cut short."""
     sub = sim.tenant.subscriptions[0]["subscriptionId"]
     sim.inject(Fault(f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments",
                      500, times=None, page=2))
-    res, ipe = run(AzureConnector("t", secret_cfg), "role_assignments")
-    assert sub in [u["subscription_id"] for u in res.content["unreadable"]]
-    assert sub not in [s["subscription_id"] for s in res.content["subscriptions"]]
+    conn = AzureConnector("t", secret_cfg)
+    res, ipe = run(conn, "role_assignments")
+    entry = next(s for s in res.content["subscriptions"] if s["subscription_id"] == sub)
+    assert entry["incomplete"] and len(entry["assignments"]) == 2
     p = ipe.to_json()
     assert p["pagination_exhausted"] is False and p["retries"] >= 2
+    f = findings(conn, "role_assignments", res.content)
+    assert f[f"subscription:{sub}"][0] == "inconclusive"
+    assert "not read in full" in f[f"subscription:{sub}"][1]
 
 
 def test_wrong_secret_is_an_auth_error_without_the_secret(

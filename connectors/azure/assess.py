@@ -68,12 +68,16 @@ def assess_role_assignments(content: Mapping[str, Any]) -> list[Finding]:
                          and a.get("condition") is None})
         where = ", ".join(sorted({a["scope_level"] for a in sub.get("assignments", [])
                                   if role_guid(a["role_definition_id"]) == OWNER}))
-        if not owners:
-            out.append(Finding(res, "fail", "no Owner assignment applies (Microsoft advises "
-                                            "more than one owner)"))
-        elif len(owners) > limit:
+        cut = "; ".join(sub.get("incomplete") or [])
+        if len(owners) > limit:
             out.append(Finding(res, "fail", f"{len(owners)} principals hold Owner (at {where}); "
                                             f"at most {limit} allowed"))
+        elif cut:
+            out.append(Finding(res, "inconclusive", f"assignments not read in full ({cut}); "
+                                                    f"{len(owners)} Owner principal(s) seen"))
+        elif not owners:
+            out.append(Finding(res, "fail", "no Owner assignment applies (Microsoft advises "
+                                            "more than one owner)"))
         else:
             out.append(Finding(res, "pass", f"{len(owners)} principal(s) hold Owner "
                                             f"(at {where})"))
@@ -375,6 +379,13 @@ def storage_problems(props: Mapping[str, Any], *, require_cmk: bool = False,
     return why
 
 
+def incomplete_findings(content: Mapping[str, Any]) -> list[Finding]:
+    """An inconclusive finding for each subscription whose lists were cut short."""
+    return [Finding(f"subscription:{sub['subscription_id']}", "inconclusive",
+                    "not read in full: " + "; ".join(sub["incomplete"]))
+            for sub in content.get("subscriptions", []) if sub.get("incomplete")]
+
+
 def assess_storage_accounts(content: Mapping[str, Any]) -> list[Finding]:
     """Each account: TLS >= the minimum, HTTPS only, no anonymous blob access, no shared-key
     access, customer-managed key when required; unset properties take documented defaults."""
@@ -395,6 +406,7 @@ def assess_storage_accounts(content: Mapping[str, Any]) -> list[Finding]:
                 out.append(Finding(a["id"], "pass", f"encrypted with {enc}, "
                                                     f"{e['minimum_tls']}, HTTPS only, no "
                                                     f"anonymous or shared-key access{note}"))
+    out += incomplete_findings(content)
     for u in content.get("unreadable", []):
         out.append(Finding(f"subscription:{u['subscription_id']}", "inconclusive",
                            f"not readable: {u['error']}"))
@@ -455,6 +467,7 @@ def assess_key_vaults(content: Mapping[str, Any]) -> list[Finding]:
                 out.append(Finding(k["id"], "pass" if rot else "fail",
                                    f"rotates automatically ({rot})" if rot else
                                    "no automatic rotation in its rotation policy"))
+    out += incomplete_findings(content)
     for u in content.get("unreadable", []):
         out.append(Finding(f"subscription:{u['subscription_id']}", "inconclusive",
                            f"not readable: {u['error']}"))

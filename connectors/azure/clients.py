@@ -324,8 +324,10 @@ class Session:
     # --- recorded calls -------------------------------------------------------------------
 
     def pages(self, op: str, target: str, params: dict[str, Any], paged: Any, *,
-              hint: str | None = None) -> list[Any]:
-        """Every item of an azure-core ItemPaged, recorded as one call with its pages."""
+              hint: str | None = None, incomplete: list[str] | None = None) -> list[Any]:
+        """Every item of an azure-core ItemPaged, recorded as one call with its pages. Given
+        an `incomplete` list, a failure after the first page keeps what was read and notes
+        why on it (the provenance says the list was cut short) instead of raising."""
         call = self.ipe.call(op, params, target=target, pages=0, items=0)
         out: list[Any] = []
         try:
@@ -335,7 +337,11 @@ class Session:
                 call.pages += 1
                 call.items = (call.items or 0) + len(items)
         except Exception as e:
-            raise self._failed(call, e, op, target, hint) from e
+            err = self._failed(call, e, op, target, hint)
+            if incomplete is not None and call.pages:
+                incomplete.append(f"{op} stopped after {call.pages} pages: {err.message}")
+                return out
+            raise err from e
         return out
 
     def once(self, op: str, target: str, params: dict[str, Any], fn: Callable[[], Any], *,

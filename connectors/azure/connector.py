@@ -204,10 +204,12 @@ class AzureConnector(Connector):
             sid = sub["subscription_id"]
             auth = run.s.mgmt("authorization", sid)
             target = f"subscription {sid}"
+            incomplete: list[str] = []
             defs = run.s.pages("authorization.roleDefinitions.list", target,
                                {"scope": f"/subscriptions/{sid}",
                                 "api-version": API["authorization"]},
-                               auth.role_definitions.list(f"/subscriptions/{sid}"))
+                               auth.role_definitions.list(f"/subscriptions/{sid}"),
+                               incomplete=incomplete)
             roles = {}
             for d in defs:
                 perms = [{"actions": list(p.actions or []),
@@ -217,7 +219,8 @@ class AzureConnector(Connector):
                                             "permissions": perms}
             ras = run.s.pages("authorization.roleAssignments.listForSubscription", target,
                               {"api-version": API["authorization"]},
-                              auth.role_assignments.list_for_subscription())
+                              auth.role_assignments.list_for_subscription(),
+                              incomplete=incomplete)
             out = []
             for a in ras:
                 guid = A.role_guid(a.role_definition_id)
@@ -244,7 +247,8 @@ class AzureConnector(Connector):
             out.sort(key=lambda x: (x["scope"].lower(), x["id"]))
             unknown = sorted({x["role_definition_id"] for x in out if x["role_name"] is None})
             return {**sub, "ancestors": tree.get(f"/subscriptions/{sid}", []),
-                    "assignments": out, "unknown_role_definitions": unknown}
+                    "assignments": out, "unknown_role_definitions": unknown,
+                    "incomplete": incomplete}
 
         subs = run.each(one)
         n = sum(len(s["assignments"]) for s in subs)
@@ -288,11 +292,12 @@ class AzureConnector(Connector):
     def _admins(self, run: _Run, target: str) -> list[dict[str, Any]]:
         """Members of every activated directory role, with their roles."""
         roles = list(run.s.rest_pages("graph", "graph.directoryRoles.list", target,
-                                      "/v1.0/directoryRoles", {}))
+                                      "/v1.0/directoryRoles", {}, keep_partial=True))
         by_member: dict[str, dict[str, Any]] = {}
         for r in sorted(roles, key=lambda r: str(r.get("displayName"))):
             for m in run.s.rest_pages("graph", "graph.directoryRoles.members", target,
-                                      f"/v1.0/directoryRoles/{r['id']}/members", {}):
+                                      f"/v1.0/directoryRoles/{r['id']}/members", {},
+                                      keep_partial=True):
                 entry = by_member.setdefault(m["id"], {
                     "id": m["id"], "type": str(m.get("@odata.type", "")).rsplit(".", 1)[-1],
                     "userPrincipalName": m.get("userPrincipalName"),
@@ -359,7 +364,7 @@ class AzureConnector(Connector):
             names[gid] = f"group {g.get('displayName')}" if g else f"{gid} (not found)"
             members = list(run.s.rest_pages(
                 "graph", "graph.groups.transitiveMembers", target,
-                f"/v1.0/groups/{gid}/transitiveMembers", {}))
+                f"/v1.0/groups/{gid}/transitiveMembers", {}, keep_partial=True))
             groups[gid] = sorted(m["id"] for m in members)
             for m in members:
                 user_groups.setdefault(m["id"], []).append(gid)
@@ -399,9 +404,10 @@ class AzureConnector(Connector):
         def one(sub: dict[str, Any]) -> dict[str, Any]:
             sid = sub["subscription_id"]
             client = run.s.mgmt("storage", sid)
+            incomplete: list[str] = []
             accts = run.s.pages("storage.storageAccounts.list", f"subscription {sid}",
                                 {"api-version": client._config.api_version},
-                                client.storage_accounts.list())
+                                client.storage_accounts.list(), incomplete=incomplete)
             keep = ("encryption", "minimumTlsVersion", "supportsHttpsTrafficOnly",
                     "allowBlobPublicAccess", "allowSharedKeyAccess", "publicNetworkAccess",
                     "networkAcls", "creationTime")
@@ -412,7 +418,8 @@ class AzureConnector(Connector):
                 out.append({"id": d["id"], "name": d.get("name"), "kind": d.get("kind"),
                             "location": d.get("location"),
                             "properties": {k: props.get(k) for k in keep}})
-            return {**sub, "accounts": sorted(out, key=lambda a: a["id"].lower())}
+            return {**sub, "accounts": sorted(out, key=lambda a: a["id"].lower()),
+                    "incomplete": incomplete}
 
         subs = run.each(one)
         return SnapshotResult(run.content(subs, require_cmk=self.cfg.require_cmk,
@@ -435,8 +442,9 @@ class AzureConnector(Connector):
             client = run.s.mgmt("keyvault", sid)
             target = f"subscription {sid}"
             params = {"api-version": client._config.api_version}
+            incomplete: list[str] = []
             vaults = run.s.pages("keyvault.vaults.listBySubscription", target, params,
-                                 client.vaults.list_by_subscription())
+                                 client.vaults.list_by_subscription(), incomplete=incomplete)
             out = []
             for v in vaults:
                 d = _dump(v)
@@ -463,7 +471,8 @@ class AzureConnector(Connector):
                     entry["keys_error"] = e.message
                     run.ipe.error(f"vault {d['id']}: keys: {e.message}")
                 out.append(entry)
-            return {**sub, "vaults": sorted(out, key=lambda v: v["id"].lower())}
+            return {**sub, "vaults": sorted(out, key=lambda v: v["id"].lower()),
+                    "incomplete": incomplete}
 
         subs = run.each(one)
         n = sum(len(s["vaults"]) for s in subs)

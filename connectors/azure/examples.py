@@ -31,7 +31,7 @@ ROLE_ASSIGNMENTS: dict[str, Any] = {
     "management_groups": [{"id": ROOT, "display_name": None, "parent": None}],
     "subscriptions": [{
         "subscription_id": SUB, "display_name": "contoso-prod", "state": "Enabled",
-        "ancestors": [ROOT], "unknown_role_definitions": [],
+        "ancestors": [ROOT], "unknown_role_definitions": [], "incomplete": [],
         "assignments": [
             _ra(1, ROOT, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner", "Group",
                 "a1a1a1a1-0000-4000-8000-000000000001", privileged="Owner"),
@@ -92,7 +92,7 @@ CONDITIONAL_ACCESS: dict[str, Any] = {
 STORAGE_ACCOUNTS: dict[str, Any] = {
     "tenant_id": TENANT, "require_cmk": False, "minimum_tls": "TLS1_2",
     "subscriptions": [{"subscription_id": SUB, "display_name": "contoso-prod",
-                       "state": "Enabled", "accounts": [
+                       "state": "Enabled", "incomplete": [], "accounts": [
         {"id": f"{RG}/providers/Microsoft.Storage/storageAccounts/stcmk", "name": "stcmk",
          "kind": "StorageV2", "location": "westeurope", "properties": {
              "encryption": {"keySource": "Microsoft.Keyvault"},
@@ -110,7 +110,7 @@ _VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-prod"
 KEY_VAULTS: dict[str, Any] = {
     "tenant_id": TENANT,
     "subscriptions": [{"subscription_id": SUB, "display_name": "contoso-prod",
-                       "state": "Enabled", "vaults": [{
+                       "state": "Enabled", "incomplete": [], "vaults": [{
         "id": _VAULT, "name": "kv-prod", "location": "westeurope", "access_policies": 0,
         "properties": {"enableSoftDelete": True, "softDeleteRetentionInDays": 90,
                        "enablePurgeProtection": True, "enableRbacAuthorization": True},
