@@ -168,7 +168,8 @@ def pem_bundle(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
 
 @dataclass
 class Fault:
-    """Answer `status` to requests whose path contains `path` (on `page` only, if given),
+    """Answer `status` to requests whose path contains `path` and, if given, that match the
+    simulator's route named `route` (e.g. "arm.storageAccounts.list") and ask for `page`,
     `times` times (None: always)."""
 
     path: str
@@ -177,10 +178,12 @@ class Fault:
     retry_after: float | None = None
     page: int | None = None
     code: str | None = None
+    route: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "status": self.status, "times": self.times,
-                "retry_after": self.retry_after, "page": self.page, "code": self.code}
+                "retry_after": self.retry_after, "page": self.page, "code": self.code,
+                "route": self.route}
 
 
 class ApiError(Exception):
@@ -413,7 +416,7 @@ class AzureSimulator:
     def _maybe_fault(self, req: _Req, name: str) -> None:
         with self._lock:
             for f in self.faults:
-                if f.path not in req.path:
+                if f.path not in req.path or (f.route is not None and f.route != name):
                     continue
                 size = self.graph_page_size if name.startswith("graph.") else self.page_size
                 if f.page is not None and req.page(size) != f.page:
@@ -505,9 +508,10 @@ class AzureSimulator:
     def _sim_faults(self, req: _Req, m: re.Match[str]) -> Any:
         if req.method == "POST":
             d = json.loads(req.body or b"{}")
-            f = self.inject(Fault(path=str(d["path"]), status=int(d["status"]),
+            f = self.inject(Fault(path=str(d.get("path", "")), status=int(d["status"]),
                                   times=d.get("times", 1), retry_after=d.get("retry_after"),
-                                  page=d.get("page"), code=d.get("code")))
+                                  page=d.get("page"), code=d.get("code"),
+                                  route=d.get("route")))
             return f.to_json()
         if req.method == "DELETE":
             self.clear_faults()

@@ -220,16 +220,17 @@ def map_error(e: Exception, what: str, target: str, *, hint: str) -> ConnectorEr
 
 
 class _RetryCounter(SansIOHTTPPolicy[Any, Any]):
-    """Counts answers that azure-core's retry policy will retry (429, 5xx)."""
+    """Counts answers azure-core's retry policy retries (429, 5xx) on the call this thread
+    is making (a per-retry policy: it sees every attempt)."""
 
-    def __init__(self, ipe: Provenance) -> None:
-        self.ipe = ipe
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]
                     ) -> None:
         status = response.http_response.status_code
         if status == 429 or status in (500, 502, 503, 504):
-            self.ipe.retried()
+            self.session.note_retry()
 
 
 class Session:
@@ -239,8 +240,9 @@ class Session:
         self.cfg = cfg
         self.credential = credential
         self.ipe = ipe
-        self._counter = _RetryCounter(ipe)
+        self._counter = _RetryCounter(self)
         self._lock = threading.Lock()
+        self._local = threading.local()  # the call this thread is making
         self._clients: dict[tuple[str, str], Any] = {}
         self._raw: dict[str, PipelineClient[Any, Any]] = {}
 
@@ -323,12 +325,25 @@ class Session:
 
     # --- recorded calls -------------------------------------------------------------------
 
+    def note_retry(self) -> None:
+        """Count a retried attempt on the provenance and on the current call."""
+        self.ipe.retried()
+        call: ApiCall | None = getattr(self._local, "call", None)
+        if call is not None:
+            with self._lock:
+                call.retries += 1
+
+    def _start(self, op: str, params: dict[str, Any], target: str, **kw: Any) -> ApiCall:
+        call = self.ipe.call(op, params, target=target, **kw)
+        self._local.call = call
+        return call
+
     def pages(self, op: str, target: str, params: dict[str, Any], paged: Any, *,
               hint: str | None = None, incomplete: list[str] | None = None) -> list[Any]:
         """Every item of an azure-core ItemPaged, recorded as one call with its pages. Given
         an `incomplete` list, a failure after the first page keeps what was read and notes
         why on it (the provenance says the list was cut short) instead of raising."""
-        call = self.ipe.call(op, params, target=target, pages=0, items=0)
+        call = self._start(op, params, target, pages=0, items=0)
         out: list[Any] = []
         try:
             for page in paged.by_page():
@@ -347,7 +362,7 @@ class Session:
     def once(self, op: str, target: str, params: dict[str, Any], fn: Callable[[], Any], *,
              hint: str | None = None) -> Any:
         """One recorded non-paged call."""
-        call = self.ipe.call(op, params, target=target)
+        call = self._start(op, params, target)
         try:
             out = fn()
         except Exception as e:
@@ -378,7 +393,7 @@ class Session:
              hint: str | None = None, absent: Iterable[int] = ()) -> dict[str, Any] | None:
         """GET one ARM or Graph document; None when its status is in `absent`."""
         url = self._url(which, path, params)
-        call = self.ipe.call(op, dict(params), target=target)
+        call = self._start(op, dict(params), target)
         try:
             return self._send(which, url)
         except HttpResponseError as e:
@@ -395,7 +410,7 @@ class Session:
         """Every item of an ARM (`nextLink`) or Graph (`@odata.nextLink`) list. With
         `keep_partial`, a failure after the first page ends the list where it stopped (the
         provenance says it was cut short, so the record is partial) instead of raising."""
-        call = self.ipe.call(op, dict(params), target=target, pages=0, items=0)
+        call = self._start(op, dict(params), target, pages=0, items=0)
         url: str | None = self._url(which, path, params)
         seen: set[str] = set()
         link = "@odata.nextLink" if which == "graph" else "nextLink"
@@ -405,6 +420,7 @@ class Session:
                 raise UnexpectedResponse(f"{op} for {target}: pagination loops",
                                          hint="the API repeated a next link")
             seen.add(url)
+            self._local.call = call  # the consumer may have made other calls in between
             try:
                 body = self._send(which, url)
             except Exception as e:

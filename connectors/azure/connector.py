@@ -69,8 +69,12 @@ class _Run:
         """The subscriptions to collect: every one the principal sees, or the configured
         list (a configured one that is not visible is attempted, and recorded if it fails)."""
         client = self.s.mgmt("subscriptions")
+        # A list cut short keeps the subscriptions it read: the provenance says so and the
+        # record is partial (the runner adds an inconclusive finding for the rest).
+        cut: list[str] = []
         listed = self.s.pages("subscriptions.list", f"tenant {self.cfg.tenant_id}",
-                              {"api-version": "2022-12-01"}, client.subscriptions.list())
+                              {"api-version": "2022-12-01"}, client.subscriptions.list(),
+                              incomplete=cut)
         seen = {s.subscription_id.lower(): {"subscription_id": s.subscription_id.lower(),
                                             "display_name": s.display_name,
                                             "state": str(s.state) if s.state else None}
@@ -190,7 +194,8 @@ class AzureConnector(Connector):
                            "Microsoft.Management/managementGroups/read",
                            "Microsoft.Management/managementGroups/descendants/read",
                            "Microsoft.Resources/subscriptions/read"],
-              assess=A.assess_role_assignments, example=X.ROLE_ASSIGNMENTS)
+              assess=A.assess_role_assignments, example=X.ROLE_ASSIGNMENTS,
+              schema=X.SCHEMAS["role_assignments"])
     def role_assignments(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every role assignment that applies to each subscription: at the subscription, its
         resource groups and resources, and inherited from management groups (recorded with
@@ -309,7 +314,8 @@ class AzureConnector(Connector):
 
     @snapshot(controls=["CC6.1"], max_age=DAY,
               permissions=["graph:AuditLog.Read.All", "graph:RoleManagement.Read.Directory"],
-              assess=A.assess_mfa_registration, example=X.MFA_REGISTRATION)
+              assess=A.assess_mfa_registration, example=X.MFA_REGISTRATION,
+              schema=X.SCHEMAS["entra_mfa_registration"])
     def entra_mfa_registration(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every user's MFA registration from Microsoft Graph's authentication-methods
         registration report (registered, capable, methods), with the directory-role holders
@@ -333,7 +339,8 @@ class AzureConnector(Connector):
     @snapshot(controls=["CC6.1"], max_age=DAY,
               permissions=["graph:Policy.Read.All", "graph:RoleManagement.Read.Directory",
                            "graph:GroupMember.Read.All", "graph:User.Read.All"],
-              assess=A.assess_conditional_access, example=X.CONDITIONAL_ACCESS)
+              assess=A.assess_conditional_access, example=X.CONDITIONAL_ACCESS,
+              schema=X.SCHEMAS["conditional_access"])
     def conditional_access(self, ctx: SnapshotContext) -> SnapshotResult:
         """Whether MFA is enforced, not only registered: the security-defaults policy and
         every Conditional Access policy (state, grant controls, users, groups and roles
@@ -394,7 +401,8 @@ class AzureConnector(Connector):
     @snapshot(controls=["CC6.1", "CC6.7", "C1.1"], max_age=DAY,
               permissions=["Microsoft.Storage/storageAccounts/read",
                            "Microsoft.Resources/subscriptions/read"],
-              assess=A.assess_storage_accounts, example=X.STORAGE_ACCOUNTS)
+              assess=A.assess_storage_accounts, example=X.STORAGE_ACCOUNTS,
+              schema=X.SCHEMAS["storage_accounts"])
     def storage_accounts(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every storage account's encryption (and customer-managed key), minimum TLS
         version, HTTPS-only, anonymous blob access and shared-key access, as ARM returns
@@ -430,7 +438,8 @@ class AzureConnector(Connector):
               permissions=["Microsoft.KeyVault/vaults/read",
                            "Microsoft.KeyVault/vaults/keys/read",
                            "Microsoft.Resources/subscriptions/read"],
-              assess=A.assess_key_vaults, example=X.KEY_VAULTS)
+              assess=A.assess_key_vaults, example=X.KEY_VAULTS,
+              schema=X.SCHEMAS["key_vaults"])
     def key_vaults(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every key vault's soft delete, purge protection and authorization mode (RBAC or
         access policies), and each key's rotation policy (through ARM, no data-plane
@@ -456,7 +465,8 @@ class AzureConnector(Connector):
                         "enableSoftDelete", "softDeleteRetentionInDays",
                         "enablePurgeProtection", "enableRbacAuthorization",
                         "publicNetworkAccess", "vaultUri")},
-                    "access_policies": len(props.get("accessPolicies") or []), "keys": []}
+                    "access_policies": len(props.get("accessPolicies") or []), "keys": [],
+                    "keys_error": None}
                 try:
                     keys = run.s.pages("keyvault.keys.list", f"vault {d['id']}",
                                        {**params, "resourceGroupName": rg,
@@ -491,7 +501,8 @@ class AzureConnector(Connector):
     @snapshot(controls=["CC7.2"], max_age=DAY,
               permissions=["Microsoft.Insights/DiagnosticSettings/Read",
                            "Microsoft.Resources/subscriptions/read"],
-              assess=A.assess_diagnostic_settings, example=X.DIAGNOSTIC_SETTINGS)
+              assess=A.assess_diagnostic_settings, example=X.DIAGNOSTIC_SETTINGS,
+              schema=X.SCHEMAS["diagnostic_settings"])
     def diagnostic_settings(self, ctx: SnapshotContext) -> SnapshotResult:
         """Each subscription's activity-log diagnostic settings: which categories go to which
         Log Analytics workspace, storage account, Event Hub or partner: proves
@@ -510,7 +521,8 @@ class AzureConnector(Connector):
                            "Microsoft.OperationalInsights/workspaces/read",
                            "Microsoft.OperationalInsights/workspaces/tables/read",
                            "Microsoft.Resources/subscriptions/read"],
-              assess=A.assess_activity_log, example=X.ACTIVITY_LOG)
+              assess=A.assess_activity_log, example=X.ACTIVITY_LOG,
+              schema=X.SCHEMAS["activity_log"])
     def activity_log(self, ctx: SnapshotContext) -> SnapshotResult:
         """How long each subscription's activity log is kept: the retention of the
         AzureActivity table in every Log Analytics workspace it is exported to (archive
@@ -528,11 +540,11 @@ class AzureConnector(Connector):
                     dests.append(self._workspace_retention(run, p["workspaceId"], cats))
                 if p.get("storageAccountId"):
                     dests.append({"kind": "storage_account", "id": p["storageAccountId"],
-                                  "categories": cats, "retention_days": None,
+                                  "categories": cats, "retention_days": None, "table": None,
                                   "error": "lifecycle management not read"})
                 if p.get("eventHubAuthorizationRuleId"):
                     dests.append({"kind": "event_hub", "id": p["eventHubAuthorizationRuleId"],
-                                  "categories": cats, "retention_days": None,
+                                  "categories": cats, "retention_days": None, "table": None,
                                   "error": "forwarded outside Azure Monitor"})
             profiles = list(run.s.rest_pages(
                 "arm", "insights.logProfiles.list", f"subscription {sid}",
@@ -547,7 +559,7 @@ class AzureConnector(Connector):
 
     def _workspace_retention(self, run: _Run, ws: str, cats: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "log_analytics", "id": ws, "categories": cats,
-                               "retention_days": None}
+                               "retention_days": None, "table": None, "error": None}
         sid = ws.split("/")[2] if ws.lower().startswith("/subscriptions/") else "?"
         try:
             table = run.s.rest("arm", "operationalinsights.tables.get", f"subscription {sid}",

@@ -4,6 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.kit.shape import infer_schema
+
+
+def schema(example: Any, *vendor: str) -> dict[str, Any]:
+    """The example's inferred shape, except that the keys named in `vendor` hold Azure's or
+    Graph's own documents (or maps keyed by object id), accepted as the API returns them."""
+    def walk(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = dict(node)
+        if out.get("type") == "object" and isinstance(out.get("properties"), dict):
+            out["properties"] = {k: ({} if k in vendor else walk(v))
+                                 for k, v in out["properties"].items()}
+        if "items" in out:
+            out["items"] = walk(out["items"])
+        if "anyOf" in out:
+            out["anyOf"] = [walk(x) for x in out["anyOf"]]
+        return out
+
+    result: dict[str, Any] = walk(infer_schema(example))
+    return result
+
 TENANT = "72f988bf-0000-4000-8000-000000000001"
 SUB = "11111111-2222-4333-8444-555555555555"
 SUB2 = "66666666-7777-4888-9999-000000000000"
@@ -77,10 +99,10 @@ CONDITIONAL_ACCESS: dict[str, Any] = {
         "grantControls": {"operator": "OR", "builtInControls": ["mfa"],
                           "authenticationStrength": None}}],
     "admins": [{"id": "a1", "type": "user", "userPrincipalName": "alice@contoso.com",
-                "roles": ["Global Administrator"],
+                "displayName": "Alice", "roles": ["Global Administrator"],
                 "role_template_ids": ["62e90394-69f5-4237-9190-012177145e10"]},
                {"id": "bg", "type": "user", "userPrincipalName": "breakglass@contoso.com",
-                "roles": ["Global Administrator"],
+                "displayName": "Break glass", "roles": ["Global Administrator"],
                 "role_template_ids": ["62e90394-69f5-4237-9190-012177145e10"]}],
     "groups": {}, "user_groups": {},
     "user_roles": {"a1": ["62e90394-69f5-4237-9190-012177145e10"],
@@ -112,6 +134,7 @@ KEY_VAULTS: dict[str, Any] = {
     "subscriptions": [{"subscription_id": SUB, "display_name": "contoso-prod",
                        "state": "Enabled", "incomplete": [], "vaults": [{
         "id": _VAULT, "name": "kv-prod", "location": "westeurope", "access_policies": 0,
+        "keys_error": None,
         "properties": {"enableSoftDelete": True, "softDeleteRetentionInDays": 90,
                        "enablePurgeProtection": True, "enableRbacAuthorization": True},
         "keys": [
@@ -142,7 +165,19 @@ ACTIVITY_LOG: dict[str, Any] = {
     "subscriptions": [{"subscription_id": SUB, "display_name": "contoso-prod",
                        "state": "Enabled", "log_profiles": [], "destinations": [
         {"kind": "log_analytics", "id": _WS, "categories": ["Administrative", "Security"],
-         "retention_days": 730, "table": {"retentionInDays": 90, "totalRetentionInDays": 730,
-                                          "archiveRetentionInDays": 640}}]}],
+         "retention_days": 730, "error": None,
+         "table": {"retentionInDays": 90, "totalRetentionInDays": 730,
+                   "archiveRetentionInDays": 640}}]}],
     "unreadable": [],
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "role_assignments": schema(ROLE_ASSIGNMENTS),
+    "entra_mfa_registration": schema(MFA_REGISTRATION, "users"),
+    "conditional_access": schema(CONDITIONAL_ACCESS, "security_defaults", "policies", "groups",
+                                 "user_groups", "user_roles", "names"),
+    "storage_accounts": schema(STORAGE_ACCOUNTS, "properties"),
+    "key_vaults": schema(KEY_VAULTS, "properties"),
+    "diagnostic_settings": schema(DIAGNOSTIC_SETTINGS, "settings"),
+    "activity_log": schema(ACTIVITY_LOG, "log_profiles", "table"),
 }
