@@ -47,6 +47,7 @@ import hmac
 import json
 import random
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -229,7 +230,8 @@ def generate(n: int = 200, *, seed: int = 7, project: str = "CHG",
 
 # --- JQL -----------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|>=|<=|=|>|<|\(|\)|,)
+_TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+                        |(?P<op>!=|>=|<=|=|>|<|\(|\)|,)
                         |(?P<word>[^\s=!<>(),"']+))""", re.X)
 DATE_FIELDS = {"created": "created", "createddate": "created", "updated": "updated",
                "updateddate": "updated", "resolutiondate": "resolutiondate",
@@ -553,6 +555,11 @@ class JiraSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per response: no small-segment (Nagle) stalls
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -571,8 +578,9 @@ class JiraSimulator:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
 
-            do_GET = do_POST = do_DELETE = do_PUT = _serve  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PUT = _serve
 
         return Handler
 
