@@ -44,7 +44,7 @@ oauth = {{ client_id = "{OKTA_DEMO_CLIENT}", private_key = {{ file = "{key_file}
 """
 
 
-def _config(directory: Path, aws_url: str) -> str:
+def _config(directory: Path, aws_url: str, jira_url: str = "") -> str:
     return f"""# Written by `evidence demo`: a store in this folder, AWS simulated on 127.0.0.1.
 [store]
 index_url = "sqlite:///index.db"
@@ -68,7 +68,16 @@ accounts = [{{ role_arn = "arn:aws:iam::123456789012:role/EvidenceAgent" }},
             {{ role_arn = "arn:aws:iam::210987654321:role/EvidenceAgent" }}]
 endpoint_url = "{aws_url}"
 credential_report_wait_seconds = 30
-"""
+""" + (f"""
+[[connectors]]
+type = "jira"
+instance = "demo"
+url = "{jira_url}"
+email = "evidence-bot@acme.example"
+api_token = {{ env = "EVIDENCE_DEMO_JIRA_TOKEN" }}
+jql = "project = CHG"
+approved_statuses = ["Approved"]
+""" if jira_url else "")
 
 
 def start_simulators(stack: ExitStack) -> dict[str, str]:
@@ -93,6 +102,13 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     stack.callback(sim.stop)
     sim.apply(seed_demo_account(moto_url))
     sim.apply(seed_demo_member_account(moto_url))
+    from simulators.jira import JiraSimulator, generate
+
+    now0 = datetime.now(UTC)
+    jira = JiraSimulator("cloud", generate(150, start=now0 - timedelta(days=80),
+                                           end=now0 - timedelta(days=1))).start()
+    stack.callback(jira.stop)
+    os.environ["EVIDENCE_DEMO_JIRA_TOKEN"] = jira.api_token
     now = datetime.now(UTC)
     sim.add_events([
         iam_event("CreateUser", now - timedelta(days=20), user="alice",
@@ -107,7 +123,7 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
         iam_event("PutRolePolicy", now - timedelta(hours=3), root=True,
                   request_parameters={"roleName": "ops-admin", "policyName": "inline-star"}),
     ])
-    return {"moto": moto_url, "aws": sim.url}
+    return {"moto": moto_url, "aws": sim.url, "jira": jira.url}
 
 
 def start_okta(stack: ExitStack, directory: Path) -> str:
@@ -180,6 +196,12 @@ def run_demo(directory: Path, out: Any = None) -> int:
         cfg_path.write_text(_config(directory, urls["aws"]) + _okta_config(
             okta_url, (directory / "okta-demo-key.pem").resolve())
             + start_azure(stack))
+        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Jira ...")
+        urls = start_simulators(stack)
+        okta_url = start_okta(stack, directory)
+        cfg_path = directory / "evidence.toml"
+        cfg_path.write_text(_config(directory, urls["aws"], urls.get("jira", "")) + _okta_config(
+            okta_url, (directory / "okta-demo-key.pem").resolve()))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)
@@ -205,6 +227,7 @@ def run_demo(directory: Path, out: Any = None) -> int:
             for line in by_control[c]:
                 echo(f"      {line}")
         _exception_and_alert(stack, cfg_path, store, echo)
+        _join(store, now, echo)
         rep = verify(store)
         echo(f"\nverify: {rep.records} records, {rep.blobs} blobs, {rep.seals} seals: "
              + ("intact" if rep.ok else f"{len(rep.problems)} problems"))
@@ -276,6 +299,22 @@ def _exception_and_alert(stack: ExitStack, cfg_path: Path, store: Any, echo: Any
     ok, _, err = deliver(sink, test_payload(), store)
     echo(f"  alert sink demo-webhook: {'delivered' if ok else 'FAILED: ' + str(err)}; the "
          f"demo's receiver {'verified the HMAC signature' if got and got[0] else 'got nothing'}")
+def _join(store: Any, now: datetime, echo: Any) -> None:
+    """Join GitHub merges to Jira approvals over the last 60 days, when both were collected."""
+    from collector.errors import ConfigError
+    from fieldwork.changes import derive
+
+    try:
+        row = derive(store, now - timedelta(days=60), now)
+    except ConfigError as e:
+        echo(f"\nchanges across platforms: not joined ({e})")
+        return
+    content = store.blob_json(row["content_sha256"])
+    verdict = ", ".join(f"{v} {k}" for k, v in sorted(row["assessment"].items()))
+    echo(f"\nchanges across platforms (CC8.1): {len(content['changes'])} merged changes "
+         f"joined to Jira tickets: {verdict} ({row['id']}, {row['status']})")
+    for c in [c for c in content["changes"] if c["verdict"] != "pass"][:5]:
+        echo(f"      {c['verdict']} {c['id']}: {c['ticket_reason']}")
 
 
 def _records(store: Any, summary: Any) -> list[tuple[list[str], str, str, str]]:

@@ -89,6 +89,12 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
         raise ConfigError(f"empty period: since {iso(since)} is not before until {iso(until)}")
     pop = Population(tuple(criteria), since, until)
     found = population_series(store.engine, criteria, snapshot)
+    if snapshot is None:  # a derived population (the cross-platform join) replaces its inputs
+        from fieldwork.changes import SUPERSEDES
+
+        present = {(c, s) for c, _, s in found}
+        gone = {x for d, inputs in SUPERSEDES.items() if d in present for x in inputs}
+        found = [f for f in found if (f[0], f[2]) not in gone]
     if not found:
         raise ConfigError(f"no population snapshot is mapped to {', '.join(criteria)}"
                           + (f" under the name {snapshot!r}" if snapshot else ""))

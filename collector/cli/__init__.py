@@ -17,6 +17,10 @@ from collector.cli import (
 from collector.cli.common import cli
 
 __all__ = ["cli", "collect", "connectors", "exceptions", "fieldwork", "main", "portal",
+from collector.cli import changes, collect, connectors, fieldwork, portal, schedules, store
+from collector.cli.common import cli
+
+__all__ = ["changes", "cli", "collect", "connectors", "fieldwork", "main", "portal",
            "schedules", "store"]
 
 
