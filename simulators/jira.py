@@ -963,3 +963,28 @@ def _fields(v: str | None, *, cloud: bool) -> set[str] | None:
     if names & {"*all", "*navigable"}:
         return None
     return names - {"id", "key"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m simulators.jira --mode cloud --tickets 5000`: serve until interrupted."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--mode", choices=["cloud", "datacenter"], default="cloud")
+    ap.add_argument("--tickets", type=int, default=500)
+    ap.add_argument("--days", type=int, default=80, help="tickets spread over this many days")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--rate", type=float, default=None, help="requests/second (429 above)")
+    a = ap.parse_args(argv)
+    now = datetime.now(UTC)
+    data = generate(a.tickets, start=now - timedelta(days=a.days), end=now - timedelta(hours=1))
+    sim = JiraSimulator(a.mode, data, port=a.port, rate_per_second=a.rate).start()
+    print(sim.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    main()
