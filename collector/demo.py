@@ -227,6 +227,11 @@ def run_demo(directory: Path, out: Any = None) -> int:
             for line in by_control[c]:
                 echo(f"      {line}")
         _exception_and_alert(stack, cfg_path, store, echo)
+        for o in summary.outcomes:
+            if o.snapshot == "change_tickets":
+                echo(f"\njira {o.instance} change_tickets: {o.record_count} tickets in "
+                     f"{len(o.record_ids)} windows: " + ", ".join(
+                         f"{v} {k}" for k, v in sorted(o.assessment.items())))
         _join(store, now, echo)
         rep = verify(store)
         echo(f"\nverify: {rep.records} records, {rep.blobs} blobs, {rep.seals} seals: "

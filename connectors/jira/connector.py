@@ -337,15 +337,16 @@ class JiraConnector(Connector):
         try:
             for issue in self._pages(s, jql, search, deadline, ipe):
                 fetched += 1
-                t = self._ticket(s, issue, changelog, links, deadline, ipe)
-                when = t.get(f)
-                if when is None:
+                when = utc_iso((issue.get("fields") or {}).get(f))
+                if when is None:  # e.g. unresolved, with period_field = resolutiondate
                     continue
                 at = datetime.fromisoformat(when.replace("Z", "+00:00"))
-                if ctx.period_start <= at < ctx.period_end:
-                    if t["key"] in tickets:
-                        ipe.error(f"{t['key']} was returned twice while paging")
-                    tickets[t["key"]] = t
+                if not ctx.period_start <= at < ctx.period_end:
+                    continue  # in the JQL's widened bounds only: another window's ticket
+                t = self._ticket(s, issue, changelog, links, deadline, ipe)
+                if t["key"] in tickets:
+                    ipe.error(f"{t['key']} was returned twice while paging")
+                tickets[t["key"]] = t
         except _GaveUp as e:
             ipe.cut_short(str(e))
         search.items = fetched
