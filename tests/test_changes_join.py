@@ -214,3 +214,17 @@ def test_a_gap_in_github_windows_makes_the_join_partial(
     assert content["changes"][0]["verdict"] == "fail"  # CHG-1 was never collected
     pop = freeze_population(store, ["CC8.1"], SINCE, UNTIL)
     assert not pop.complete and pop.gaps
+
+
+def test_the_cli_refuses_a_join_without_both_inputs(config_file: Callable[..., Path]) -> None:
+    """`evidence changes join` on a store without GitHub and Jira records: one line, exit 2."""
+    from click.testing import CliRunner
+
+    from collector.cli import cli
+
+    p = config_file(connectors="")
+    r = CliRunner().invoke(cli, ["-c", str(p), "changes", "join", "--since", "2026-01-01",
+                                 "--until", "2026-02-01"])
+    assert r.exit_code == 2
+    assert "needs collected github merged_changes and jira change_tickets" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
