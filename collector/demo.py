@@ -189,19 +189,13 @@ def run_demo(directory: Path, out: Any = None) -> int:
     echo = out or (lambda s: click.echo(s))
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Azure ...")
-        urls = start_simulators(stack)
-        okta_url = start_okta(stack, directory)
-        cfg_path = directory / "evidence.toml"
-        cfg_path.write_text(_config(directory, urls["aws"]) + _okta_config(
-            okta_url, (directory / "okta-demo-key.pem").resolve())
-            + start_azure(stack))
-        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Jira ...")
+        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Azure, Jira ...")
         urls = start_simulators(stack)
         okta_url = start_okta(stack, directory)
         cfg_path = directory / "evidence.toml"
         cfg_path.write_text(_config(directory, urls["aws"], urls.get("jira", "")) + _okta_config(
-            okta_url, (directory / "okta-demo-key.pem").resolve()))
+            okta_url, (directory / "okta-demo-key.pem").resolve())
+            + start_azure(stack))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)

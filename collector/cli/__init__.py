@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from collector.cli import (
+    changes,
     collect,
     connectors,
     exceptions,
@@ -16,12 +17,8 @@ from collector.cli import (
 )
 from collector.cli.common import cli
 
-__all__ = ["cli", "collect", "connectors", "exceptions", "fieldwork", "main", "portal",
-from collector.cli import changes, collect, connectors, fieldwork, portal, schedules, store
-from collector.cli.common import cli
-
-__all__ = ["changes", "cli", "collect", "connectors", "fieldwork", "main", "portal",
-           "schedules", "store"]
+__all__ = ["changes", "cli", "collect", "connectors", "exceptions", "fieldwork", "main",
+           "portal", "schedules", "store"]
 
 
 def main() -> None:
