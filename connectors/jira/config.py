@@ -36,6 +36,7 @@ class JiraConfig(ConnectorConfig):
     approved_statuses: tuple[str, ...] = ("Approved",)
     period_field: Literal["updated", "resolutiondate", "created"] = "updated"
     page_size: int = Field(default=100, ge=1, le=1000)
+    workers: int = Field(default=4, ge=1, le=16)
     timeout_seconds: float = Field(default=30.0, gt=0)
     rate_limit_wait_seconds: float = Field(default=120.0, ge=0)
     verify_tls: bool | str = True

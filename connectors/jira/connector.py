@@ -21,8 +21,10 @@ used as Atlassian documents the API, worked around where it differs:
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # the SDK is imported when a client is made
     from jira import JIRA
 
 Kind = Literal["cloud", "datacenter"]
+_COUNT = threading.Lock()
 ClientFactory = Callable[[JiraConfig, Kind | None], "JIRA"]
 FIELDS = ["summary", "status", "assignee", "issuetype", "project", "created", "updated",
           "resolutiondate"]
@@ -335,18 +338,18 @@ class JiraConnector(Connector):
                              pages=0, items=0)
         links = ipe.call("GET /rest/api/2/issue/{key}/remotelink", pages=0, items=0)
         try:
-            for issue in self._pages(s, jql, search, deadline, ipe):
-                fetched += 1
-                when = utc_iso((issue.get("fields") or {}).get(f))
-                if when is None:  # e.g. unresolved, with period_field = resolutiondate
-                    continue
-                at = datetime.fromisoformat(when.replace("Z", "+00:00"))
-                if not ctx.period_start <= at < ctx.period_end:
-                    continue  # in the JQL's widened bounds only: another window's ticket
-                t = self._ticket(s, issue, changelog, links, deadline, ipe)
-                if t["key"] in tickets:
-                    ipe.error(f"{t['key']} was returned twice while paging")
-                tickets[t["key"]] = t
+            with ThreadPoolExecutor(max_workers=cfg.workers,
+                                    thread_name_prefix="jira-ticket") as pool:
+                for page in self._pages(s, jql, search, deadline, ipe):
+                    fetched += len(page)
+                    wanted = [i for i in page if _in_window(i, f, ctx.period_start,
+                                                            ctx.period_end)]
+                    # per-ticket calls (remote links, long changelogs) overlap, bounded
+                    for t in pool.map(lambda i: self._ticket(s, i, changelog, links,
+                                                             deadline, ipe), wanted):
+                        if t["key"] in tickets:
+                            ipe.error(f"{t['key']} was returned twice while paging")
+                        tickets[t["key"]] = t
         except _GaveUp as e:
             ipe.cut_short(str(e))
         search.items = fetched
@@ -384,7 +387,7 @@ class JiraConnector(Connector):
                 self._sleep(wait)
 
     def _pages(self, s: _Session, jql: str, call: Any, deadline: float,
-               ipe: Provenance) -> Iterator[dict[str, Any]]:
+               ipe: Provenance) -> Iterator[list[dict[str, Any]]]:
         size = self.cfg.page_size
         if s.kind == "datacenter":
             start, total = 0, None
@@ -402,7 +405,7 @@ class JiraConnector(Connector):
                     ipe.cut_short(f"the result set changed while paging (total {total}, "
                                   f"then {page.get('total')}); re-collect the window")
                     return
-                yield from issues
+                yield issues
                 start += len(issues)
                 if not issues or start >= total:
                     if start < total:
@@ -425,7 +428,7 @@ class JiraConnector(Connector):
                                          fields=list(FIELDS), expand="changelog",
                                          json_result=True), deadline, ipe, s.kind)
                 call.pages += 1
-                yield from page.get("issues", [])
+                yield list(page.get("issues", []))
                 token = page.get("nextPageToken")
                 if not token:
                     if page.get("isLast") is False:
@@ -466,13 +469,15 @@ class JiraConnector(Connector):
             raw = self._get("GET /rest/api/2/issue/{key}/remotelink",
                             lambda: s.client._get_json(f"issue/{key}/remotelink"), deadline,
                             ipe, s.kind)
-            links_call.pages += 1
+            with _COUNT:
+                links_call.pages += 1
             urls = sorted({str((x.get("object") or {}).get("url")) for x in raw
                            if (x.get("object") or {}).get("url")})
         except ConnectorError as e:
             links_call.ok, links_call.error = False, str(e)[:300]
             ipe.error(f"{key}: remote links not read: {e}")
-        links_call.items = (links_call.items or 0) + len(urls)
+        with _COUNT:
+            links_call.items = (links_call.items or 0) + len(urls)
         t["remote_links"] = urls
         t["linked_changes"] = sorted({c for c in map(linked_change, urls) if c})
         return t
@@ -487,13 +492,22 @@ class JiraConnector(Connector):
                              partial(s.client._get_json, f"issue/{key}/changelog",
                                      params={"startAt": start, "maxResults": 100}),
                              deadline, ipe, s.kind)
-            call.pages += 1
             values = page.get("values", [])
             out.extend(values)
-            call.items = (call.items or 0) + len(values)
+            with _COUNT:
+                call.pages += 1
+                call.items = (call.items or 0) + len(values)
             start += len(values)
             if page.get("isLast", True) or not values or start >= int(page.get("total", 0)):
                 return out
+
+
+def _in_window(issue: dict[str, Any], field: str, start: datetime, end: datetime) -> bool:
+    """The issue's period field lies in [start, end) (the JQL bounds are wider)."""
+    when = utc_iso((issue.get("fields") or {}).get(field))
+    if when is None:  # e.g. unresolved, with period_field = resolutiondate
+        return False
+    return start <= datetime.fromisoformat(when.replace("Z", "+00:00")) < end
 
 
 def _close(client: JIRA) -> None:
