@@ -122,11 +122,23 @@ def test_rate_limited_past_the_wait_budget_is_partial(config_file: Callable[...,
     assert store.watermark("jira", "site", "change_tickets") is None
 
 
-def test_a_server_error_on_page_two_fails_the_window(config_file: Callable[..., Path],
-                                                     sim: JiraSimulator) -> None:
-    """A 500 on a later page fails that window; nothing is stored as complete past it."""
+def test_a_server_error_on_page_two_is_never_a_pass(config_file: Callable[..., Path],
+                                                    sim: JiraSimulator) -> None:
+    """A 500 on every search after the first: the window it hits mid-way is partial (or,
+    hit on its first page, failed); no record after it is complete."""
     sim.inject(Fault(500, path=_search(sim), after=1, times=-1))
-    summary, _ = _run(config_file, sim, "page_size = 2\n")
+    summary, store = _run(config_file, sim, "page_size = 2\n")
+    out = summary.outcomes[0]
+    assert out.status in ("partial", "failed") and "HTTP 500" in (out.error or "")
+    statuses = [store.record(r)["status"] for r in out.record_ids]  # type: ignore[index]
+    assert statuses[-1] in ("partial", "failed") and statuses.count("complete") <= 1
+
+
+def test_a_server_error_on_the_first_page_fails_the_window(
+        config_file: Callable[..., Path], sim: JiraSimulator) -> None:
+    """A 500 on every search page fails the window (the run loop's retries included)."""
+    sim.inject(Fault(500, path=_search(sim), times=-1))
+    summary, _ = _run(config_file, sim)
     out = summary.outcomes[0]
     assert out.status == "failed" and "HTTP 500" in (out.error or "")
 

@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.I)
 

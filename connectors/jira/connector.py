@@ -31,14 +31,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collector.config import resolve_secret
-from collector.errors import (
-    AuthError,
-    ConnectorError,
-    PermissionDenied,
-    TransientError,
-    UnexpectedResponse,
-)
 from connectors.base import (
     CheckResult,
     Connector,
@@ -47,8 +39,16 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    PermissionDenied,
+    TransientError,
+    UnexpectedResponse,
+)
 from connectors.jira.assess import assess_change_tickets, change_ticket_items, user_id
 from connectors.jira.config import JiraConfig
+from connectors.secrets import resolve_secret
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made
     from jira import JIRA
@@ -59,23 +59,29 @@ ClientFactory = Callable[[JiraConfig, Kind | None], "JIRA"]
 FIELDS = ["summary", "status", "assignee", "issuetype", "project", "created", "updated",
           "resolutiondate"]
 KEPT_FIELDS = ("status", "assignee", "resolution")
+PERMISSION = "Browse projects (on every project the JQL names)"
 _PR = re.compile(r"^https?://[^/]+/([^/]+/[^/]+)/pull/(\d+)")
 _COMMIT = re.compile(r"^https?://[^/]+/([^/]+/[^/]+)/commit/([0-9a-f]{7,40})")
 
 EXAMPLE = {
     "site": "https://acme.atlassian.net", "deployment": "Cloud",
-    "jql": 'project = CHG AND updated >= "2026-03-01 00:00" AND updated < "2026-03-08 01:00"',
+    "jql": '(project = CHG) AND updated >= "2026-02-28 23:00" AND updated < "2026-03-08 01:00"'
+           " ORDER BY created ASC, key ASC",
     "base_jql": "project = CHG", "period_field": "updated", "time_zone": "UTC",
     "approved_statuses": ["Approved"],
-    "window": {"start": "2026-03-01T00:00:00Z", "end": "2026-03-08T00:00:00Z"},
+    "window": {"start": "2026-03-01T00:00:00Z", "end": "2026-03-08T00:00:00Z",
+               "jql_from": "2026-02-28 23:00", "jql_to": "2026-03-08 01:00"},
+    "fetched": 1,
     "tickets": [{
         "key": "CHG-1", "id": "10000", "summary": "Rotate signing keys", "status": "Done",
-        "status_category": "done", "created": "2026-03-01T09:00:00.000Z",
-        "updated": "2026-03-03T12:00:00.000Z", "resolutiondate": "2026-03-03T12:00:00.000Z",
-        "assignee": {"accountId": "5b10a", "displayName": "Ana"},
+        "status_id": "10003", "status_category": "done",
+        "created": "2026-03-01T09:00:00.000Z", "updated": "2026-03-03T12:00:00.000Z",
+        "resolutiondate": "2026-03-03T12:00:00.000Z",
+        "assignee": {"accountId": "5b10a", "key": None, "name": None, "displayName": "Ana"},
         "changelog_total": 3, "changelog_fetched": 3, "changelog_complete": True,
         "history": [{"id": "1", "created": "2026-03-02T10:00:00.000Z",
-                     "author": {"accountId": "5b10b", "displayName": "Ben"},
+                     "author": {"accountId": "5b10b", "key": None, "name": None,
+                                "displayName": "Ben"},
                      "items": [{"field": "status", "from": "10001", "fromString": "In Review",
                                 "to": "10002", "toString": "Approved"}]}],
         "remote_links": ["https://github.com/acme/api/pull/1"],
@@ -141,10 +147,11 @@ def map_error(e: Exception, what: str, kind: Kind | None = None) -> ConnectorErr
         kind or "", "credential")
     if status == 401:
         return AuthError(f"{what}: Jira refused the {cred} (HTTP 401)",
-                         hint=f"check the {cred} named in the config")
+                         hint=f"check the {cred} named in the config; the account needs "
+                              f"{PERMISSION}")
     if status == 403:
         return PermissionDenied(f"{what}: forbidden (HTTP 403): {msg}",
-                                hint="grant the account Browse projects on the JQL's projects")
+                                hint=f"grant the account {PERMISSION}")
     if status in (429, 503) or (isinstance(status, int) and status >= 500):
         return TransientError(f"{what}: HTTP {status}: {msg}", retry_after=_retry_after(e))
     if status == 400:
@@ -302,7 +309,7 @@ class JiraConnector(Connector):
 
     # the snapshot ---------------------------------------------------------------------------
     @snapshot(controls=["CC8.1"], kind="population", max_age=timedelta(days=1),
-              permissions=["Browse projects (on every project the JQL names)"],
+              permissions=[PERMISSION],
               assess=assess_change_tickets, items=change_ticket_items, example=EXAMPLE,
               lookback=timedelta(days=90), max_window=timedelta(days=7))
     def change_tickets(self, ctx: SnapshotContext) -> SnapshotResult:
@@ -366,24 +373,33 @@ class JiraConnector(Connector):
         return SnapshotResult(content, len(tickets))
 
     def _get(self, what: str, fn: Callable[[], Any], deadline: float, ipe: Provenance,
-             kind: Kind) -> Any:
-        """One SDK call; a 429 / 503 waits out Retry-After while the wait budget lasts."""
-        delay = 1.0
+             kind: Kind, call: Any = None, first: bool = False) -> Any:
+        """One SDK call. A 429 / 503 waits out Retry-After while the wait budget lasts; other
+        5xx and connection failures are retried twice. Still failing: a 5xx on the first
+        search page fails the window (TransientError); a later call, or a rate limit outlasting
+        the budget, cuts it short (partial)."""
+        delay, errors = 1.0, 0
         while True:
             try:
                 return fn()
             except Exception as e:
                 err = map_error(e, what, kind)
-                if not isinstance(err, TransientError) or \
-                        getattr(e, "status_code", None) not in (429, 503):
+                if not isinstance(err, TransientError):
                     raise err from None
+                limited = getattr(e, "status_code", None) in (429, 503)
+                errors += 0 if limited else 1
                 wait = err.retry_after if err.retry_after is not None else delay
                 delay = min(delay * 2, 60.0)
-                if time.monotonic() + wait > deadline:
-                    raise _GaveUp(f"{what}: still {err.message.split(': ', 1)[-1]} after "
-                                  f"waiting {self.cfg.rate_limit_wait_seconds:.0f}s; "
-                                  "the rest of the window was not read") from None
+                if errors > 2 or time.monotonic() + wait > deadline:
+                    if first and not limited:
+                        raise err from None
+                    raise _GaveUp(f"{what}: {err.message.split(': ', 1)[-1]} after "
+                                  f"{'waiting' if limited else 'retrying'}; the rest of the "
+                                  "window was not read") from None
                 ipe.retried()
+                if call is not None:
+                    with _COUNT:
+                        call.retries += 1
                 self._sleep(wait)
 
     def _pages(self, s: _Session, jql: str, call: Any, deadline: float,
@@ -395,7 +411,7 @@ class JiraConnector(Connector):
                 page = self._get("GET /rest/api/2/search", partial(
                     s.client.search_issues, jql, startAt=start, maxResults=size,
                     fields=list(FIELDS), expand="changelog", json_result=True),
-                    deadline, ipe, s.kind)
+                    deadline, ipe, s.kind, call, first=start == 0)
                 call.pages += 1
                 issues = page.get("issues", [])
                 if total is None:
@@ -426,7 +442,8 @@ class JiraConnector(Connector):
                                  partial(s.client.enhanced_search_issues, jql,
                                          nextPageToken=token, maxResults=size,
                                          fields=list(FIELDS), expand="changelog",
-                                         json_result=True), deadline, ipe, s.kind)
+                                         json_result=True), deadline, ipe, s.kind, call,
+                                 first=token is None)
                 call.pages += 1
                 yield list(page.get("issues", []))
                 token = page.get("nextPageToken")
@@ -449,6 +466,8 @@ class JiraConnector(Connector):
         if len(histories) < total and s.kind == "cloud":
             try:
                 histories = self._full_changelog(s, key, changelog_call, deadline, ipe)
+            except (AuthError, PermissionDenied):
+                raise
             except ConnectorError as e:
                 changelog_call.ok, changelog_call.error = False, str(e)[:300]
                 ipe.error(f"{key}: changelog not read in full: {e}")
@@ -468,11 +487,13 @@ class JiraConnector(Connector):
         try:
             raw = self._get("GET /rest/api/2/issue/{key}/remotelink",
                             lambda: s.client._get_json(f"issue/{key}/remotelink"), deadline,
-                            ipe, s.kind)
+                            ipe, s.kind, links_call)
             with _COUNT:
                 links_call.pages += 1
             urls = sorted({str((x.get("object") or {}).get("url")) for x in raw
                            if (x.get("object") or {}).get("url")})
+        except (AuthError, PermissionDenied):
+            raise
         except ConnectorError as e:
             links_call.ok, links_call.error = False, str(e)[:300]
             ipe.error(f"{key}: remote links not read: {e}")
@@ -491,7 +512,7 @@ class JiraConnector(Connector):
             page = self._get("GET /rest/api/2/issue/{key}/changelog",
                              partial(s.client._get_json, f"issue/{key}/changelog",
                                      params={"startAt": start, "maxResults": 100}),
-                             deadline, ipe, s.kind)
+                             deadline, ipe, s.kind, call)
             values = page.get("values", [])
             out.extend(values)
             with _COUNT:
@@ -526,7 +547,7 @@ def _key_order(key: str) -> tuple[str, int]:
 def _person(u: Any) -> dict[str, Any] | None:
     if not isinstance(u, dict):
         return None
-    return {k: u[k] for k in ("accountId", "key", "name", "displayName") if u.get(k)}
+    return {k: u.get(k) for k in ("accountId", "key", "name", "displayName")}
 
 
 def _history(h: dict[str, Any]) -> dict[str, Any]:
