@@ -258,13 +258,18 @@ def load(engine: Engine, n: int, *, batch: int = 50_000, blob_store: FileBlobSto
         with engine.begin() as conn:
             out = append_rows(conn, buf)
             seal_rows, run_rows, files = [], [], []
+            first = 0
             for idx, run_id, when in bounds:
                 last = out[idx]
-                s = Seal(int(last["seq"]), last["record_hash"], when, run_id, key_id, "")
+                # a run seal vouches for the run's own records (contiguous here)
+                cov = ((int(out[first]["seq"]), int(last["seq"])),)
+                first = idx + 1
+                s = Seal(int(last["seq"]), last["record_hash"], when, run_id, key_id, "", cov)
                 sig = keys.sign(key, s.payload()) if key else "0" * 88
-                s = Seal(s.seq, s.head_hash, when, run_id, key_id, sig)
+                s = Seal(s.seq, s.head_hash, when, run_id, key_id, sig, cov)
                 seal_rows.append({"seq": s.seq, "head_hash": s.head_hash, "sealed_at": when,
-                                  "run_id": run_id, "key_id": key_id, "signature": sig})
+                                  "run_id": run_id, "key_id": key_id, "signature": sig,
+                                  "v": 2, "covers": [list(r) for r in cov], "purpose": "run"})
                 started = when - timedelta(seconds=60)
                 run_rows.append({"id": run_id, "trigger": "schedule:hourly", "host": "bench",
                                  "pid": 1, "started_at": started, "finished_at": when,

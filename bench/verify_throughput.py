@@ -95,8 +95,8 @@ def build(root: Path, total: int, seed: int) -> tuple[list[Path], int, float]:
                      "content_size": len(data), "ipe_sha256": ipe_sha,
                      "findings_sha256": None, "assessment": {}, "controls": ["CC6.1"],
                      "max_age_seconds": 86400, "error": None})
-    store.append_rows(rows)
-    store.seal(run_id)
+    out = store.append_rows(rows)
+    store.seal(run_id, [int(r["seq"]) for r in out])
     store.finish_run(run_id, "complete", {})
     build_s = time.perf_counter() - t0
     files = sorted(p for p in (root / "blobs" / "sha256").rglob("*") if p.is_file())

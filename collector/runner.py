@@ -73,13 +73,17 @@ class RunSummary:
     outcomes: list[Outcome]
     seal_seq: int | None
     interrupted: bool = False
+    seal_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(o.status == "complete" for o in self.outcomes)
+        return (not self.interrupted and self.seal_error is None
+                and all(o.status == "complete" for o in self.outcomes))
 
     @property
     def status(self) -> str:
+        if self.seal_error is not None:
+            return "unsealed"
         if self.interrupted:
             return "interrupted"
         return "ok" if self.ok else "failed-snapshots"
@@ -91,7 +95,7 @@ class RunSummary:
         return {"run_id": self.run_id, "trigger": self.trigger, "status": self.status,
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat(),
-                "counts": counts, "seal_seq": self.seal_seq,
+                "counts": counts, "seal_seq": self.seal_seq, "seal_error": self.seal_error,
                 "snapshots": [o.to_json() for o in self.outcomes]}
 
 
@@ -115,6 +119,8 @@ class Collector:
         self.progress = progress
         self.holder = holder
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._written: dict[str, list[int]] = {}  # run id -> seqs it appended
 
     def stop(self) -> None:
         """Start no new snapshot; running ones finish and are recorded."""
@@ -153,6 +159,7 @@ class Collector:
         self._sync_exceptions()
         started = self.clock()
         run_id = self.store.start_run(trigger)
+        self._written[run_id] = []
         outcomes: list[Outcome] = []
         done = 0
         workers = max(1, min(self.config.collector.concurrency, len(tasks) or 1))
@@ -174,13 +181,18 @@ class Collector:
         finally:
             interrupted = self._stop.is_set()
             seal = None
+            seal_error = None
+            with self._lock:
+                written = self._written.pop(run_id)
             try:
-                seal = self.store.seal(run_id)
+                # the run vouches for what it wrote itself, never for others' records
+                seal = self.store.seal(run_id, written)
             except EvidenceError as e:
+                seal_error = str(e)
                 log.error("could not seal run %s: %s", run_id, e)
             outcomes.sort(key=lambda o: (o.connector, o.instance, o.snapshot))
             summary = RunSummary(run_id, trigger, started, self.clock(), outcomes,
-                                 seal.seq if seal else None, interrupted)
+                                 seal.seq if seal else None, interrupted, seal_error)
             self.store.finish_run(run_id, summary.status, summary.to_json())
         self._alert(run_id)
         return summary
@@ -325,6 +337,8 @@ class Collector:
             findings=[f.to_json() for f in findings] if findings is not None else None,
             error=error)
         stored = self.store.append([new])[0]
+        with self._lock:
+            self._written[run_id].append(int(stored["seq"]))
         out.record_ids.append(stored["id"])
         out.record_count += new.record_count
         for k, v in stored["assessment"].items():

@@ -173,7 +173,7 @@ def record_sample(store: EvidenceStore, pop: Population, size: int,
     row = store.append([new])[0]
     store.finish_run(run_id, "ok" if pop.complete else "failed-snapshots",
                      {"sample_record": row["id"], "population_sha256": pop.sha256})
-    store.seal(run_id)
+    store.seal(run_id, [int(row["seq"])])
     return row, chosen
 
 

@@ -120,6 +120,11 @@ seals = Table(
     Column("run_id", String(32)),
     Column("key_id", String(16), nullable=False),
     Column("signature", Text, nullable=False),
+    # run-scoped seals (migration 0003): which records the signer vouches for
+    Column("v", Integer, nullable=False, server_default="1"),
+    Column("covers", JSON),
+    Column("purpose", String(16)),
+    Column("note", Text),
 )
 
 runs = Table(

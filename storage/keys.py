@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from connectors.errors import StorageError
+from connectors.errors import ConfigError, StorageError
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -26,9 +26,11 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (ValueError, TypeError) as e:
-            raise StorageError(f"{path}: not a PEM Ed25519 private key ({e})") from None
+            raise ConfigError(f"{path}: not a PEM Ed25519 private key ({e})") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: signing key cannot be read ({e.strerror})") from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise StorageError(f"{path}: key is not Ed25519")
+            raise ConfigError(f"{path}: key is not Ed25519")
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()

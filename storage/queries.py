@@ -329,3 +329,10 @@ def last_run_before(engine: Engine, run_id: str) -> datetime | None:
                 runs.c.started_at < me, runs.c.id != run_id,
                 runs.c.trigger.notin_(["sample", "exception"]))).scalar()
     return prev
+
+
+def seals_between(engine: Engine, lo: int, hi: int) -> list[Any]:
+    """Seal rows whose head lies in #lo..#hi, in order."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(seals).where(seals.c.seq >= lo, seals.c.seq <= hi)
+                                 .order_by(seals.c.seq, seals.c.id)).all())

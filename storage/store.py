@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from connectors.errors import StorageError
+from connectors.errors import ConfigError, StorageError
 from storage import keys
 from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.canonical import canonical, sha256_hex
-from storage.index import make_engine, migrate, records, runs, writer
-from storage.ledger import Seal, append_rows, make_seal
+from storage.index import make_engine, migrate, records, runs, seals, writer
+from storage.ledger import Ranges, Seal, append_rows, make_seal
 
 if TYPE_CHECKING:
     from storage.settings import StoreSettings as Config
@@ -91,16 +91,45 @@ class EvidenceStore:
         return cls(engine, blobs, config.resolve_path(config.signing.key_file), clock)
 
     # keys -------------------------------------------------------------------------------
+    def has_key(self) -> bool:
+        return self.key_path is not None and self.key_path.exists()
+
     @property
     def key(self) -> Ed25519PrivateKey:
+        """The signing key. Created only for a store that was never sealed: a store sealed by
+        one key refuses a missing or different key (ConfigError) rather than sealing with a
+        new one an auditor does not trust."""
         if self._key is None:
             if self.key_path is None:
-                raise StorageError("no signing key configured")
-            self._key = keys.load_or_create(self.key_path)
+                raise ConfigError("no signing key configured ([signing] key_file)")
+            sealed_by = self._sealed_by()
+            if not self.key_path.exists() and sealed_by is not None:
+                raise ConfigError(
+                    f"signing key {self.key_path} is missing, but this store was sealed by key "
+                    f"{sealed_by}: restore the key file (a new key would not be trusted)")
+            key = keys.load_or_create(self.key_path)
+            kid = keys.key_id(key.public_key())
+            if sealed_by is not None and kid != sealed_by:
+                raise ConfigError(
+                    f"signing key {self.key_path} is key {kid}, but this store's newest seal is "
+                    f"by key {sealed_by}: restore the right key file")
+            self._key = key
         return self._key
 
+    def _sealed_by(self) -> str | None:
+        with self.engine.connect() as conn:
+            kid = conn.execute(select(seals.c.key_id).order_by(seals.c.id.desc())
+                               .limit(1)).scalar()
+        return None if kid is None else str(kid)
+
     def public_key(self) -> Ed25519PublicKey:
-        return self.key.public_key()
+        """The public half of the store's key; never creates a key (read commands use it)."""
+        if self._key is not None:
+            return self._key.public_key()
+        if self.key_path is None or not self.key_path.exists():
+            raise ConfigError(f"no signing key at {self.key_path}: give the store's public key "
+                              "with --public-key, or restore the key file")
+        return keys.load_or_create(self.key_path).public_key()
 
     # writing ----------------------------------------------------------------------------
     def put_json(self, value: Any) -> tuple[str, int]:
@@ -151,13 +180,21 @@ class EvidenceStore:
             "error": n.error,
         }
 
-    def seal(self, run_id: str | None) -> Seal:
-        """Sign the ledger head; the seal goes to the index and to the seal store."""
+    def seal(self, run_id: str | None, covers: Iterable[int] = (), *, purpose: str = "run",
+             note: str | None = None, adopt: Ranges = ()) -> Seal:
+        """Sign the ledger head and vouch for `covers` (the records this run wrote): the
+        seal goes to the index and to the seal store, or to neither (StorageError)."""
         key = self.key
-        with self.writer.begin() as conn:
-            seal = make_seal(conn, key, self.clock(), run_id)
-        name = f"{seal.seq:012d}-{seal.sealed_at.strftime('%Y%m%dT%H%M%S%fZ')}-{seal.key_id}.json"
-        self.blobs.put_seal(name, json.dumps(seal.to_json(), indent=2).encode())
+        try:
+            with self.writer.begin() as conn:
+                seal = make_seal(conn, key, self.clock(), run_id, covers, purpose, note, adopt)
+                # written before the index commits: an index seal always has its file
+                self.blobs.put_seal(seal_file_name(seal),
+                                    json.dumps(seal.to_json(), indent=2).encode())
+        except OSError as e:
+            raise StorageError(f"cannot write the seal to the seal store: {e}") from None
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot write the seal to the index: {_first_line(e)}") from None
         return seal
 
     # runs -------------------------------------------------------------------------------
@@ -210,6 +247,11 @@ class EvidenceStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def seal_file_name(seal: Seal) -> str:
+    """Seal files sort by the seq they seal."""
+    return f"{seal.seq:012d}-{seal.sealed_at.strftime('%Y%m%dT%H%M%S%fZ')}-{seal.key_id}.json"
 
 
 def open_blobs(config: Config) -> BlobStore:

@@ -1,36 +1,60 @@
-"""`evidence verify`: re-hash every blob, walk the chain, check every seal.
+"""`evidence verify`: re-hash every blob, walk the chain, check every seal and what it covers.
 
-Streams records in batches and hashes blobs on a small thread pool, so memory stays flat
-however large the store grows.
+What is checked (threat model: write access to the index and the blob store, not the key):
+- every blob re-hashes to its name; every blob a record names exists;
+- the records form one chain #1..head (no gap, no edit, no rewrite), and no row lies
+  outside it (beyond the head), whatever its timestamps;
+- every seal verifies with the key, matches the record at its seq, and every index seal has
+  its file in the seal store (and every seal file its index seal);
+- every record up to the head is vouched for by some seal (run-scoped seals, see
+  docs/DESIGN-notes.md): a record no seal covers was not written by a run holding the key.
+
+Scale: the chain is cut into ranges checked by worker processes (record hashing is pure
+Python, so threads would share one core), blobs are re-hashed by worker processes too, and
+seals are streamed, so memory stays flat. `since_last` checks only what was added after the
+newest verify checkpoint (a seal a full verify writes when it found nothing wrong).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from storage import keys
-from storage.index import GENESIS, ledger_head, records, seals
-from storage.ledger import Seal, record_hash
+from storage.blobs import FileBlobStore
+from storage.index import GENESIS, ledger_head, records, runs, seals
+from storage.ledger import Seal, fmt_ranges, record_hash
+from storage.locks import holder_is_dead
 from storage.store import EvidenceStore
 
-# Seals and records stamped within this of verify's start are taken as written concurrently.
+# Seals stamped within this of verify's start are taken as written concurrently.
 CONCURRENT_SLACK = timedelta(seconds=5)
+# A run still marked running this long after it started is not waited for: its unsealed
+# records are reported.
+RUN_MAX = timedelta(hours=12)
+# Below this many records verify works in-process; above it, worker processes share the work.
+PARALLEL_MIN = 20_000
+CHUNK = 25_000
+CHECKPOINT = "checkpoint"
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing that does not match."""
 
-    kind: str  # blob | record | chain | seal | access-log
+    kind: str  # blob | record | chain | seal | unsealed | access-log
     subject: str
     detail: str
 
@@ -50,6 +74,10 @@ class VerifyReport:
     blob_bytes: int = 0
     seals: int = 0
     head_seq: int = 0
+    since_seq: int = 0  # with since_last: the checkpoint verified from
+    pending: list[str] = field(default_factory=list)  # unsealed records of running runs
+    checkpoint: int | None = None
+    seal_max_id: int = 0  # the newest index seal when the seals were read
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -59,6 +87,8 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "records": self.records, "blobs": self.blobs,
                 "blob_bytes": self.blob_bytes, "seals": self.seals, "head_seq": self.head_seq,
+                "since_seq": self.since_seq, "pending": self.pending,
+                "checkpoint": self.checkpoint,
                 "problems": [p.to_json() for p in self.problems]}
 
 
@@ -73,27 +103,125 @@ def _chunks(it: Iterable[str], n: int) -> Iterator[list[str]]:
         yield buf
 
 
+# workers ----------------------------------------------------------------------------------
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine(url: str) -> Engine:
+    if url not in _ENGINES:
+        from storage.index import make_engine
+
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+def _hash_files(root: str, shas: list[str]) -> tuple[int, list[tuple[str, str]]]:
+    """Re-hash blob files; (bytes read, [(sha, problem)])."""
+    store = FileBlobStore(Path(root))
+    total = 0
+    bad: list[tuple[str, str]] = []
+    for sha in shas:
+        got = store.rehash(sha)
+        if got is None:
+            bad.append((sha, "missing"))
+            continue
+        total += got[1]
+        if got[0] != sha:
+            bad.append((sha, f"content changed (now hashes to {got[0]})"))
+    return total, bad
+
+
+@dataclass
+class ChunkResult:
+    """What one range of the chain looked like."""
+
+    lo: int
+    hi: int
+    count: int = 0
+    first: tuple[int, str] | None = None  # (seq, prev_hash) of its first record
+    last: tuple[int, str] | None = None  # (seq, record_hash) of its last record
+    sealed: dict[int, str] = field(default_factory=dict)  # seq -> record_hash, sealed seqs
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
+                 lo: int, hi: int, sealed_seqs: frozenset[int] | None = None) -> ChunkResult:
+    """Hash and link records #lo..#hi, and check the blobs they name exist."""
+    eng = engine if engine is not None else _engine(str(url))
+    res = ChunkResult(lo, hi)
+    with eng.connect() as conn:
+        if sealed_seqs is None:
+            sealed_seqs = frozenset(int(x) for x in conn.execute(
+                select(seals.c.seq).where(seals.c.seq >= lo, seals.c.seq <= hi)).scalars())
+    root = Path(blob_root) if blob_root else None
+
+    @lru_cache(maxsize=50_000)
+    def exists(sha: str) -> bool:
+        if root is None:
+            return True  # not a file store: the parent checks
+        return (root / "sha256" / sha[:2] / sha[2:4] / sha).is_file()
+
+    expected, prev = lo, None
+    last_seq = lo - 1
+    cur = lo
+    while cur <= hi:
+        with eng.connect() as conn:
+            rows = conn.execute(select(records).where(records.c.seq >= cur,
+                                                      records.c.seq <= hi)
+                                .order_by(records.c.seq).limit(5000)).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            r = dict(row)
+            res.count += 1
+            seq = int(r["seq"])
+            subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
+            if res.first is None:
+                res.first = (seq, str(r["prev_hash"]))
+            if seq != expected:
+                span = f"#{expected}" if seq == expected + 1 else f"#{expected}..#{seq - 1}"
+                res.problems.append(("chain", span, "record(s) missing from the chain "
+                                     f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
+            elif prev is not None and r["prev_hash"] != prev:
+                res.problems.append(("chain", subject, f"prev_hash does not match record "
+                                     f"#{seq - 1}: the chain was rewritten"))
+            h = record_hash(r)
+            if h != r["record_hash"]:
+                res.problems.append(("record", subject,
+                                     "edited: its fields no longer match its record_hash"))
+            for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
+                sha = r[col]
+                if sha and not exists(sha):
+                    res.problems.append(("record", subject, f"{col} {sha}: blob missing"))
+            if seq in sealed_seqs:
+                res.sealed[seq] = str(r["record_hash"])
+            prev = str(r["record_hash"])
+            res.last = (seq, prev)
+            expected = seq + 1
+            last_seq = seq
+        cur = last_seq + 1
+    if last_seq < hi:
+        span = f"#{last_seq + 1}" if last_seq + 1 == hi else f"#{last_seq + 1}..#{hi}"
+        res.problems.append(("chain", span, "record(s) missing from the chain (deleted or "
+                             f"cut off: the ledger head is at or beyond #{hi})"))
+    return res
+
+
+def _pool(workers: int) -> Executor:
+    # spawn: verify may run beside threads (the scheduler); forking those is unsafe
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+# verify -------------------------------------------------------------------------------------
 def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
-           against: Seal | None = None, workers: int = 2) -> VerifyReport:
-    """Check every blob, record and seal of `store`; `against` is a seal kept from earlier."""
+           against: Seal | None = None, workers: int | None = None,
+           since_last: bool = False, write_checkpoint: bool = False) -> VerifyReport:
+    """Check every blob, record and seal of `store`; `against` is a seal kept from earlier.
+
+    With `since_last`, only what was added after the newest valid verify checkpoint. With
+    `write_checkpoint`, a clean verify seals a checkpoint (needs the signing key)."""
     rep = VerifyReport()
-    bad: dict[str, str] = {}
-    blobs = store.blobs
-
-    def check(sha: str) -> tuple[str, tuple[str, int] | None]:
-        return sha, blobs.rehash(sha)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for chunk in _chunks(blobs.shas(), 256):
-            for sha, got in pool.map(check, chunk):
-                rep.blobs += 1
-                if got is not None:
-                    rep.blob_bytes += got[1]
-                if got is None or got[0] != sha:
-                    bad[sha] = "missing" if got is None else \
-                        f"content changed (now hashes to {got[0]})"
-                    rep.problems.append(Problem("blob", sha, bad[sha]))
-
+    workers = workers or os.cpu_count() or 1
     if public is None:
         public = store.public_key()
     pub_id = keys.key_id(public)
@@ -101,106 +229,330 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
         # The head is read once, first: records and seals that other collectors append
         # while we verify lie beyond it and are left for the next verify.
         head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+    head_seq = int(head.seq)
+    rep.head_seq = head_seq
     started = datetime.now(UTC)
     concurrent = started - CONCURRENT_SLACK
 
-    def check_group(seq: int, index_seals: list[Seal],
-                    files: list[tuple[str, Seal]]) -> list[tuple[str, Seal]]:
-        """Check signatures and index/file agreement of the seals at one seq."""
-        entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s)
-                   for s in index_seals] + [(f"seal file {n}", fs) for n, fs in files]
-        if against is not None and against.seq == seq:
-            entries.append((f"kept seal at #{against.seq}", against))
-        for label, seal in entries:
-            rep.seals += 1
-            if seal.key_id != pub_id:
-                rep.problems.append(Problem("seal", label, f"signed by unknown key {seal.key_id}"))
-            elif not seal.valid(public):
-                rep.problems.append(Problem("seal", label, "signature does not verify"))
-        in_index = {(x.head_hash, x.signature) for x in index_seals}
+    base = _checkpoint(store, public, head_seq) if since_last else None
+    lo = base.seq + 1 if base is not None else 1
+    rep.since_seq = lo - 1
+
+    blob_root = str(store.blobs.root) if isinstance(store.blobs, FileBlobStore) else None
+    url = store.engine.url.render_as_string(hide_password=False)
+    parallel = workers > 1 and head_seq - lo + 1 >= PARALLEL_MIN and \
+        ":memory:" not in url and blob_root is not None
+    pool = _pool(workers) if parallel else None
+    try:
+        bad = _verify_blobs(store, rep, pool, workers, lo, head_seq, base is not None)
+        chunks = _verify_chain(store, rep, pool, url, blob_root, lo, head_seq, base, bad,
+                               str(head.hash))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    sealed_hash: dict[int, str] = {}
+    for c in chunks:
+        sealed_hash.update(c.sealed)
+
+    covered = _verify_seals(store, rep, public, pub_id, against, sealed_hash, head_seq,
+                            concurrent, lo)
+    _outside_chain(store, rep)
+    _uncovered(store, rep, public, covered, lo, head_seq, started)
+    _check_access_log(store, rep)
+    if rep.ok and write_checkpoint:
+        rep.checkpoint = _write_checkpoint(store, public, rep, head_seq)
+    return rep
+
+
+def _verify_blobs(store: EvidenceStore, rep: VerifyReport, pool: Executor | None, workers: int,
+                  lo: int, hi: int, incremental: bool) -> dict[str, str]:
+    """Re-hash blobs (all of them, or only those records #lo..#hi name); bad sha -> why."""
+    bad: dict[str, str] = {}
+    blobs = store.blobs
+    if incremental:
+        shas: Iterable[str] = sorted(_named_blobs(store.engine, lo, hi))
+    else:
+        shas = blobs.shas()
+    if pool is not None and isinstance(blobs, FileBlobStore):
+        futs = [pool.submit(_hash_files, str(blobs.root), chunk)
+                for chunk in _chunks(shas, 2000)]
+        for f in futs:
+            total, found = f.result()
+            rep.blob_bytes += total
+            for sha, why in found:
+                bad[sha] = why
+        rep.blobs = _count_shas(store, incremental, lo, hi)
+    else:
+        def check(sha: str) -> tuple[str, tuple[str, int] | None]:
+            return sha, blobs.rehash(sha)
+
+        with ThreadPoolExecutor(max_workers=max(2, workers)) as tp:
+            for chunk in _chunks(shas, 256):
+                for sha, got in tp.map(check, chunk):
+                    rep.blobs += 1
+                    if got is not None:
+                        rep.blob_bytes += got[1]
+                    if got is None or got[0] != sha:
+                        bad[sha] = "missing" if got is None else \
+                            f"content changed (now hashes to {got[0]})"
+    for sha, why in sorted(bad.items()):
+        rep.problems.append(Problem("blob", sha, why))
+    return bad
+
+
+def _count_shas(store: EvidenceStore, incremental: bool, lo: int, hi: int) -> int:
+    if incremental:
+        return len(_named_blobs(store.engine, lo, hi))
+    return sum(1 for _ in store.blobs.shas())
+
+
+def _named_blobs(engine: Engine, lo: int, hi: int) -> set[str]:
+    out: set[str] = set()
+    with engine.connect() as conn:
+        for row in conn.execute(select(records.c.content_sha256, records.c.ipe_sha256,
+                                       records.c.findings_sha256)
+                                .where(records.c.seq >= lo, records.c.seq <= hi)):
+            out.update(x for x in row if x)
+    return out
+
+
+def _verify_chain(store: EvidenceStore, rep: VerifyReport, pool: Executor | None, url: str,
+                  blob_root: str | None, lo: int, hi: int, base: Seal | None,
+                  bad: dict[str, str], head_hash: str) -> list[ChunkResult]:
+    """Walk records #lo..#hi (in ranges, on workers when there is a pool)."""
+    ranges = [(a, min(a + CHUNK - 1, hi)) for a in range(lo, hi + 1, CHUNK)]
+    if pool is not None:
+        futs = [pool.submit(_check_range, url, None, blob_root, a, b) for a, b in ranges]
+        chunks = [f.result() for f in futs]
+    else:
+        chunks = [_check_range(None, store.engine, blob_root, a, b) for a, b in ranges]
+    prev: tuple[int, str] | None = (base.seq, base.head_hash) if base is not None else \
+        (0, GENESIS)
+    for c in chunks:
+        rep.records += c.count
+        for kind, subject, detail in c.problems:
+            rep.problems.append(Problem(kind, subject, detail))
+        if c.first is not None and prev is not None and c.first[0] == prev[0] + 1 \
+                and c.first[1] != prev[1]:
+            rep.problems.append(Problem("chain", f"#{c.first[0]}", f"prev_hash does not match "
+                                        f"record #{prev[0]}: the chain was rewritten"))
+        prev = c.last if c.last is not None else None
+    if blob_root is None:  # S3: check the named blobs exist here (bounded cache)
+        exists = lru_cache(maxsize=50_000)(store.blobs.exists)
+        for r in store.iter_records(upto=hi):
+            if int(r["seq"]) < lo:
+                continue
+            for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
+                sha = r[col]
+                if sha and sha not in bad and not exists(sha):
+                    bad[sha] = "missing"
+                    rep.problems.append(Problem("record", f"#{r['seq']} ({r['id']})",
+                                                f"{col} {sha}: blob missing"))
+    if bad:  # records naming a blob that changed
+        with store.engine.connect() as conn:
+            for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
+                q = select(records.c.seq, records.c.id, records.c[col]).where(
+                    records.c[col].in_(list(bad)), records.c.seq >= lo, records.c.seq <= hi)
+                for seq, rid, sha in conn.execute(q):
+                    if bad[sha] != "missing":
+                        rep.problems.append(Problem("record", f"#{seq} ({rid})",
+                                                    f"{col} {sha}: blob {bad[sha]}"))
+    last = chunks[-1].last if chunks else None
+    if last is not None and last[0] == hi and head_hash != last[1]:
+        rep.problems.append(Problem("chain", "head",
+                                    "ledger head does not match the last record"))
+    return chunks
+
+
+def _verify_seals(store: EvidenceStore, rep: VerifyReport, public: Ed25519PublicKey,
+                  pub_id: str, against: Seal | None, sealed_hash: dict[int, str],
+                  head_seq: int, concurrent: datetime, lo: int) -> list[tuple[int, int]]:
+    """Check every seal (from seq `lo` on); return the ranges valid seals vouch for."""
+    covered: list[tuple[int, int]] = []
+
+    def hash_at(seq: int) -> str | None:
+        if seq in sealed_hash:
+            return sealed_hash[seq]
+        with store.engine.connect() as conn:
+            h = conn.execute(select(records.c.record_hash).where(records.c.seq == seq)).scalar()
+        return None if h is None else str(h)
+
+    groups: Iterator[SealGroup] = _seal_groups(store, rep, lo)
+    if against is not None:
+        groups = _with_kept(groups, against.seq)
+    for gseq, idx, files in groups:
+        # a seal file whose index seal was committed after we read the index seals: a run
+        # sealing while we verify (the file is written just before the commit)
+        files = [(n, s) for n, s in files if (s.head_hash, s.signature) in
+                 {(x.head_hash, x.signature) for x in idx} or not _in_index(store, s)]
+        entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s, True)
+                   for s in idx] + [(f"seal file {n}", fs, False) for n, fs in files]
+        if against is not None and against.seq == gseq:
+            entries.append((f"kept seal at #{against.seq}", against, False))
+        in_index = {(x.head_hash, x.signature) for x in idx}
+        in_files = {(x.head_hash, x.signature) for _n, x in files}
         for name, fs in files:
             if (fs.head_hash, fs.signature) not in in_index:
                 rep.problems.append(Problem("seal", f"seal file {name}", "has no matching "
                                             "seal in the index (index seals removed?)"))
-        return entries
-
-    groups = _seal_groups(store, rep)
-    if against is not None:
-        groups = _with_kept(groups, against.seq)
-    pending = next(groups, None)
-
-    expected, prev = 1, GENESIS
-    exists = lru_cache(maxsize=50_000)(blobs.exists)  # bounded: memory stays flat
-    last_seq = 0
-    for r in store.iter_records(upto=int(head.seq)):
-        rep.records += 1
-        seq = int(r["seq"])
-        subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
-        if seq != expected:
-            span = f"#{expected}" if seq == expected + 1 else f"#{expected}..#{seq - 1}"
-            rep.problems.append(Problem(
-                "chain", span, "record(s) missing from the chain "
-                f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
-        elif r["prev_hash"] != prev:
-            rep.problems.append(Problem("chain", subject, f"prev_hash does not match record "
-                                        f"#{seq - 1}: the chain was rewritten"))
-        if record_hash(r) != r["record_hash"]:
-            rep.problems.append(Problem("record", subject,
-                                        "edited: its fields no longer match its record_hash"))
-        for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
-            sha = r[col]
-            if not sha:
+        for s in idx:
+            if (s.head_hash, s.signature) not in in_files:
+                rep.problems.append(Problem(
+                    "seal", f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})",
+                    "has no matching file in the seal store (deleted, or never written)"))
+        if not entries:
+            continue
+        actual = hash_at(gseq) if 0 < gseq <= head_seq else None
+        for label, seal, _from_index in entries:
+            rep.seals += 1
+            if seal.key_id != pub_id:
+                rep.problems.append(Problem("seal", label, f"signed by unknown key {seal.key_id}"))
                 continue
-            if sha in bad:
-                rep.problems.append(Problem("record", subject, f"{col} {sha}: blob {bad[sha]}"))
-            elif not exists(sha):
-                bad[sha] = "missing"
-                rep.problems.append(Problem("record", subject, f"{col} {sha}: blob missing"))
-        while pending is not None and pending[0] <= seq:
-            gseq, idx, files = pending
-            for label, seal in check_group(gseq, idx, files):
-                if gseq == 0:
-                    continue  # sealed an empty ledger
-                if gseq < seq:
-                    rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which "
-                                                "is missing from the chain"))
-                elif seal.head_hash != r["record_hash"]:
-                    rep.problems.append(Problem(
-                        "seal", label, f"head hash does not match record #{seq}: the chain "
-                        "was rewritten after it was sealed"))
-            pending = next(groups, None)
-        prev = r["record_hash"]
-        expected = seq + 1
-        last_seq = seq
-    rep.head_seq = int(head.seq)
-    if int(head.seq) > last_seq:
-        rep.problems.append(Problem("chain", f"#{last_seq + 1}..#{head.seq}",
-                                    "newest record(s) missing: the ledger head says "
-                                    f"#{head.seq} but the chain ends at #{last_seq}"))
-    elif last_seq and head.hash != prev:
-        rep.problems.append(Problem("chain", "head", "ledger head does not match the last record"))
-    with store.engine.connect() as conn:
-        beyond = conn.execute(select(func.count()).select_from(records).where(
-            records.c.seq > int(head.seq), records.c.collected_finished_at < concurrent)).scalar()
-    if beyond:
-        rep.problems.append(Problem("chain", f"#{int(head.seq) + 1}..", f"{beyond} record(s) "
-                                    "beyond the ledger head: the head was rewound"))
-    while pending is not None:
-        gseq, idx, files = pending
-        if gseq > int(head.seq):
-            idx = [s for s in idx if s.sealed_at < concurrent]
-            files = [(n, s) for n, s in files if s.sealed_at < concurrent]
-            if not idx and not files and not (against is not None and against.seq == gseq):
-                pending = next(groups, None)
-                continue  # sealed while we were verifying
-        for label, _seal in check_group(gseq, idx, files):
-            if gseq != 0:
+            if not seal.valid(public):
+                rep.problems.append(Problem("seal", label, "signature does not verify"))
+                continue
+            if gseq == 0:
+                continue  # sealed an empty ledger
+            if gseq > head_seq or actual is None:
                 rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which is "
                                             "missing from the chain (records were cut off or "
                                             "deleted)"))
-        pending = next(groups, None)
-    _check_access_log(store, rep)
-    return rep
+                continue
+            if seal.head_hash != actual:
+                rep.problems.append(Problem(
+                    "seal", label, f"head hash does not match record #{gseq}: the chain "
+                    "was rewritten after it was sealed"))
+                continue
+            for a, b in seal.vouches:
+                if b > seal.seq:
+                    rep.problems.append(Problem("seal", label, f"vouches for #{b}, beyond "
+                                                f"its own head #{seal.seq}"))
+                    continue
+                covered.append((a, b))
+    return covered
+
+
+def _in_index(store: EvidenceStore, s: Seal) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(seals).where(
+            seals.c.seq == s.seq, seals.c.signature == s.signature)).scalar_one() > 0
+
+
+def _outside_chain(store: EvidenceStore, rep: VerifyReport) -> None:
+    """Rows beyond the ledger head as it is now, whatever their timestamps (one statement,
+    so a concurrent append that moves the head and adds its row is never counted)."""
+    head_now = select(ledger_head.c.seq).where(ledger_head.c.id == 1).scalar_subquery()
+    with store.engine.connect() as conn:
+        row = conn.execute(select(func.count(), func.min(records.c.seq), func.max(records.c.seq))
+                           .where(records.c.seq > head_now)).one()
+    if row[0]:
+        rep.problems.append(Problem("chain", f"#{row[1]}..#{row[2]}", f"{row[0]} record(s) "
+                                    "outside the chain, beyond the ledger head (inserted, or "
+                                    "the head was rewound)"))
+
+
+def _uncovered(store: EvidenceStore, rep: VerifyReport, public: Ed25519PublicKey,
+               covered: list[tuple[int, int]], lo: int, hi: int, started: datetime) -> None:
+    """Report records #lo..#hi no valid seal vouches for (runs still going are pending)."""
+    gaps = _gaps(covered, lo, hi)
+    if gaps:
+        # runs that sealed while we verified: their seals count (a run seals before its run
+        # row stops saying `running`, so reading runs next cannot miss one)
+        covered = covered + _late_cover(store, public, rep.seal_max_id)
+        gaps = _gaps(covered, lo, hi)
+    if not gaps:
+        return
+
+    # records of a run still going are sealed when it ends; a run marked running for too
+    # long (or whose row is missing) gets no such grace
+    unsealed: list[int] = []
+    pending: list[int] = []
+    with store.engine.connect() as conn:
+        for a, b in gaps:
+            q = (select(records.c.seq, runs.c.status, runs.c.started_at, runs.c.host,
+                        runs.c.pid)
+                 .select_from(records.outerjoin(runs, runs.c.id == records.c.run_id))
+                 .where(records.c.seq >= a, records.c.seq <= b).order_by(records.c.seq))
+            for seq, status, run_started, host, pid in conn.execute(q):
+                if status == "running" and run_started is not None and \
+                        started - RUN_MAX < run_started <= started and \
+                        not holder_is_dead(f"{host}:{pid}"):
+                    pending.append(int(seq))
+                else:
+                    unsealed.append(int(seq))
+    from storage.ledger import to_ranges
+
+    for a, b in to_ranges(unsealed):
+        span = f"#{a}" if a == b else f"#{a}..#{b}"
+        rep.problems.append(Problem("unsealed", span, "no seal vouches for these records: "
+                                    "not written by a run holding the key (inserted, or left "
+                                    "by a crashed run: check them, then `evidence seal adopt`)"))
+    if pending:
+        rep.pending.append(f"{fmt_ranges(to_ranges(pending))}: written by a run still in "
+                           "progress, sealed when it ends")
+
+
+def _gaps(covered: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    """The parts of #lo..#hi outside the `covered` ranges."""
+    gaps: list[tuple[int, int]] = []
+    cur = lo
+    for a, b in sorted(covered):
+        if b < cur:
+            continue
+        if a > cur:
+            gaps.append((cur, min(a - 1, hi)))
+        cur = max(cur, b + 1)
+        if cur > hi:
+            break
+    if cur <= hi:
+        gaps.append((cur, hi))
+    return [g for g in gaps if g[0] <= g[1]]
+
+
+def _late_cover(store: EvidenceStore, public: Ed25519PublicKey,
+                max_id: int) -> list[tuple[int, int]]:
+    """What seals written after verify began vouch for (signature and head checked)."""
+    out: list[tuple[int, int]] = []
+    with store.engine.connect() as conn:
+        for row in conn.execute(select(seals).where(seals.c.id > max_id)).all():
+            s = Seal.from_row(row)
+            h = conn.execute(select(records.c.record_hash).where(records.c.seq == s.seq)).scalar()
+            if s.valid(public) and h == s.head_hash:
+                out.extend(r for r in s.vouches if r[1] <= s.seq)
+    return out
+
+
+def _checkpoint(store: EvidenceStore, public: Ed25519PublicKey, head_seq: int) -> Seal | None:
+    """The newest verify checkpoint signed by `public` that still matches the chain."""
+    pub_id = keys.key_id(public)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(seals).where(seals.c.purpose == CHECKPOINT,
+                                                seals.c.seq <= head_seq)
+                            .order_by(seals.c.id.desc()).limit(20)).all()
+        for row in rows:
+            s = Seal.from_row(row)
+            if s.key_id != pub_id or not s.valid(public):
+                continue
+            h = conn.execute(select(records.c.record_hash).where(records.c.seq == s.seq)).scalar()
+            if s.seq == 0 or h == s.head_hash:
+                return s
+    return None
+
+
+def _write_checkpoint(store: EvidenceStore, public: Ed25519PublicKey, rep: VerifyReport,
+                      head_seq: int) -> int | None:
+    """Seal that the chain up to the head verified; skipped without the matching key."""
+    from connectors.errors import EvidenceError
+
+    try:
+        if not store.has_key() or keys.key_id(store.key.public_key()) != keys.key_id(public):
+            return None
+    except EvidenceError:
+        return None  # a key problem is for collect to report; verify itself is done
+    note = json.dumps({"verified_upto": head_seq, "records": rep.records, "blobs": rep.blobs},
+                      sort_keys=True)
+    s = store.seal(None, purpose=CHECKPOINT, note=note)
+    return s.seq
 
 
 def _check_access_log(store: EvidenceStore, rep: VerifyReport) -> None:
@@ -215,36 +567,52 @@ def _check_access_log(store: EvidenceStore, rep: VerifyReport) -> None:
 SealGroup = tuple[int, list[Seal], list[tuple[str, Seal]]]
 
 
-def _index_seals(store: EvidenceStore, batch: int = 2000) -> Iterator[Seal]:
-    last = (-1, -1)
+def _index_seals(store: EvidenceStore, lo: int, max_id: int,
+                 batch: int = 2000) -> Iterator[Seal]:
+    """Index seals from seq `lo` on, written before verify began (id <= max_id)."""
+    last = (lo - 1, -1)
     while True:
         with store.engine.connect() as conn:
             rows = conn.execute(
                 select(seals).where((seals.c.seq > last[0]) |
                                     ((seals.c.seq == last[0]) & (seals.c.id > last[1])))
+                .where(seals.c.id <= max_id)
                 .order_by(seals.c.seq, seals.c.id).limit(batch)).all()
         if not rows:
             return
         for s in rows:
-            yield Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id, s.signature)
+            yield Seal.from_row(s)
         last = (int(rows[-1].seq), int(rows[-1].id))
 
 
-def _file_seals(store: EvidenceStore, rep: VerifyReport) -> Iterator[tuple[int, str, Seal]]:
+def _file_seals(store: EvidenceStore, rep: VerifyReport, lo: int
+                ) -> Iterator[tuple[int, str, Seal]]:
     for name, data in store.blobs.seals():  # names start with the zero-padded seq: in order
+        try:
+            if int(name.split("-", 1)[0]) < lo:
+                continue
+        except ValueError:
+            pass
         try:
             seal = Seal.from_json(json.loads(data))
         except (ValueError, KeyError, TypeError):
             rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
             continue
+        if seal.seq < lo:
+            continue
         yield seal.seq, name, seal
 
 
-def _seal_groups(store: EvidenceStore, rep: VerifyReport) -> Iterator[SealGroup]:
+def _seal_groups(store: EvidenceStore, rep: VerifyReport, lo: int = 0) -> Iterator[SealGroup]:
     """Index seals and seal files merged by seq, one group per seq, in ascending order:
-    streamed, so memory does not grow with the number of runs."""
-    idx = _index_seals(store)
-    files = _file_seals(store, rep)
+    streamed, so memory does not grow with the number of runs. Seals of a checkpoint's own
+    seq are included (`lo` - 1), so `since_last` checks the checkpoint is still there."""
+    with store.engine.connect() as conn:
+        # read before the seal files are listed: each of these seals has its file by then
+        max_id = int(conn.execute(select(func.max(seals.c.id))).scalar() or 0)
+    rep.seal_max_id = max_id
+    idx = _index_seals(store, max(0, lo - 1), max_id)
+    files = _file_seals(store, rep, max(0, lo - 1))
     a = next(idx, None)
     b = next(files, None)
     while a is not None or b is not None:
@@ -272,3 +640,12 @@ def _with_kept(groups: Iterator[SealGroup], seq: int) -> Iterator[SealGroup]:
         yield g
     if not done:
         yield seq, [], []
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -34,14 +34,19 @@ def test_migrations_match_the_models_postgres(pg_url: str) -> None:
 
 
 def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> None:
-    """A store created at revision 0001 upgrades to head with its chain still verifying."""
+    """A store written at revision 0002 (version 1 seals) upgrades to head still verifying."""
+    import json
+    from datetime import UTC, datetime
+
     from alembic import command
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
 
     from collector.config import load
-    from collector.runner import Collector, Selection
+    from storage import keys
     from storage.index import writer
-    from storage.store import EvidenceStore
+    from storage.ledger import Seal, lock_head
+    from storage.store import EvidenceStore, NewRecord, seal_file_name
     from storage.verify import verify
 
     cfg = load(config_file())
@@ -51,13 +56,28 @@ def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> No
                                                  / "migrations"))
     with writer(eng).begin() as conn:
         acfg.attributes["connection"] = conn
-        command.upgrade(acfg, "0001")
+        command.upgrade(acfg, "0002")
     st = EvidenceStore(eng, EvidenceStore.open(cfg, create=False).blobs,
                        cfg.resolve_path(cfg.signing.key_file))
-    Collector(cfg, st).run(Selection())
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    st.append([NewRecord("r0", "synthetic", "one", "items", "posture", ["CC6.1"], 3600, t, t,
+                         "complete", {"calls": []}, content={"i": i}, has_content=True)
+               for i in range(3)])
+    key = keys.load_or_create(st.key_path)  # type: ignore[arg-type]
+    with writer(eng).begin() as conn:  # a version 1 seal, as the code before 0003 wrote it
+        seq, head = lock_head(conn)
+        unsigned = Seal(seq, head, t, "r0", keys.key_id(key.public_key()), "", v=1)
+        v1 = Seal(seq, head, t, "r0", unsigned.key_id, keys.sign(key, unsigned.payload()), v=1)
+        conn.execute(text("INSERT INTO seals (seq, head_hash, sealed_at, run_id, key_id, "
+                          "signature) VALUES (:a, :b, :c, :d, :e, :f)"),
+                     {"a": v1.seq, "b": v1.head_hash, "c": t.replace(tzinfo=None),
+                      "d": v1.run_id, "e": v1.key_id, "f": v1.signature})
+    st.blobs.put_seal(seal_file_name(v1), json.dumps(v1.to_json()).encode())
     migrate(eng)
     assert _drift(cfg.index_url()) == []
-    assert verify(st).ok
+    rep = verify(st)
+    assert rep.ok, rep.problems
+    assert rep.seals == 2
 
 
 def test_schema_head_is_alembics_head_and_a_current_store_skips_alembic(tmp_path: Path) -> None:

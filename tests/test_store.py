@@ -94,8 +94,8 @@ def test_old_evidence_freshly_collected_is_stale(store: EvidenceStore) -> None:
 
 def test_seal_signature_verifies_with_exported_key(store: EvidenceStore) -> None:
     """A seal is signed with Ed25519 over the head; the exported public key verifies it."""
-    store.append([_new(0, {"x": 1})])
-    seal = store.seal("r1")
+    rows = store.append([_new(0, {"x": 1})])
+    seal = store.seal("r1", [rows[0]["seq"]])
     pub = load_public_pem(public_pem(store.public_key()))
     assert seal.key_id == key_id(pub) and seal.valid(pub)
     forged = Seal(seal.seq, "f" * 64, seal.sealed_at, seal.run_id, seal.key_id, seal.signature)
@@ -105,8 +105,8 @@ def test_seal_signature_verifies_with_exported_key(store: EvidenceStore) -> None
 
 def test_verify_intact_store(store: EvidenceStore) -> None:
     """An untouched store verifies with no problems."""
-    store.append([_new(i, {"i": i}) for i in range(3)])
-    store.seal("r1")
+    rows = store.append([_new(i, {"i": i}) for i in range(3)])
+    store.seal("r1", [r["seq"] for r in rows])
     rep = verify(store)
     assert rep.ok, rep.problems
     assert rep.records == 3 and rep.blobs == 4 and rep.seals == 2
@@ -195,17 +195,18 @@ def test_verify_against_kept_seal_catches_rewritten_history(
     with st.engine.connect() as c:
         s = c.execute(select(seals).order_by(seals.c.id.desc())).first()
     assert s is not None
-    kept = Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id, s.signature)
+    kept = Seal.from_row(s)
     assert verify(st, against=kept).ok
-    # the operator cuts the tail and makes head, seals and seal files agree again
-    last = list(st.iter_records())[-2]
+    # the operator cuts the last run off and makes head, seals and seal files agree again
+    last = list(st.iter_records())[-3]
     with st.engine.begin() as c:
         c.execute(delete(records).where(records.c.seq > last["seq"]))
-        c.execute(delete(seals))
+        c.execute(delete(seals).where(seals.c.seq > last["seq"]))
         c.execute(update(ledger_head).values(seq=last["seq"], hash=last["record_hash"]))
     assert isinstance(st.blobs, FileBlobStore)
     for f in st.blobs.seal_dir.iterdir():
-        f.unlink()
+        if int(f.name.split("-")[0]) > last["seq"]:
+            f.unlink()
     assert verify(st).ok  # without the kept seal, a consistent truncation looks intact
     rep = verify(st, against=kept)
     assert not rep.ok

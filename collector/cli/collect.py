@@ -22,25 +22,27 @@ from collector.errors import ConfigError
 @pass_ctx
 def collect(c: Ctx, connectors: tuple[str, ...], snapshots: tuple[str, ...],
             controls: tuple[str, ...], as_json: bool) -> None:
-    """Collect evidence now. Exit 0 when all was collected, 3 when some snapshots failed."""
+    """Collect evidence now. Exit 0 when all was collected, 3 when some snapshots failed,
+    1 when the run could not be sealed, 2 on a config or key problem (nothing collected)."""
     from collector.runner import Collector, Outcome, Selection
 
     sel = Selection(connectors, snapshots, controls)
     config = c.config
+    _ = c.store.key  # a missing, unreadable or wrong key stops us before anything is collected
     collector = Collector(config, c.store)
     tasks = collector.plan(sel)
     if not tasks:
         raise ConfigError("nothing to collect: no configured snapshot matches the filters")
-    tty = sys.stderr.isatty() and not as_json
 
     def progress(o: Outcome, done: int, total: int) -> None:
-        if tty or not as_json:
-            mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED"}.get(
-                o.status, o.status.upper())
-            extra = f" - {o.error}" if o.error and o.status != "complete" else ""
-            click.echo(f"[{done}/{total}] {o.connector}/{o.instance} {o.snapshot}: {mark} "
-                       f"({o.record_count} records, {o.seconds:.1f}s){extra}", err=True)
+        mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED"}.get(
+            o.status, o.status.upper())
+        extra = f" - {o.error}" if o.error and o.status != "complete" else ""
+        click.echo(f"[{done}/{total}] {o.connector}/{o.instance} {o.snapshot}: {mark} "
+                   f"({o.record_count} records, {o.seconds:.1f}s){extra}", err=True)
 
+    if not as_json:
+        collector.progress = progress
     from schedules.signals import stop_on_signals
 
     with stop_on_signals(collector.stop):
@@ -49,9 +51,13 @@ def collect(c: Ctx, connectors: tuple[str, ...], snapshots: tuple[str, ...],
         _emit(summary.to_json())
     else:
         counts = summary.to_json()["counts"]
+        sealed = (f"sealed at #{summary.seal_seq}" if summary.seal_error is None
+                  else f"NOT SEALED: {summary.seal_error}")
         click.echo(f"run {summary.run_id}: {summary.status} "
                    + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                   + f"; sealed at #{summary.seal_seq}")
+                   + f"; {sealed}")
+    if summary.seal_error is not None:
+        sys.exit(1)
     sys.exit(0 if summary.ok else 3)
 
 

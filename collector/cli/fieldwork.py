@@ -117,12 +117,13 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["bundle", "oscal"]), default="bundle",
               show_default=True, help="bundle: zip verifiable offline; oscal: an OSCAL "
                                       "assessment-results document linking the bundle's blobs.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
 @pass_ctx
 def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out: str,
-           fmt: str) -> None:
+           fmt: str, force: bool) -> None:
     """Write the evidence for controls: a zip bundle verifiable offline, or OSCAL."""
     if fmt == "oscal":
-        _export_oscal(c, controls, as_of, since, out)
+        _export_oscal(c, controls, as_of, since, out, force)
         return
     from fieldwork.bundle import export_bundle
     from storage.queries import parse_time
@@ -134,7 +135,7 @@ def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out
         crit.extend(x for x in c.config.catalog.resolve(ctl) if x not in crit)
     s = export_bundle(c.store, Path(out), crit, when, start,
                       {"controls": list(controls), "criteria": crit, "as_of": as_of,
-                       "since": since})
+                       "since": since}, force=force)
     click.echo(f"wrote {s.path}: {s.records} records, {s.blobs} blobs, ledger #{s.segment[0]}"
                f"..#{s.segment[1]}, sealed with key {s.seal.key_id}")
 
@@ -239,16 +240,19 @@ def sample(c: Ctx, control: str, since: str, until: str, size: int, seed: str | 
 
 
 def _export_oscal(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None,
-                  out: str) -> None:
+                  out: str, force: bool) -> None:
     from collector.controls import criteria
+    from fieldwork.bundle import check_output_path, write_file_atomically
     from fieldwork.oscal import assessment_results
     from storage.queries import parse_time
 
+    check_output_path(Path(out), force)
     when = parse_time(as_of)
     start = parse_time(since, end_of_day=False) if since else None
     wanted = {ctl: c.config.catalog.resolve(ctl) for ctl in controls}
     doc = assessment_results(c.store, wanted, when, start, titles=criteria())
-    Path(out).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", "utf-8")
+    write_file_atomically(Path(out), (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(),
+                          force)
     r = doc["assessment-results"]["results"][0]
     click.echo(f"wrote {out}: OSCAL assessment-results, {len(r.get('observations', []))} "
                f"observations, {len(r['findings'])} findings")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from collector.cli.common import Ctx, _emit, _read_seal, _report, cli, pass_ctx
-from collector.errors import StorageError
+from collector.errors import ConfigError, StorageError
 
 
 @cli.command()
@@ -48,17 +48,29 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
               help="A seal exported earlier: also check today's chain extends it.")
 @click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
               help="Verify seals with this PEM public key instead of the store's own key.")
+@click.option("--since-last", is_flag=True,
+              help="Check only what was added since the last clean full verify (its sealed "
+                   "checkpoint); fast enough to run after every collection.")
+@click.option("--no-checkpoint", is_flag=True,
+              help="Do not seal a checkpoint after a clean verify.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
-def verify(c: Ctx, against: str | None, public_key: str | None, as_json: bool) -> None:
-    """Re-hash every blob, walk the chain, check every seal. Exit 1 naming each problem."""
+def verify(c: Ctx, against: str | None, public_key: str | None, since_last: bool,
+           no_checkpoint: bool, as_json: bool) -> None:
+    """Re-hash every blob, walk the chain, check every seal and that a seal covers every
+    record. Exit 1 naming each problem."""
     from storage.keys import load_public_pem
     from storage.verify import verify as run_verify
 
     seal = _read_seal(against) if against else None
     pub = load_public_pem(Path(public_key).read_bytes()) if public_key else None
-    rep = run_verify(c.store, public=pub, against=seal)
-    _report(rep, as_json, f"verified {rep.records} records, {rep.blobs} blobs "
+    rep = run_verify(c.store, public=pub, against=seal, since_last=since_last,
+                     write_checkpoint=not no_checkpoint)
+    scope = f" (since checkpoint #{rep.since_seq})" if since_last else ""
+    if not as_json:
+        for p in rep.pending:
+            click.echo(f"pending {p}", err=True)
+    _report(rep, as_json, f"verified {rep.records} records{scope}, {rep.blobs} blobs "
                           f"({rep.blob_bytes} bytes), {rep.seals} seals")
     sys.exit(0 if rep.ok else 1)
 
@@ -80,12 +92,53 @@ def seal_export(c: Ctx, out: str | None) -> None:
     s = newest_seal_row(c.store.engine)
     if s is None:
         raise StorageError("no seal yet: run a collection first")
-    text = json.dumps(Seal(int(s.seq), s.head_hash, s.sealed_at, s.run_id, s.key_id,
-                           s.signature).to_json(), indent=2) + "\n"
+    text = json.dumps(Seal.from_row(s).to_json(), indent=2) + "\n"
     if out:
         Path(out).write_text(text, "utf-8")
     else:
         click.echo(text, nl=False)
+
+
+@seal.command("adopt")
+@click.argument("ranges", nargs=-1, required=True, metavar="FIRST[..LAST]...")
+@click.option("--reason", required=True, help="Why these records are trusted (kept in the seal).")
+@pass_ctx
+def seal_adopt(c: Ctx, ranges: tuple[str, ...], reason: str) -> None:
+    """Vouch for records no seal covers (left by a crashed run), after checking them.
+
+    Refused unless verify finds nothing wrong but those records being unsealed."""
+    from storage.ledger import fmt_ranges, to_ranges
+    from storage.verify import verify as run_verify
+
+    seqs: list[int] = []
+    for r in ranges:
+        a, _, b = r.lstrip("#").partition("..")
+        try:
+            lo, hi = int(a), int(b.lstrip("#") or a)
+        except ValueError:
+            raise ConfigError(f"bad range {r!r}: expected N or N..M") from None
+        if not 1 <= lo <= hi or hi - lo > 10_000_000:
+            raise ConfigError(f"bad range {r!r}")
+        seqs.extend(range(lo, hi + 1))
+    wanted = to_ranges(seqs)
+    rep = run_verify(c.store)
+    other = [p for p in rep.problems if p.kind != "unsealed"]
+    if other:
+        for p in other:
+            click.echo(f"PROBLEM {p}")
+        raise StorageError("verify found other problems: refusing to adopt anything")
+    unsealed = {q for p in rep.problems for q in _span(p.subject)}
+    stray = [q for a, b in wanted for q in range(a, b + 1) if q not in unsealed]
+    if stray:
+        raise ConfigError(f"{fmt_ranges(to_ranges(stray))}: not unsealed records (already "
+                          "sealed, pending, or beyond the head)")
+    s = c.store.seal(None, purpose="adopt", note=reason[:1000], adopt=wanted)
+    click.echo(f"adopted {fmt_ranges(wanted)} in the seal at #{s.seq} (key {s.key_id})")
+
+
+def _span(subject: str) -> range:
+    a, _, b = subject.lstrip("#").partition("..#")
+    return range(int(a), int(b or a) + 1)
 
 
 @cli.group()
