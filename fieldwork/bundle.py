@@ -414,6 +414,7 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
             continue
         covered.extend(vs.vouches)
 
+    named: set[str] = set()
     for rid in ids:
         rec = found.get(rid)
         if rec is None:
@@ -429,10 +430,13 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
             if not sha:
                 continue
             name = f"blobs/{sha}"
+            named.add(name)
             if name not in infos:
                 rep.problems.append(f"record {rid}: {col} blob {sha} missing from the bundle")
             elif name in digests and digests[name] != sha:
                 rep.problems.append(f"record {rid}: {col} blob {sha} content changed")
+    for name in sorted(n for n in infos if n.startswith("blobs/") and n not in named):
+        rep.problems.append(f"{name}: no record in the manifest names this blob")
     if against is not None:
         if not against.valid(key):
             rep.problems.append("kept seal: signature does not verify")

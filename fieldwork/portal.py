@@ -427,7 +427,7 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         try:
             export_bundle(portal.store, Path(name), crit, when, start,
                           {"controls": list(control), "criteria": crit, "as_of": as_of,
-                           "since": since})
+                           "since": since}, force=True)  # our own fresh temp file
         except StorageError as e:
             os.unlink(name)
             raise HTTPException(404, str(e)) from None
