@@ -448,10 +448,12 @@ def _check_index_url(url: str, where: str) -> None:
 
     try:
         u = make_url(url)
-    except ArgumentError:
+        _ = u.port  # a non-numeric port fails here, not later with a traceback
+    except (ArgumentError, ValueError):
         raise ConfigError(f"{where}: store.index_url: not an SQLAlchemy URL "
                           "(e.g. sqlite:///evidence/index.db)") from None
-    if u.password is not None:
+    secret_params = [k for k in u.query if _SECRETISH.search(k) or k.lower() in ("passfile",)]
+    if u.password is not None or secret_params:
         raise ConfigError(f"{where}: store.index_url: holds a password; write it as "
                           'index_password = { env = "NAME" } (or { file = "PATH" }) instead')
     if u.get_backend_name() not in ("sqlite", "postgresql"):

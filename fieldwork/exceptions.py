@@ -169,7 +169,7 @@ def _write(store: EvidenceStore, exceptions: Sequence[Exception_], change: dict[
         collected_started_at=now, collected_finished_at=now, status="complete", ipe=ipe,
         content=content, has_content=True, record_count=len(exceptions), effective_at=now)])[0]
     store.finish_run(run_id, "ok", {"exception_record": row["id"], "change": change["action"]})
-    store.seal(run_id)
+    store.seal(run_id, [int(row["seq"])])  # it vouches for the record it wrote
     return row
 
 

@@ -64,7 +64,7 @@ def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> No
                          "complete", {"calls": []}, content={"i": i}, has_content=True)
                for i in range(3)])
     key = keys.load_or_create(st.key_path)  # type: ignore[arg-type]
-    with writer(eng).begin() as conn:  # a version 1 seal, as the code before 0003 wrote it
+    with writer(eng).begin() as conn:  # a version 1 seal, as the code before 0005 wrote it
         seq, head = lock_head(conn)
         unsigned = Seal(seq, head, t, "r0", keys.key_id(key.public_key()), "", v=1)
         v1 = Seal(seq, head, t, "r0", unsigned.key_id, keys.sign(key, unsigned.payload()), v=1)

@@ -221,3 +221,50 @@ def test_seal_vouching_is_checked_against_the_index_seal_rows(
         f.unlink()
     rep = verify(st)
     assert [(p.kind, p.subject) for p in rep.problems] == [("unsealed", f"#1..#{forged['seq']}")]
+
+
+def test_password_in_url_query_is_refused_and_urls_are_redacted(tmp_path: Path) -> None:
+    """Item 10: `?password=` in index_url is refused like `user:pass@`, a non-numeric port
+    is one clear line, and every error message has URL credentials redacted."""
+    from collector.cli.common import redact
+    from collector.errors import ConfigError
+    from tests.conftest import write_config
+
+    for url, why in (("postgresql://u@db.example/ev?password=hunter2", "holds a password"),
+                     ("postgresql://u@db.example:abc/ev", "not an SQLAlchemy URL")):
+        with pytest.raises(ConfigError, match=why) as e:
+            load(write_config(tmp_path, index_url=url))
+        assert "hunter2" not in str(e.value)
+    assert redact("cannot reach postgresql://ann:s3cret@h:5432/db?sslpassword=p2&x=1") == \
+        "cannot reach postgresql://ann:***@h:5432/db?sslpassword=***&x=1"
+
+
+def test_errors_under_json_are_json_objects(tmp_path: Path) -> None:
+    """Item 11: with --json, an error is a JSON object on stdout (and one line on stderr)."""
+    r = CliRunner().invoke(cli, ["-c", str(tmp_path / "missing.toml"), "query", "--control",
+                                 "CC6.1", "--json"])
+    assert r.exit_code == 2
+    obj = json.loads(r.stdout)
+    assert obj["ok"] is False and obj["exit"] == 2 and "missing.toml" in obj["error"]
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_parallel_verify_finds_what_the_serial_one_finds(
+        config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify on worker processes (chain cut into ranges, blobs re-hashed by workers) reports
+    the same problems as in-process verify."""
+    import storage.verify as v
+
+    st = _store(config_file, runs=3)
+    rows = list(st.iter_records())
+    with st.engine.begin() as c:
+        c.execute(update(records).where(records.c.seq == rows[1]["seq"]).values(status="x"))
+        c.execute(delete(records).where(records.c.seq == rows[3]["seq"]))
+    blob = st.blobs.path(rows[4]["content_sha256"])  # type: ignore[attr-defined]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b" ")
+    serial = sorted((p.kind, p.subject) for p in verify(st, workers=1).problems)
+    monkeypatch.setattr(v, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(v, "CHUNK", 2)
+    parallel = sorted((p.kind, p.subject) for p in verify(st, workers=2).problems)
+    assert parallel == serial and len(serial) >= 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,20 @@ from collector.errors import ConfigError, EvidenceError, StorageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(msg: str, code: int) -> NoReturn:
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@", re.IGNORECASE)
+_URL_SECRET = re.compile(r"([?&;][^=\s&]*(?:password|passwd|pwd|token|secret|key)[^=\s&]*=)"
+                         r"[^&\s]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Credentials of any URL in `text` replaced by ***: user:pass@ and ?password=..."""
+    return _URL_SECRET.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
+
+
+def _fail(msg: str, code: int, as_json: bool = False) -> NoReturn:
+    msg = redact(msg)
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": msg, "exit": code}))
     click.echo(f"evidence: error: {msg}", err=True)
     sys.exit(code)
 
@@ -25,14 +39,16 @@ class _Group(click.Group):
     """Maps our errors onto one line and an exit code: 2 config/usage, 1 anything else."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # under --json an error is also a JSON object on stdout
+        as_json = "--json" in sys.argv[1:] or "--json" in ctx.args
         try:
             return super().invoke(ctx)
         except ConfigError as e:
-            _fail(str(e), 2)
+            _fail(str(e), 2, as_json)
         except StorageError as e:
-            _fail(str(e), 1)
+            _fail(str(e), 1, as_json)
         except EvidenceError as e:
-            _fail(str(e), 1)
+            _fail(str(e), 1, as_json)
 
 
 class Ctx:

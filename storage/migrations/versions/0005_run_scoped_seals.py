@@ -4,8 +4,8 @@ Version 1 seals vouched for the whole chain up to their head, so a record someon
 without the key was sealed by the next run. A version 2 seal lists the records its run wrote
 (or an operator adopted); verify reports every record no seal covers.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
