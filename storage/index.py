@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from collector.errors import StorageError
+from connectors.errors import StorageError
 
 metadata = MetaData()
 
