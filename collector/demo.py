@@ -4,9 +4,12 @@ Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with two r
 accounts, reached by assuming a role in each) and our front (simulators/aws_front.py)
 answers what moto lacks: LookupEvents, true credential reports, Config delivery status; our
 Okta simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
+Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with a realistic
+account), our CloudTrail simulator answers LookupEvents in front of it; our Okta
+simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
 private-key JWT it verifies (an API token is configured too, for `connectors check`); the
 Azure simulator stands in for Entra ID, Azure Resource Manager and Microsoft Graph over
-HTTPS.
+HTTPS; our GitHub simulator serves a seeded organization (simulators/github_seed.py).
 """
 
 from __future__ import annotations
@@ -41,6 +44,19 @@ org_url = "{okta_url}"
 allow_http = true                     # the local simulator only; real orgs are https
 api_token = {{ env = "OKTA_DEMO_API_TOKEN" }}
 oauth = {{ client_id = "{OKTA_DEMO_CLIENT}", private_key = {{ file = "{key_file}" }} }}
+"""
+
+
+def _github_config(url: str, token_env: str) -> str:
+    return f"""
+[[connectors]]
+type = "github"
+instance = "demo"
+base_url = "{url}"
+organizations = ["acme"]
+token = {{ env = "{token_env}" }}
+seconds_between_requests = 0
+concurrency = 4
 """
 
 
@@ -109,6 +125,11 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
                                            end=now0 - timedelta(days=1))).start()
     stack.callback(jira.stop)
     os.environ["EVIDENCE_DEMO_JIRA_TOKEN"] = jira.api_token
+
+    from simulators.github_seed import start_demo as start_github
+
+    gh, gh_token_env = start_github()
+    stack.callback(gh.stop)
     now = datetime.now(UTC)
     sim.add_events([
         iam_event("CreateUser", now - timedelta(days=20), user="alice",
@@ -123,7 +144,8 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
         iam_event("PutRolePolicy", now - timedelta(hours=3), root=True,
                   request_parameters={"roleName": "ops-admin", "policyName": "inline-star"}),
     ])
-    return {"moto": moto_url, "aws": sim.url, "jira": jira.url}
+    return {"moto": moto_url, "aws": sim.url, "jira": jira.url, "github": gh.url,
+            "github_token_env": gh_token_env}
 
 
 def start_okta(stack: ExitStack, directory: Path) -> str:
@@ -189,13 +211,14 @@ def run_demo(directory: Path, out: Any = None) -> int:
     echo = out or (lambda s: click.echo(s))
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        echo("starting simulators: moto (AWS), CloudTrail LookupEvents, Okta, Azure, Jira ...")
+        echo("starting simulators: moto (AWS), CloudTrail, Okta, Azure, Jira, GitHub ...")
         urls = start_simulators(stack)
         okta_url = start_okta(stack, directory)
         cfg_path = directory / "evidence.toml"
         cfg_path.write_text(_config(directory, urls["aws"], urls.get("jira", "")) + _okta_config(
             okta_url, (directory / "okta-demo-key.pem").resolve())
-            + start_azure(stack))
+            + start_azure(stack)
+            + _github_config(urls["github"], urls["github_token_env"]))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)
