@@ -169,19 +169,31 @@ def test_branch_protection_layers_classic_rulesets_and_org_targeting(
     assert repo2["effective"]["force_pushes_blocked"]  # from the organization ruleset
 
 
-def test_read_only_credential_without_admin_is_inconclusive_not_pass(
+def test_read_only_credential_without_admin_fails_or_is_inconclusive_never_pass(
         seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without Administration: read, classic protection and bypass actors are unknown: the
-    verdicts say inconclusive (or fail), never pass."""
+    """Without Administration: read, branch_protection fails naming the permission; hidden
+    ruleset bypass actors alone make a branch inconclusive; org 2FA settings stay unknown."""
+    from collector.errors import PermissionDenied
+    from connectors.github import assess as A
+
     sim, _, clock = seeded
-    res, _ = run(connector(sim, clock, monkeypatch, token="reader"), "branch_protection")
-    spec = GitHubConnector.snapshots()["branch_protection"]
-    assert spec.assess is not None
-    statuses = {f.resource: f.status for f in spec.assess(res.content)}
-    assert "pass" not in statuses.values()
-    assert statuses["acme/service-2:main"] == "inconclusive"
+    with pytest.raises(PermissionDenied) as e:
+        run(connector(sim, clock, monkeypatch, token="reader"), "branch_protection")
+    assert "repository:administration:read" in str(e.value)
+    res, _ = run(connector(sim, clock, monkeypatch), "branch_protection")
+    repo2 = next(r for r in res.content["repositories"] if r["full_name"] == "acme/service-2")
+    for rs in repo2["rulesets"]:
+        rs.pop("bypass_actors", None)
+    repo2["effective"] = A.effective_protection(repo2["classic"], repo2["rules"],
+                                                {r["id"]: r for r in repo2["rulesets"]})
+    found = {f.resource: f.status for f in A.assess_branch_protection(
+        {"repositories": [repo2]})}
+    assert found == {"acme/service-2:main": "inconclusive"}
     org, _ = run(connector(sim, clock, monkeypatch, token="reader"), "org_settings")
     assert org.content["organizations"][0]["two_factor_requirement_enabled"] is None
+    spec = GitHubConnector.snapshots()["org_settings"]
+    assert spec.assess is not None
+    assert spec.assess(org.content)[0].status != "pass"
 
 
 def test_org_settings_lists_owners_members_and_missing_2fa(

@@ -100,8 +100,8 @@ class Api:
 
     # --- one request ---------------------------------------------------------------------------
 
-    def _request(self, path: str, params: Mapping[str, Any] | None) -> tuple[dict[str, Any],
-                                                                             Any]:
+    def _request(self, path: str, params: Mapping[str, Any] | None,
+                 retries: list[int]) -> tuple[dict[str, Any], Any]:
         from github.GithubException import GithubException
 
         attempt = 0
@@ -129,12 +129,14 @@ class Api:
                             hint="collect again after the reset, or raise "
                                  "rate_limit_wait_seconds", retry_after=wait) from None
                     self.ipe.retried()
+                    retries[0] += 1
                     self.sleep(wait)
                     attempt = 0
                     continue
                 if status >= 500 or status == 0:
                     if attempt <= self.cfg.max_retries:
                         self.ipe.retried()
+                        retries[0] += 1
                         self.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
                         continue
                     raise TransientError(f"GitHub answered {status} on {template(path)} after "
@@ -144,6 +146,7 @@ class Api:
             except (OSError, ConnectionError) as e:
                 if attempt <= self.cfg.max_retries:
                     self.ipe.retried()
+                    retries[0] += 1
                     self.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
                     continue
                 raise TransientError(f"cannot reach GitHub at {self.cfg.base_url}: "
@@ -180,11 +183,11 @@ class Api:
 
     def _record(self, path: str, params: Mapping[str, Any] | None, *, target: str | None,
                 aggregate: bool, pages: int, items: int | None, ok: bool = True,
-                error: str | None = None) -> None:
+                error: str | None = None, retries: int = 0) -> None:
         op = f"GET {template(path) if aggregate else path}"
         if not aggregate:
             self.ipe.call(op, dict(params or {}), target=target, pages=pages, items=items,
-                          ok=ok, error=error)
+                          ok=ok, error=error, retries=retries)
             return
         with self._lock:
             key = (op, target)
@@ -196,6 +199,7 @@ class Api:
                 self._agg[key] = c
             c.pages += pages
             c.items = (c.items or 0) + (items or 0)
+            c.retries += retries
             if not ok:
                 c.ok = False
                 c.error = error
@@ -204,22 +208,23 @@ class Api:
             target: str | None = None, aggregate: bool = False,
             absent: tuple[str, ...] = ()) -> Any:
         """One GET; returns the JSON, or None when a 404 message is in `absent`."""
+        tries = [0]
+        rec = {"target": target, "aggregate": aggregate, "pages": 1}
         try:
-            _, data = self._request(path, params)
+            _, data = self._request(path, params, tries)
         except UnexpectedResponse as e:
             if any(a.lower() in e.message.lower() for a in absent):
-                self._record(path, params, target=target, aggregate=aggregate, pages=1,
-                             items=0)
+                self._record(path, params, items=0, retries=tries[0], **rec)  # type: ignore[arg-type]
                 return None
-            self._record(path, params, target=target, aggregate=aggregate, pages=1,
-                         items=None, ok=False, error=e.message)
+            self._record(path, params, items=None, ok=False, error=e.message,
+                         retries=tries[0], **rec)  # type: ignore[arg-type]
             raise
         except Exception as e:
-            self._record(path, params, target=target, aggregate=aggregate, pages=1, items=None,
-                         ok=False, error=str(e)[:300])
+            self._record(path, params, items=None, ok=False, error=str(e)[:300],
+                         retries=tries[0], **rec)  # type: ignore[arg-type]
             raise
         n = len(data) if isinstance(data, list) else None
-        self._record(path, params, target=target, aggregate=aggregate, pages=1, items=n)
+        self._record(path, params, items=n, retries=tries[0], **rec)  # type: ignore[arg-type]
         return data
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None, *,
@@ -232,9 +237,10 @@ class Api:
         seen: set[str] = set()
         pages = 0
         items = 0
+        tries = [0]
         try:
             while url is not None:
-                headers, data = self._request(url, q if url == path else None)
+                headers, data = self._request(url, q if url == path else None, tries)
                 pages += 1
                 batch = data.get(key, []) if key is not None else data
                 if not isinstance(batch, list):
@@ -253,14 +259,14 @@ class Api:
             # The caller stopped on purpose (e.g. past the window's start on a sorted list).
             early = {"stopped_early": True} if url is not None else {}
             self._record(path, {**(params or {}), **early}, target=target,
-                         aggregate=aggregate, pages=pages, items=items)
+                         aggregate=aggregate, pages=pages, items=items, retries=tries[0])
             raise
         except BaseException as e:
             self._record(path, params, target=target, aggregate=aggregate, pages=pages,
-                         items=items, ok=False, error=str(e)[:300])
+                         items=items, ok=False, error=str(e)[:300], retries=tries[0])
             raise
         self._record(path, params, target=target, aggregate=aggregate, pages=pages,
-                     items=items)
+                     items=items, retries=tries[0])
 
     def all(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> list[Json]:
         """Every item of a list endpoint."""
