@@ -199,9 +199,11 @@ def seed_org(sim: GitHubSimulator, org_login: str = "acme", *, repos: int = 4,
                 second = devs[rng.randrange(len(devs))]
                 while second in (author, reviewer):
                     second = devs[rng.randrange(len(devs))]
+                # Before the merge, however soon after the first approval it came.
+                gap = min(timedelta(minutes=5), (merged - approve_at) // 2)
                 reviews.append({"id": rid(), "user": second, "state": "APPROVED",
-                                "commit_id": head, "submitted_at": approve_at
-                                + timedelta(minutes=5)})
+                                "commit_id": head,
+                                "submitted_at": (approve_at + gap).replace(microsecond=0)})
         merge_sha = _sha(rng)
         sim.add_pull(repo, {
             "number": n, "title": title, "user": author, "head_ref": head_ref,

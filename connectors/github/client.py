@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.config import resolve_secret
-from collector.errors import AuthError, PermissionDenied, TransientError, UnexpectedResponse
 from connectors.base import ApiCall, Provenance
+from connectors.errors import AuthError, PermissionDenied, TransientError, UnexpectedResponse
 from connectors.github.config import GitHubConfig
 from connectors.github.permissions import hint_for
+from connectors.secrets import resolve_secret
 
 Json = Any
 ClientFactory = Callable[[GitHubConfig], Any]

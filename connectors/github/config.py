@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 
 class GitHubApp(ConnectorConfig):

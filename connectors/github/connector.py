@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from collector.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
 from connectors.base import (
     CheckResult,
     Connector,
@@ -21,6 +20,7 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
 from connectors.github import assess as A
 from connectors.github import examples as X
 from connectors.github import schemas as S
