@@ -243,6 +243,8 @@ class OktaSimulator:
                     out = [h for h in out if h[0] != "x-rate-limit-remaining"]
                     out.append(("x-rate-limit-remaining", "0"))
                 if fault.retry_after is not None:
+                    out = [h for h in out if h[0] != "x-rate-limit-reset"]
+                    out.append(("x-rate-limit-reset", str(int(time.time() + fault.retry_after))))
                     out.append(("Retry-After", str(int(fault.retry_after))))
                 raise _Handled(fault.status, error_body(fault.status))
             if path == "/oauth2/v1/token":

@@ -25,7 +25,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from connectors.base import Provenance
+from connectors.base import ApiCall, Provenance
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -61,6 +61,15 @@ def scope_for(path: str) -> str:
         if path.startswith(prefix):
             return scope
     return "okta.users.read"
+
+
+def operation_scope(operation: str) -> str | None:
+    """The scope a recorded operation ("GET /api/v1/...") needs; reading one's own user
+    (`/api/v1/users/me`, the API token's principal) needs none beyond a valid token."""
+    path = operation.split(" ", 2)[1] if " " in operation else operation
+    if path == "/api/v1/users/me":
+        return None
+    return scope_for(path)
 
 
 def _bucket(path: str) -> str:
@@ -182,9 +191,10 @@ class OktaHttp:
             return None
         return max(0.0, reset - self._clock()) + 0.05
 
-    async def get(self, path_or_url: str, params: dict[str, Any] | None = None
-                  ) -> tuple[Any, Any]:
-        """One GET (path or absolute next-link URL): (parsed JSON, response headers)."""
+    async def get(self, path_or_url: str, params: dict[str, Any] | None = None, *,
+                  call: ApiCall | None = None) -> tuple[Any, Any]:
+        """One GET (path or absolute next-link URL): (parsed JSON, response headers);
+        retries are counted on `call`, the provenance entry this request belongs to."""
         url = path_or_url
         if params:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
@@ -204,14 +214,14 @@ class OktaHttp:
             self.requests += 1
             if resp is None:
                 if attempt < self.cfg.max_attempts:
-                    self.ipe.retried()
+                    self._retried(call)
                     await self._sleep(min(2.0 ** attempt * 0.1, 5.0))
                     continue
                 raise TransientError(f"GET {path}: no answer ({type(err).__name__})",
                                      hint="check network access to the Okta org")
             status = resp.status
             headers = resp.headers
-            remaining = headers.get("x-rate-limit-remaining")
+            remaining = headers.get("x-rate-limit-remaining") if 200 <= status < 300 else None
             # Stop early enough that the calls already in flight do not run into 429s.
             if remaining is not None and remaining.strip().isdigit() and \
                     int(remaining) < self.cfg.concurrency:
@@ -226,15 +236,16 @@ class OktaHttp:
                     raise UnexpectedResponse(f"GET {path}: answer is not JSON") from None
             detail = _okta_error(body)
             if status == 429:
-                self.ipe.retried()
-                reset_in = self._reset_in(headers)
-                if reset_in is None:
-                    ra = headers.get("Retry-After")
-                    reset_in = float(ra) if ra and ra.isdigit() else 1.0
-                await self._wait(reset_in, f"GET {path}: 429 {detail}")
+                self._retried(call)
+                # An explicit Retry-After wins; Okta itself sends x-rate-limit-reset.
+                ra = headers.get("Retry-After")
+                wait = float(ra) if ra and ra.isdigit() else self._reset_in(headers)
+                wait = 1.0 if wait is None else wait
+                self._paused[bucket] = max(self._paused.get(bucket, 0.0), self._clock() + wait)
+                await self._wait(wait, f"GET {path}: 429 {detail}")
                 continue
             if status >= 500 and attempt < self.cfg.max_attempts:
-                self.ipe.retried()
+                self._retried(call)
                 await self._sleep(min(2.0 ** attempt * 0.1, 5.0))
                 continue
             if status == 401:
@@ -250,6 +261,11 @@ class OktaHttp:
             if status >= 500:
                 raise TransientError(f"GET {path}: {status} {detail} after {attempt} attempts")
             raise UnexpectedResponse(f"GET {path}: {status} {detail}")
+
+    def _retried(self, call: ApiCall | None) -> None:
+        self.ipe.retried()
+        if call is not None:
+            call.retries += 1
 
     @staticmethod
     def _token_error(err: Any) -> ConnectorError:
@@ -272,7 +288,7 @@ class OktaHttp:
         first = True
         try:
             while url is not None:
-                data, headers = await self.get(url, params if first else None)
+                data, headers = await self.get(url, params if first else None, call=call)
                 first = False
                 page = data if isinstance(data, list) else (data or {}).get("value", [])
                 call.pages += 1

@@ -16,7 +16,13 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
-from connectors.errors import ConfigError, ConnectorError, PermissionDenied
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    PermissionDenied,
+    TransientError,
+    UnexpectedResponse,
+)
 from connectors.okta import examples as X
 from connectors.okta.assess import assess_admins, assess_users
 from connectors.okta.client import (
@@ -146,8 +152,8 @@ class OktaConnector(Connector):
                     ctx.ipe.principal = f"service app {self.cfg.oauth.client_id} (OAuth 2.0, " \
                                         "private_key_jwt)"
                 else:
-                    me, _ = await http.get("/api/v1/users/me")
-                    ctx.ipe.call("GET /api/v1/users/me", items=1)
+                    me_call = ctx.ipe.call("GET /api/v1/users/me", items=1)
+                    me, _ = await http.get("/api/v1/users/me", call=me_call)
                     login = (me.get("profile") or {}).get("login")
                     ctx.ipe.principal = f"API token of {login} ({me.get('id')})"
                 try:
@@ -167,7 +173,7 @@ class OktaConnector(Connector):
                             pages=0, items=0)
 
         async def one(row: dict[str, Any]) -> list[dict[str, Any]]:
-            data, _ = await http.get(f"/api/v1/users/{row['id']}/factors")
+            data, _ = await http.get(f"/api/v1/users/{row['id']}/factors", call=call)
             return [factor_row(f) for f in data or []]
 
         results = await bounded(rows, one, self.cfg.concurrency)
@@ -282,14 +288,14 @@ class OktaConnector(Connector):
             seen: dict[str, dict[str, Any]] = {}
             lim = self.cfg.page_limit
             # Listing without a filter leaves DEPROVISIONED users out (Okta documents it).
-            for params, op in (({"limit": lim}, "GET /api/v1/users"),
-                               ({"limit": lim, "filter": 'status eq "DEPROVISIONED"'},
-                                "GET /api/v1/users (deprovisioned)")):
+            for params in ({"limit": lim},
+                           {"limit": lim, "filter": 'status eq "DEPROVISIONED"'}):
+                op = "GET /api/v1/users"
                 try:
                     async for page in http.pages("/api/v1/users", params, operation=op):
                         for u in page:
                             seen[u["id"]] = user_row(u)  # deactivated meanwhile: newest wins
-                except RateLimitExhausted as e:
+                except (RateLimitExhausted, TransientError, UnexpectedResponse) as e:
                     ctx.ipe.cut_short(f"user list not read to the end: {e}")
                     break
             rows = sorted(seen.values(), key=lambda r: str(r["id"]))
@@ -298,11 +304,7 @@ class OktaConnector(Connector):
             else:
                 for r in rows:
                     r["factors_error"] = "not read: the user list was cut short"
-            counts: dict[str, int] = {}
-            for r in rows:
-                counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
-            return SnapshotResult({"org": self.cfg.org_url, "status_counts": counts,
-                                   "users": rows}, len(rows))
+            return SnapshotResult({"org": self.cfg.org_url, "users": rows}, len(rows))
 
         return self._collect(ctx, body)
 
@@ -323,10 +325,14 @@ class OktaConnector(Connector):
                 ids.extend(str(x["id"]) for x in page)
             roles_call = ctx.ipe.call("GET /api/v1/users/{id}/roles", {"users": len(ids)},
                                       pages=0, items=0)
+            user_call = ctx.ipe.call("GET /api/v1/users/{id}", {"users": len(ids)},
+                                     pages=0, items=0)
 
             async def user_and_roles(uid: str) -> tuple[dict[str, Any], list[Any]]:
-                u, _ = await http.get(f"/api/v1/users/{uid}")
-                r, _ = await http.get(f"/api/v1/users/{uid}/roles")
+                u, _ = await http.get(f"/api/v1/users/{uid}", call=user_call)
+                user_call.pages += 1
+                user_call.items = (user_call.items or 0) + 1
+                r, _ = await http.get(f"/api/v1/users/{uid}/roles", call=roles_call)
                 return u, r or []
 
             for uid, res in zip(ids, await bounded(ids, user_and_roles, self.cfg.concurrency),
@@ -350,7 +356,7 @@ class OktaConnector(Connector):
                                        {"groups": len(groups)}, pages=0, items=0)
 
             async def group_roles(g: dict[str, Any]) -> list[Any]:
-                r, _ = await http.get(f"/api/v1/groups/{g['id']}/roles")
+                r, _ = await http.get(f"/api/v1/groups/{g['id']}/roles", call=groles_call)
                 return list(r or [])
 
             admin_groups: list[dict[str, Any]] = []
@@ -415,7 +421,7 @@ class OktaConnector(Connector):
                 "created": r.get("created")}
 
     @snapshot(controls=["CC6.1"], max_age=DAY, permissions=["okta.policies.read"],
-              example=X.POLICIES)
+              example=X.POLICIES, schema=X.POLICIES_SCHEMA)
     def policies(self, ctx: SnapshotContext) -> SnapshotResult:
         """Password, MFA enrollment, global sign-on and authentication (access) policies,
         each with its rules in priority order: proves how sign-in and MFA are enforced."""
@@ -425,7 +431,7 @@ class OktaConnector(Connector):
             for ptype in POLICY_TYPES:
                 call = ctx.ipe.call("GET /api/v1/policies", {"type": ptype})
                 try:
-                    data, _ = await http.get("/api/v1/policies", {"type": ptype})
+                    data, _ = await http.get("/api/v1/policies", {"type": ptype}, call=call)
                 except ConnectorError as e:
                     self._raise_fatal(e)
                     # e.g. ACCESS_POLICY does not exist in a Classic Engine org (400).
@@ -435,9 +441,9 @@ class OktaConnector(Connector):
                 call.items = len(data or [])
                 for p in sorted(data or [], key=lambda p: (p.get("priority") or 0,
                                                            str(p.get("id")))):
-                    rules, _ = await http.get(f"/api/v1/policies/{p['id']}/rules")
-                    ctx.ipe.call(f"GET /api/v1/policies/{p['id']}/rules",
-                                 items=len(rules or []))
+                    rcall = ctx.ipe.call(f"GET /api/v1/policies/{p['id']}/rules")
+                    rules, _ = await http.get(f"/api/v1/policies/{p['id']}/rules", call=rcall)
+                    rcall.items = len(rules or [])
                     p = {k: v for k, v in p.items() if k != "_links"}
                     p["rules"] = sorted(rules or [], key=lambda r: (r.get("priority") or 0,
                                                                     str(r.get("id"))))
@@ -449,6 +455,7 @@ class OktaConnector(Connector):
 
     @snapshot(controls=["CC6.2"], max_age=DAY, permissions=["okta.logs.read"],
               kind="population", items=lifecycle_items, example=X.LIFECYCLE,
+              schema=X.LIFECYCLE_SCHEMA,
               lookback=timedelta(days=89), max_window=timedelta(days=7))
     def user_lifecycle_events(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every System Log event creating, activating, deactivating, suspending or deleting
@@ -473,7 +480,7 @@ class OktaConnector(Connector):
                     async for page in http.pages("/api/v1/logs", params,
                                                  operation="GET /api/v1/logs"):
                         events.extend(page)
-                except RateLimitExhausted as e:
+                except (RateLimitExhausted, TransientError, UnexpectedResponse) as e:
                     ctx.ipe.cut_short(f"System Log not read to the end: {e}")
             return SnapshotResult({"org": self.cfg.org_url,
                                    "window": {"since": _iso(start), "until": _iso(end)},

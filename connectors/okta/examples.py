@@ -20,7 +20,6 @@ def _user(uid: str, login: str, status: str, factors: list[tuple[str, str, str]]
 
 USERS: dict[str, Any] = {
     "org": "https://example.okta.com",
-    "status_counts": {"ACTIVE": 3, "DEPROVISIONED": 1},
     "users": [
         _user("00u1aaaaaaaaaaaaaaa1", "ada@example.com", "ACTIVE",
               [("webauthn", "FIDO", "ACTIVE")]),
@@ -81,3 +80,23 @@ LIFECYCLE: dict[str, Any] = {
                             "alternateId": "eve@example.com"}],
                 "outcome": {"result": "SUCCESS"}}],
 }
+
+
+def _open_objects(required: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "object", "required": required}}
+
+
+# Policies and System Log events are stored as Okta returns them; their fields vary by
+# policy type and event type, so only what the evidence relies on is required.
+POLICIES_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["org", "policies", "unavailable_types"],
+    "additionalProperties": False,
+    "properties": {"org": {"type": "string"}, "unavailable_types": {"type": "object"},
+                   "policies": _open_objects(["id", "type", "name", "status", "rules"])}}
+LIFECYCLE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["org", "window", "filter", "events"],
+    "additionalProperties": False,
+    "properties": {"org": {"type": "string"}, "filter": {"type": "string"},
+                   "window": {"type": "object", "required": ["since", "until"]},
+                   "events": _open_objects(["uuid", "published", "eventType", "actor",
+                                            "target"])}}
