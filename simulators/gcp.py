@@ -4,7 +4,7 @@ It follows Google's documented REST surface, not what our code happens to send:
 
 - OAuth 2.0 token endpoint (`POST /token`): the JWT bearer grant a service-account key file
   makes (RS256 assertion verified against the public half of a key this server issued, `aud`
-  the token URI), and the refresh-token grant of application-default user credentials.
+  Google's token endpoint, as Google documents for every assertion).
   Self-signed service-account JWTs are accepted as bearer tokens too, as Google documents.
 - Workload identity federation: STS token exchange (`POST /v1/token`, the subject token an
   RS256 JWT from a trusted test issuer with the pool provider as audience) and
@@ -170,7 +170,6 @@ class GcpSimulator:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[str, rsa.RSAPublicKey]] = {}  # kid -> (email, key)
         self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (principal, expiry)
-        self._refresh: dict[str, str] = {}  # refresh token -> user
         self._issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.faults: list[Fault] = []
         self.stats: Counter[str] = Counter()
@@ -218,15 +217,6 @@ class GcpSimulator:
                 "private_key_id": kid, "private_key": pem, "client_email": email,
                 "client_id": str(int(hashlib.sha1(email.encode()).hexdigest()[:15], 16)),
                 "auth_uri": f"{self.url}/o/oauth2/auth", "token_uri": f"{self.url}/token"}
-
-    def authorized_user_file(self, user: str) -> dict[str, Any]:
-        """Application-default user credentials (`gcloud auth application-default login`)."""
-        rt = "1//" + secrets.token_urlsafe(24)
-        with self._lock:
-            self._refresh[rt] = f"user:{user}"
-        return {"type": "authorized_user", "client_id": "764086051850-demo.apps",
-                "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty", "refresh_token": rt,
-                "token_uri": f"{self.url}/token"}
 
     def external_account_file(self, subject_token_path: str, service_account: str
                               ) -> dict[str, Any]:
@@ -468,12 +458,6 @@ class GcpSimulator:
             # Google documents the assertion's `aud` as its token endpoint, always.
             principal = self._verify_sa_jwt(form.get("assertion", ""),
                                             audience=GOOGLE_TOKEN_AUDIENCE)
-        elif grant == "refresh_token":
-            with self._lock:
-                user = self._refresh.get(form.get("refresh_token", ""))
-            if user is None:
-                raise ApiError(400, "Token has been expired or revoked.", reason="invalid_grant")
-            principal = user
         else:
             raise ApiError(400, "Invalid grant_type.", reason="unsupported_grant_type")
         return {"access_token": self.issue_token(principal), "expires_in": 3599,

@@ -66,9 +66,9 @@ def assess_iam_policies(content: dict[str, Any]) -> list[Finding]:
         pid = _pid(p)
         grants, missing = effective_bindings(p, nodes)
         unseen = f"policy not readable for {', '.join(missing)}" if missing else ""
-        basic = sorted(describe_grant(g) for g in grants if g["role"] in BASIC_ROLES
+        basic = sorted({describe_grant(g) for g in grants if g["role"] in BASIC_ROLES
                        and g["member"] not in basic_ok
-                       and classify_member(g["member"], domains, allowed, known) != "deleted")
+                       and classify_member(g["member"], domains, allowed, known) != "deleted"})
         if basic:
             out.append(Finding(f"{pid}/basic-roles", "fail",
                                f"{len(basic)} basic-role grant(s): {_listing(basic)}"))
@@ -78,9 +78,9 @@ def assess_iam_policies(content: dict[str, Any]) -> list[Finding]:
             out.append(Finding(f"{pid}/basic-roles", "pass",
                                "no member outside the allowed list holds roles/owner or "
                                "roles/editor, directly or inherited"))
-        ext = sorted(f"{describe_grant(g)} [{kind}]" for g in grants
-                     if (kind := classify_member(g["member"], domains, allowed, known))
-                     in ("external", "public"))
+        ext = sorted({f"{describe_grant(g)} [{kind}]" for g in grants
+                      if (kind := classify_member(g["member"], domains, allowed, known))
+                      in ("external", "public")})
         if ext:
             out.append(Finding(f"{pid}/external-members", "fail",
                                f"{len(ext)} grant(s) outside the allowed domains: "

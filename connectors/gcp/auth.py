@@ -27,6 +27,27 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 CredentialFactory = Callable[[GcpConfig], tuple[Credentials, str]]
 
 
+def external_account_credentials(info: dict[str, Any], quota_project: str | None = None
+                                 ) -> Credentials:
+    """Workload identity federation credentials of the class the config's credential source
+    needs (as Google recommends over the generic loader, which also calls Resource Manager to
+    look the project up)."""
+    from google.auth import aws, identity_pool, pluggable
+
+    source = info.get("credential_source") or {}
+    cls: Any
+    if str(source.get("environment_id", "")).startswith("aws"):
+        cls = aws.Credentials
+    elif "executable" in source:
+        cls = pluggable.Credentials
+    else:
+        cls = identity_pool.Credentials
+    creds: Any = cls.from_info(info, scopes=list(SCOPES))
+    if quota_project:
+        creds = creds.with_quota_project(quota_project)
+    return creds  # type: ignore[no-any-return]
+
+
 def default_credentials(config: GcpConfig) -> tuple[Credentials, str]:
     """The credentials `config` names, and the principal they act as."""
     c = config.credentials
@@ -64,9 +85,8 @@ def default_credentials(config: GcpConfig) -> tuple[Credentials, str]:
             raise ConfigError(f"gcp credentials: {c.config_file} is not an external_account "
                               "(workload identity federation) config")
         try:
-            creds, _ = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
-                info, scopes=list(SCOPES), quota_project_id=c.quota_project)
-        except auth_exc.DefaultCredentialsError as e:
+            creds = external_account_credentials(info, c.quota_project)
+        except (ValueError, auth_exc.GoogleAuthError) as e:
             raise ConfigError(f"gcp credentials: {c.config_file}: {e}") from None
         email = getattr(creds, "service_account_email", None)
         principal = f"serviceAccount:{email}" if email else \

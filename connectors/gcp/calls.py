@@ -90,7 +90,7 @@ def map_error(e: BaseException, operation: str, target: str) -> ConnectorError:
     if isinstance(e, gexc.GoogleAPICallError):
         return UnexpectedResponse(f"{operation} on {target}: HTTP {e.code} {_reason(e)}",
                                   hint=f"unexpected Google API error for {perm}")
-    if isinstance(e, auth_exc.RefreshError):
+    if isinstance(e, auth_exc.RefreshError | auth_exc.OAuthError):
         return AuthError(f"{operation} on {target}: could not obtain an access token "
                          f"({type(e).__name__})",
                          hint="check the credentials: key revoked, federation refused, or "

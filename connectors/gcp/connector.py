@@ -228,10 +228,10 @@ class GcpConnector(Connector):
         pid = p.project_id
         try:
             accts = run.api.rest_list(run.ipe, "iam", "iam.projects.serviceAccounts.list",
-                                      p.name, f"/v1/projects/{pid}/serviceAccounts", "accounts",
+                                      p.ref, f"/v1/projects/{pid}/serviceAccounts", "accounts",
                                       {"pageSize": 100})
         except ConnectorError as e:
-            return None, run.fail(f"{p.name}/serviceAccounts", e)
+            return None, run.fail(f"{p.ref}/serviceAccounts", e)
         out = []
         for a in sorted(accts, key=lambda a: str(a.get("email"))):
             email = str(a.get("email"))
@@ -239,7 +239,7 @@ class GcpConnector(Connector):
                                      "keys": None, "keys_unreadable": None}
             try:
                 data = run.api.rest_get(run.ipe, "iam", "iam.projects.serviceAccounts.keys.list",
-                                        p.name, f"/v1/projects/{pid}/serviceAccounts/{email}/keys")
+                                        p.ref, f"/v1/projects/{pid}/serviceAccounts/{email}/keys")
                 entry["keys"] = sorted(
                     ({"id": str(k.get("name", "")).rsplit("/", 1)[-1],
                       "key_type": k.get("keyType"), "valid_after": k.get("validAfterTime"),
@@ -247,7 +247,7 @@ class GcpConnector(Connector):
                       "disabled": bool(k.get("disabled")), "origin": k.get("keyOrigin")}
                      for k in data.get("keys", [])), key=lambda k: str(k["id"]))
             except ConnectorError as e:
-                entry["keys_unreadable"] = run.fail(f"{p.name}/serviceAccounts/{email}", e)
+                entry["keys_unreadable"] = run.fail(f"{p.ref}/serviceAccounts/{email}", e)
             out.append(entry)
         return out, None
 
@@ -293,9 +293,9 @@ class GcpConnector(Connector):
                 "ancestors": p.ancestors, "ancestry_incomplete": p.ancestry_incomplete,
                 "audit_configs": _audit(pol) if isinstance(pol, dict) else None,
                 "unreadable": pol if isinstance(pol, str) else None}
-            out["sinks"], out["sinks_unreadable"] = sinks(p.name)
+            out["sinks"], out["sinks_unreadable"] = sinks(p.ref)
             try:
-                bs = run.api.rest_list(run.ipe, "logging", "logging.buckets.list", p.name,
+                bs = run.api.rest_list(run.ipe, "logging", "logging.buckets.list", p.ref,
                                        f"/v2/projects/{p.project_id}/locations/-/buckets",
                                        "buckets", {"pageSize": 200})
                 out["log_buckets"] = sorted(
@@ -305,7 +305,7 @@ class GcpConnector(Connector):
                 out["log_buckets_unreadable"] = None
             except ConnectorError as e:
                 out["log_buckets"] = None
-                out["log_buckets_unreadable"] = run.fail(f"{p.name}/logBuckets", e)
+                out["log_buckets_unreadable"] = run.fail(f"{p.ref}/logBuckets", e)
             return out
 
         projects = run.each_project(one)
@@ -331,7 +331,7 @@ class GcpConnector(Connector):
             out: dict[str, Any] = {"name": p.name, "project_id": p.project_id, "keys": [],
                                    "unreadable": None}
             c = run.api.gapic("cloudkms", kms_v1.KeyManagementServiceClient)
-            target = p.name
+            target = p.ref
             try:
                 # list_locations is not a pager: follow next_page_token by hand.
                 locs = run.api.paged(run.ipe, "cloudkms", "cloudkms.locations.list", target,
@@ -340,7 +340,7 @@ class GcpConnector(Connector):
                                              "name": f"projects/{p.project_id}",
                                              "page_token": t}, retry=None, timeout=timeout)))
             except ConnectorError as e:
-                out["unreadable"] = run.fail(f"{p.name}/kms", e)
+                out["unreadable"] = run.fail(f"{p.ref}/kms", e)
                 return out
             keys: list[dict[str, Any]] = []
             for loc in sorted(locs):
@@ -391,18 +391,18 @@ class GcpConnector(Connector):
                                    "public_access_prevention_policy": None, "buckets": [],
                                    "unreadable": None}
             # Read where readable: the bucket's own evidence stands without it.
-            pol = self._effective_policy(run, p.name, "storage.publicAccessPrevention",
+            pol = self._effective_policy(run, p.ref, "storage.publicAccessPrevention",
                                          required=False)
             out["public_access_prevention_policy"] = None if pol is None else \
                 A.boolean_enforced(pol.get("spec") or {})[0]
             client = run.api.storage()
             try:
-                raw = run.api.paged(run.ipe, "storage", "storage.buckets.list", p.name,
+                raw = run.api.paged(run.ipe, "storage", "storage.buckets.list", p.ref,
                                     {"project": p.project_id, "projection": "noAcl"},
                                     lambda t: _bucket_page(client, p.project_id, t,
                                                            self.cfg.timeout_seconds))
             except ConnectorError as e:
-                out["unreadable"] = run.fail(f"{p.name}/buckets", e)
+                out["unreadable"] = run.fail(f"{p.ref}/buckets", e)
                 return out
             out["buckets"] = [self._bucket(run, client, b) for b in
                               sorted(raw, key=lambda b: str(b.name))]
@@ -466,7 +466,7 @@ class GcpConnector(Connector):
         run = _Run(self, ctx)
         resources = ([run.tree.organization.name] if run.tree.organization
                      and run.tree.organization.unreadable is None else []) + \
-            [p.name for p in run.tree.projects]
+            [p.ref for p in run.tree.projects]
 
         def one(resource: str) -> dict[str, Any]:
             out: dict[str, Any] = {"name": resource, "policies": {}}

@@ -48,6 +48,11 @@ class Project:
     ancestors: list[str] = field(default_factory=list)
     ancestry_incomplete: bool = False
 
+    @property
+    def ref(self) -> str:
+        """`projects/<project id>`: how calls about this project are named in records."""
+        return f"projects/{self.project_id}"
+
 
 @dataclass
 class Tree:
