@@ -9,11 +9,14 @@ account), our CloudTrail simulator answers LookupEvents in front of it; our Okta
 simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
 private-key JWT it verifies (an API token is configured too, for `connectors check`); the
 Azure simulator stands in for Entra ID, Azure Resource Manager and Microsoft Graph over
-HTTPS; our GitHub simulator serves a seeded organization (simulators/github_seed.py).
+HTTPS; our GitHub simulator serves a seeded organization (simulators/github_seed.py); our
+GCP simulator serves a 12-project organization (its key file issued by the simulator, read
+by reference).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import ExitStack
@@ -94,6 +97,35 @@ api_token = {{ env = "EVIDENCE_DEMO_JIRA_TOKEN" }}
 jql = "project = CHG"
 approved_statuses = ["Approved"]
 """ if jira_url else "")
+
+
+def _gcp_config(url: str, key_file: Path) -> str:
+    return f"""
+[[connectors]]
+type = "gcp"
+instance = "demo"
+organization = "organizations/100000000001"
+credentials = {{ kind = "service_account_key", key = {{ file = "{key_file}" }} }}
+allowed_domains = ["example.com"]
+basic_role_members = ["group:gcp-admins@example.com"]
+endpoint = "{url}"
+rates = {{ cloudresourcemanager = 200 }}
+"""
+
+
+def start_gcp(stack: ExitStack, directory: Path) -> tuple[str, Path]:
+    """Start the GCP simulator (a 12-project organization) and write a service-account key
+    file it issued (0600) for the demo's connector to read by reference."""
+    from simulators.gcp import GcpSimulator
+    from simulators.gcp_world import generate_world
+
+    sim = GcpSimulator(generate_world(12, now=datetime.now(UTC))).start()
+    stack.callback(sim.stop)
+    key_file = directory.resolve() / "gcp-demo-sa.json"
+    key_file.touch(mode=0o600)
+    key_file.write_text(json.dumps(sim.service_account_key_file(
+        "evidence-agent@ops.iam.gserviceaccount.com")))
+    return sim.url, key_file
 
 
 def start_simulators(stack: ExitStack) -> dict[str, str]:
@@ -214,11 +246,14 @@ def run_demo(directory: Path, out: Any = None) -> int:
         echo("starting simulators: moto (AWS), CloudTrail, Okta, Azure, Jira, GitHub ...")
         urls = start_simulators(stack)
         okta_url = start_okta(stack, directory)
+        echo("starting simulator: Google Cloud (12 projects) ...")
+        gcp_url, gcp_key = start_gcp(stack, directory)
         cfg_path = directory / "evidence.toml"
         cfg_path.write_text(_config(directory, urls["aws"], urls.get("jira", "")) + _okta_config(
             okta_url, (directory / "okta-demo-key.pem").resolve())
             + start_azure(stack)
-            + _github_config(urls["github"], urls["github_token_env"]))
+            + _github_config(urls["github"], urls["github_token_env"])
+            + _gcp_config(gcp_url, gcp_key))
         echo(f"wrote {cfg_path}")
         cfg = load(cfg_path)
         store = EvidenceStore.open(cfg)

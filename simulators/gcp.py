@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -836,3 +837,33 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None
     h = {"Content-Type": "application/json; charset=UTF-8"}
     h.update(headers or {})
     return status, h, json.dumps(body).encode()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a generated organization until stopped (for benchmarks in another process).
+
+    Prints one JSON line: the URL and the path of a service-account key file it issued."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m simulators.gcp", description=main.__doc__)
+    ap.add_argument("--projects", type=int, default=12)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    ap.add_argument("--key-file", required=True, help="where to write the key file (0600)")
+    args = ap.parse_args(argv)
+    sim = GcpSimulator(generate_world(args.projects), port=args.port, latency=args.latency)
+    sim.start()
+    with open(args.key_file, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)
+              ) as f:
+        json.dump(sim.service_account_key_file("evidence-agent@ops.iam.gserviceaccount.com"), f)
+    sys.stdout.write(json.dumps({"url": sim.url, "key_file": args.key_file}) + "\n")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    main()

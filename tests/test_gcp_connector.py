@@ -266,3 +266,29 @@ def test_permissions_document_lists_read_only_permissions() -> None:
     assert "resourcemanager.projects.getIamPolicy" in perms
     assert all(p.split(".")[-1].startswith(("get", "list")) for p in perms)
     assert "roles/iam.securityReviewer" in doc
+
+
+def test_cli_prints_gcp_permissions() -> None:
+    """`evidence connectors permissions gcp` prints the custom role and predefined roles."""
+    from click.testing import CliRunner
+
+    from collector.cli import cli
+
+    r = CliRunner().invoke(cli, ["connectors", "permissions", "gcp"])
+    assert r.exit_code == 0
+    assert "- iam.serviceAccountKeys.list" in r.output and "roles/browser" in r.output
+
+
+def test_rate_limiter_bounds_requests_per_second() -> None:
+    """At 10 requests/s, 25 requests need at least 1.5 s after the first second's burst."""
+    from connectors.gcp.calls import RateLimiter
+
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    lim = RateLimiter(10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(25):
+        lim.acquire()
+    assert 1.45 <= now[0] <= 1.6

@@ -10,6 +10,7 @@ each retry is counted in the record's provenance. Pages are fetched one at a tim
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -163,9 +164,8 @@ class Api:
         self.credentials = credentials
         self._sleep = sleep
         self._local = threading.local()
-        self._limiters = {s: RateLimiter(config.rate_for(s), sleep=sleep) for s in HOSTS}
-        self._lock = threading.Lock()
-        self.requests: dict[str, int] = {}
+        # The limiter really waits (an injected `sleep` only stands in for retry back-off).
+        self._limiters = {s: RateLimiter(config.rate_for(s)) for s in HOSTS}
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -184,6 +184,9 @@ class Api:
     def storage(self) -> Any:
         """A google-cloud-storage client for this thread."""
         if not hasattr(self._local, "storage"):
+            # Otherwise the client fetches bucket metadata in a background thread for its
+            # telemetry: requests our records would not show.
+            os.environ.setdefault("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
             from google.cloud import storage  # type: ignore[attr-defined]
 
             url = self.config.endpoint_for("storage")
@@ -214,8 +217,6 @@ class Api:
         while True:
             attempt += 1
             self._limiters[service].acquire()
-            with self._lock:
-                self.requests[operation] = self.requests.get(operation, 0) + 1
             try:
                 return fn()
             except _RETRY_ON as e:
