@@ -25,6 +25,7 @@ from connectors.gcp.assess import (
     assess_iam_policies,
     assess_org_policies,
     boolean_enforced,
+    normalize_rules,
 )
 from connectors.gcp.rules import classify_member
 
@@ -226,11 +227,12 @@ RULE = st.fixed_dictionaries({}, optional={"enforce": st.booleans(),
 @given(st.lists(RULE, max_size=3))
 def test_boolean_constraint_oracle(rules: list[dict[str, Any]]) -> None:
     """A boolean constraint passes only when an unconditional rule enforces it."""
-    ok, _ = boolean_enforced({"rules": rules})
+    norm = normalize_rules({"rules": rules})
+    ok, _ = boolean_enforced(norm)
     if any(r.get("condition") for r in rules):
         assert ok is None
     else:
         assert ok is any(r.get("enforce") is True for r in rules)
-    [f] = assess_org_policies({"resources": [{"name": "projects/p", "policies": {
-        "iam.disableServiceAccountKeyCreation": {"rules": rules}}}]})
+    [f] = assess_org_policies({"resources": [{"name": "projects/p", "policies": [
+        {"constraint": "iam.disableServiceAccountKeyCreation", "rules": norm}]}]})
     assert f.status == {None: "inconclusive", True: "pass", False: "fail"}[ok]

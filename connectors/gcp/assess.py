@@ -26,7 +26,7 @@ from connectors.gcp.rules import (
 
 __all__ = ["BASIC_ROLES", "assess_audit_logging", "assess_iam_policies", "assess_kms_keys",
            "assess_org_policies", "assess_storage_buckets", "boolean_enforced",
-           "effective_bindings", "list_restricted"]
+           "effective_bindings", "list_restricted", "normalize_rules"]
 
 LIST_CONSTRAINTS = frozenset({"iam.allowedPolicyMemberDomains", "gcp.resourceLocations",
                               "iam.allowedPolicyMembers", "compute.vmExternalIpAccess"})
@@ -297,9 +297,23 @@ def assess_storage_buckets(content: dict[str, Any]) -> list[Finding]:
 
 # --- organization policies -------------------------------------------------------------------
 
-def boolean_enforced(spec: dict[str, Any]) -> tuple[bool | None, str]:
+def normalize_rules(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """An Org Policy v2 spec's rules with every field present (the JSON omits defaults)."""
+    out = []
+    for r in spec.get("rules", []):
+        vals = r.get("values") or {}
+        cond = r.get("condition")
+        out.append({"enforce": r.get("enforce"), "allow_all": bool(r.get("allowAll")),
+                    "deny_all": bool(r.get("denyAll")),
+                    "allowed_values": list(vals.get("allowedValues", [])),
+                    "denied_values": list(vals.get("deniedValues", [])),
+                    "condition": (cond.get("expression") or cond.get("title") or "condition")
+                    if cond else None})
+    return out
+
+
+def boolean_enforced(rules: list[dict[str, Any]]) -> tuple[bool | None, str]:
     """Whether an effective boolean constraint is enforced (None: depends on conditions)."""
-    rules = spec.get("rules") or []
     if not rules:
         return False, "not set: the constraint's default (not enforced) applies"
     plain = [r for r in rules if not r.get("condition")]
@@ -311,18 +325,17 @@ def boolean_enforced(spec: dict[str, Any]) -> tuple[bool | None, str]:
     return False, "enforce is false"
 
 
-def list_restricted(spec: dict[str, Any]) -> tuple[bool | None, str]:
+def list_restricted(rules: list[dict[str, Any]]) -> tuple[bool | None, str]:
     """Whether an effective list constraint restricts values (None: depends on conditions)."""
-    rules = spec.get("rules") or []
     if not rules:
         return False, "not set: every value is allowed"
     if any(r.get("condition") for r in rules):
         return None, "conditional rules: the restriction depends on them"
-    if any(r.get("allowAll") for r in rules):
+    if any(r.get("allow_all") for r in rules):
         return False, "allowAll: every value is allowed"
-    if any(r.get("denyAll") for r in rules):
+    if any(r.get("deny_all") for r in rules):
         return True, "denyAll"
-    allowed = sorted({v for r in rules for v in (r.get("values") or {}).get("allowedValues", [])})
+    allowed = sorted({v for r in rules for v in r.get("allowed_values", [])})
     if allowed:
         return True, f"restricted to {', '.join(allowed)}"
     return False, "only denied values: everything else is allowed"
@@ -333,13 +346,14 @@ def assess_org_policies(content: dict[str, Any]) -> list[Finding]:
     restricts the list constraint to allowed values."""
     out: list[Finding] = []
     for r in content.get("resources", []):
-        for constraint, spec in sorted(r.get("policies", {}).items()):
+        for pol in r.get("policies", []):
+            constraint, rules = pol["constraint"], pol["rules"]
             res = f"{r['name']}/{constraint}"
-            if spec is None:
+            if rules is None:
                 out.append(Finding(res, "inconclusive", "effective policy not readable"))
                 continue
-            ok, why = (list_restricted(spec) if constraint in LIST_CONSTRAINTS
-                       else boolean_enforced(spec))
+            ok, why = (list_restricted(rules) if constraint in LIST_CONSTRAINTS
+                       else boolean_enforced(rules))
             out.append(Finding(res, "inconclusive" if ok is None else
                                "pass" if ok else "fail", why))
     return out + [f for f in _unreadable(content) if "/policies/" not in f.resource]

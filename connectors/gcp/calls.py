@@ -30,7 +30,7 @@ from collector.errors import (
     TransientError,
     UnexpectedResponse,
 )
-from connectors.base import Provenance
+from connectors.base import ApiCall, Provenance
 from connectors.gcp.config import GcpConfig
 
 T = TypeVar("T")
@@ -67,6 +67,16 @@ PERMISSION = {
 _RETRYABLE = (gexc.TooManyRequests, gexc.ServiceUnavailable, gexc.InternalServerError,
               gexc.GatewayTimeout, gexc.BadGateway)
 _RETRY_ON = (*_RETRYABLE, auth_exc.TransportError, requests.ConnectionError, requests.Timeout)
+
+
+class CutShort(ConnectorError):
+    """A list failed after some pages; `items` holds what those pages returned."""
+
+    def __init__(self, cause: ConnectorError, items: list[Any], pages: int) -> None:
+        super().__init__(f"{cause.message} (after {pages} pages)", hint=cause.hint)
+        self.cause = cause
+        self.items = items
+        self.pages = pages
 
 
 def map_error(e: BaseException, operation: str, target: str) -> ConnectorError:
@@ -151,7 +161,7 @@ class RateLimiter:
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
-                wait = (1 - self._tokens) / self.rate
+                wait = max((1 - self._tokens) / self.rate, 0.001)  # float dust must not spin
             self._sleep(wait)
 
 
@@ -210,7 +220,7 @@ class Api:
     # --- calling -----------------------------------------------------------------------------
 
     def _attempt(self, service: str, operation: str, target: str, fn: Callable[[], T],
-                 ipe: Provenance) -> T:
+                 ipe: Provenance, rec: ApiCall | None = None) -> T:
         deadline = time.monotonic() + self.config.retry_budget_seconds
         delay = 0.5
         attempt = 0
@@ -226,6 +236,8 @@ class Api:
                         time.monotonic() + wait > deadline:
                     raise map_error(e, operation, target) from e
                 ipe.retried()
+                if rec is not None:
+                    rec.retries += 1
                 self._sleep(wait)
                 delay = min(delay * 2, 30.0)
             except Exception as e:
@@ -234,19 +246,19 @@ class Api:
     def call(self, ipe: Provenance, service: str, operation: str, target: str,
              params: dict[str, Any], fn: Callable[[], T], *, items: int | None = None) -> T:
         """One unpaged call, recorded (ok or failed) on `ipe`."""
+        rec = ipe.call(operation, params, target=target, items=items)
         try:
-            out = self._attempt(service, operation, target, fn, ipe)
+            return self._attempt(service, operation, target, fn, ipe, rec)
         except ConnectorError as e:
-            ipe.call(operation, params, target=target, ok=False, error=type(e).__name__)
+            rec.ok, rec.error = False, type(e).__name__
             raise
-        ipe.call(operation, params, target=target, items=items)
-        return out
 
     def paged(self, ipe: Provenance, service: str, operation: str, target: str,
               params: dict[str, Any],
               fetch: Callable[[str], tuple[list[T], str]]) -> list[T]:
-        """Every page of a list (`fetch(token)` -> items, next token), recorded as one call;
-        a failure after the first page marks the provenance cut short."""
+        """Every page of a list (`fetch(token)` -> items, next token), recorded as one call.
+        A failure after the first page marks the provenance cut short and raises `CutShort`
+        carrying the items read, so a caller can keep them (flagged) or drop them."""
         out: list[T] = []
         token = ""
         pages = 0
@@ -255,12 +267,14 @@ class Api:
         while True:
             try:
                 chunk, token = self._attempt(service, operation, target,
-                                             lambda t=token: fetch(t), ipe)  # type: ignore[misc]
+                                             lambda t=token: fetch(t), ipe,  # type: ignore[misc]
+                                             rec)
             except ConnectorError as e:
                 rec.ok, rec.error = False, type(e).__name__
                 if pages:
                     ipe.cut_short(f"{target}: {operation} stopped after {pages} pages: "
                                   f"{e.message}")
+                    raise CutShort(e, out, pages) from e
                 raise
             pages += 1
             out.extend(chunk)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from google.cloud import kms_v1, orgpolicy_v2
 from google.protobuf import json_format
 
-from collector.errors import ConfigError, ConnectorError
+from collector.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
 from connectors.base import (
     CheckResult,
     Connector,
@@ -24,7 +24,7 @@ from connectors.base import (
 from connectors.gcp import assess as A
 from connectors.gcp import examples as X
 from connectors.gcp.auth import CredentialFactory, default_credentials
-from connectors.gcp.calls import Api
+from connectors.gcp.calls import PERMISSION, Api
 from connectors.gcp.config import GcpConfig
 from connectors.gcp.hierarchy import (
     Project,
@@ -48,10 +48,19 @@ POLICIES = ["resourcemanager.organizations.getIamPolicy",
             "resourcemanager.folders.getIamPolicy", "resourcemanager.projects.getIamPolicy"]
 
 
+# With a list of projects, the organization and folders above them are read where the
+# principal may (their policies still decide whether a project can pass).
+_BEST_EFFORT = frozenset({"cloudresourcemanager.organizations.get",
+                          "cloudresourcemanager.folders.get",
+                          "cloudresourcemanager.organizations.getIamPolicy",
+                          "cloudresourcemanager.folders.getIamPolicy"})
+
+
 class _Run:
     """One snapshot's clients, scope and the parts it could not read."""
 
-    def __init__(self, connector: GcpConnector, ctx: SnapshotContext) -> None:
+    def __init__(self, connector: GcpConnector, ctx: SnapshotContext,
+                 optional: frozenset[str] = frozenset()) -> None:
         self.ctx = ctx
         self.cfg = connector.cfg
         self.api = connector.api()
@@ -62,10 +71,28 @@ class _Run:
             f"projects/{p}" for p in self.cfg.projects)
         self.unreadable: list[dict[str, str]] = list(self.tree.unreadable)
         self._lock = threading.Lock()
-        if not self.tree.projects and self.unreadable and not self.cfg.organization:
-            raise ConnectorError(f"no configured project could be read: "
-                                 f"{self.unreadable[0]['detail']}",
-                                 hint="grant resourcemanager.projects.get on the projects")
+        self.optional = optional | (_BEST_EFFORT if not self.cfg.organization else frozenset())
+        self.done()
+
+    def done(self) -> None:
+        """Fail the snapshot when an operation was refused on every resource it was called
+        for (a permission missing everywhere, not one unreadable project), or when no project
+        at all could be read; otherwise what could not be read stays recorded as such."""
+        calls = list(self.ipe.calls)
+        worked = {c.operation for c in calls if c.ok}
+        refused = sorted({(c.operation, str(c.error)) for c in calls
+                          if not c.ok and c.error in ("PermissionDenied", "AuthError")
+                          and c.operation not in worked and c.operation not in self.optional})
+        if refused:
+            op, kind = refused[0]
+            cls = AuthError if kind == "AuthError" else PermissionDenied
+            raise cls(f"{op} was refused on every resource it was called for",
+                      hint=f"grant {PERMISSION.get(op, op)} to the collecting principal")
+        if not self.tree.projects and self.unreadable:
+            first = self.unreadable[0]
+            raise ConnectorError(f"no project could be read: {first['resource']}: "
+                                 f"{first['detail']}",
+                                 hint="grant resourcemanager.projects.get / .list on the scope")
 
     def fail(self, resource: str, e: ConnectorError) -> str:
         """Record an unreadable part (IPE error + content entry); returns the message."""
@@ -106,9 +133,16 @@ class _Run:
                 "domain": self.tree.domain()}
 
 
+def _condition(c: Any) -> dict[str, Any] | None:
+    if not c:
+        return None
+    return {"title": c.get("title"), "description": c.get("description"),
+            "expression": c.get("expression")}
+
+
 def _bindings(pol: dict[str, Any]) -> dict[str, Any]:
     bs = [{"role": b.get("role"), "members": sorted(b.get("members", [])),
-           **({"condition": b["condition"]} if b.get("condition") else {})}
+           "condition": _condition(b.get("condition"))}
           for b in pol.get("bindings", [])]
     return {"version": pol.get("version", 1),
             "bindings": sorted(bs, key=lambda b: (str(b["role"]), str(b["members"]),
@@ -116,7 +150,11 @@ def _bindings(pol: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit(pol: dict[str, Any]) -> list[dict[str, Any]]:
-    return sorted(pol.get("auditConfigs", []), key=lambda a: str(a.get("service")))
+    out = [{"service": a.get("service"), "auditLogConfigs": sorted(
+        ({"logType": lc.get("logType"), "exemptedMembers": sorted(lc.get("exemptedMembers", []))}
+         for lc in a.get("auditLogConfigs", [])), key=lambda lc: str(lc["logType"]))}
+        for a in pol.get("auditConfigs", [])]
+    return sorted(out, key=lambda a: str(a["service"]))
 
 
 class GcpConnector(Connector):
@@ -221,6 +259,7 @@ class GcpConnector(Connector):
                    "known_projects": sorted(known), "nodes": nodes, "projects": projects,
                    "unreadable": run.sorted_unreadable()}
         n = sum(len((x["policy"] or {}).get("bindings", [])) for x in [*nodes, *projects])
+        run.done()
         return SnapshotResult(content, n)
 
     def _service_accounts(self, run: _Run, p: Project
@@ -276,7 +315,8 @@ class GcpConnector(Connector):
                             "filter": s.get("filter", ""),
                             "disabled": bool(s.get("disabled")),
                             "include_children": bool(s.get("includeChildren")),
-                            "exclusions": [x for x in s.get("exclusions", [])
+                            "exclusions": [{"name": x.get("name"), "filter": x.get("filter")}
+                                           for x in s.get("exclusions", [])
                                            if not x.get("disabled")]}
                            for s in got), key=lambda s: str(s["name"])), None
 
@@ -312,6 +352,7 @@ class GcpConnector(Connector):
         content = {"scope": run.scope(),
                    "settings": {"min_retention_days": self.cfg.min_log_retention_days},
                    "nodes": nodes, "projects": projects, "unreadable": run.sorted_unreadable()}
+        run.done()
         return SnapshotResult(content, len(projects))
 
     # --- KMS ---------------------------------------------------------------------------------
@@ -329,7 +370,7 @@ class GcpConnector(Connector):
 
         def one(p: Project) -> dict[str, Any]:
             out: dict[str, Any] = {"name": p.name, "project_id": p.project_id, "keys": [],
-                                   "unreadable": None}
+                                   "locations_unreadable": [], "unreadable": None}
             c = run.api.gapic("cloudkms", kms_v1.KeyManagementServiceClient)
             target = p.ref
             try:
@@ -363,7 +404,7 @@ class GcpConnector(Connector):
                         keys.extend(_key(k) for k in ks)
                 except ConnectorError as e:
                     run.fail(f"{parent}", e)
-                    out.setdefault("locations_unreadable", []).append(loc)
+                    out["locations_unreadable"].append(loc)
             out["keys"] = sorted(keys, key=lambda k: str(k["name"]))
             return out
 
@@ -371,6 +412,7 @@ class GcpConnector(Connector):
         content = {"evaluated_on": self._evaluated_on(), "scope": run.scope(),
                    "settings": {"max_rotation_days": self.cfg.max_rotation_days},
                    "projects": projects, "unreadable": run.sorted_unreadable()}
+        run.done()
         return SnapshotResult(content, sum(len(p["keys"]) for p in projects))
 
     # --- Cloud Storage -----------------------------------------------------------------------
@@ -384,7 +426,7 @@ class GcpConnector(Connector):
         access prevention (the bucket's and the effective organization policy), public IAM
         members, retention policy and lock, versioning and access logging: proves stored data
         is encrypted, not public, and kept."""
-        run = _Run(self, ctx)
+        run = _Run(self, ctx, optional=frozenset({"orgpolicy.policies.getEffectivePolicy"}))
 
         def one(p: Project) -> dict[str, Any]:
             out: dict[str, Any] = {"name": p.name, "project_id": p.project_id,
@@ -394,7 +436,7 @@ class GcpConnector(Connector):
             pol = self._effective_policy(run, p.ref, "storage.publicAccessPrevention",
                                          required=False)
             out["public_access_prevention_policy"] = None if pol is None else \
-                A.boolean_enforced(pol.get("spec") or {})[0]
+                A.boolean_enforced(A.normalize_rules(pol.get("spec") or {}))[0]
             client = run.api.storage()
             try:
                 raw = run.api.paged(run.ipe, "storage", "storage.buckets.list", p.ref,
@@ -411,6 +453,7 @@ class GcpConnector(Connector):
         projects = run.each_project(one)
         content = {"scope": run.scope(), "settings": {"require_cmek": self.cfg.require_cmek},
                    "projects": projects, "unreadable": run.sorted_unreadable()}
+        run.done()
         return SnapshotResult(content, sum(len(p["buckets"]) for p in projects))
 
     def _bucket(self, run: _Run, client: Any, b: Any) -> dict[str, Any]:
@@ -425,7 +468,11 @@ class GcpConnector(Connector):
                 "retention_period_seconds": int(period),
                 "locked": bool(b.retention_policy_locked)},
             "versioning": bool(b.versioning_enabled),
-            "logging": b.get_logging(), "public_members": None, "iam_unreadable": None}
+            "logging": None, "public_members": None, "iam_unreadable": None}
+        log = b.get_logging()
+        if log:
+            out["logging"] = {"log_bucket": log.get("logBucket"),
+                              "prefix": log.get("logObjectPrefix")}
         try:
             pol = run.api.call(run.ipe, "storage", "storage.buckets.getIamPolicy", b.name,
                                {"bucket": b.name, "optionsRequestedPolicyVersion": 3},
@@ -469,15 +516,17 @@ class GcpConnector(Connector):
             [p.ref for p in run.tree.projects]
 
         def one(resource: str) -> dict[str, Any]:
-            out: dict[str, Any] = {"name": resource, "policies": {}}
+            out: dict[str, Any] = {"name": resource, "policies": []}
             for constraint in self.cfg.constraints:
                 pol = self._effective_policy(run, resource, constraint)
-                out["policies"][constraint] = None if pol is None else pol.get("spec", {})
+                out["policies"].append({"constraint": constraint, "rules": None if pol is None
+                                        else A.normalize_rules(pol.get("spec") or {})})
             return out
 
         found = fan_out(self.cfg.workers, one, resources)
         content = {"scope": run.scope(), "constraints": list(self.cfg.constraints),
                    "resources": found, "unreadable": run.sorted_unreadable()}
+        run.done()
         return SnapshotResult(content, len(found) * len(self.cfg.constraints))
 
 

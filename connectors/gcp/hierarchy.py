@@ -19,7 +19,7 @@ from google.protobuf import json_format
 
 from collector.errors import ConnectorError
 from connectors.base import Provenance
-from connectors.gcp.calls import Api
+from connectors.gcp.calls import Api, CutShort
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -116,28 +116,27 @@ def _walk_organization(api: Api, ipe: Provenance, org_name: str) -> Tree:
     pc = rm.ProjectsClient
     timeout = api.config.timeout_seconds
 
+    def listing(parent: str, operation: str, fetch: Callable[[str], tuple[list[Any], str]]
+                ) -> list[Any]:
+        try:
+            return api.paged(ipe, "cloudresourcemanager", operation, parent,
+                             {"parent": parent}, fetch)
+        except ConnectorError as e:  # a cut-short list keeps what its pages returned
+            ipe.error(f"{parent}: {e}")
+            with lock:
+                unreadable.append(unreadable_entry(parent, e))
+            return e.items if isinstance(e, CutShort) else []
+
     def children(parent: str) -> list[str]:
         folders_c = api.gapic("cloudresourcemanager", fc)
         projects_c = api.gapic("cloudresourcemanager", pc)
         found: list[str] = []
-        try:
-            fs = api.paged(ipe, "cloudresourcemanager", "cloudresourcemanager.folders.list",
-                           parent, {"parent": parent}, lambda t: _page(
-                               folders_c.list_folders(request={"parent": parent,
-                                                               "page_token": t},
-                                                      retry=None, timeout=timeout),
-                               "folders"))
-            ps = api.paged(ipe, "cloudresourcemanager", "cloudresourcemanager.projects.list",
-                           parent, {"parent": parent}, lambda t: _page(
-                               projects_c.list_projects(request={"parent": parent,
-                                                                 "page_token": t},
-                                                        retry=None, timeout=timeout),
-                               "projects"))
-        except ConnectorError as e:
-            ipe.error(f"{parent}: {e}")
-            with lock:
-                unreadable.append(unreadable_entry(parent, e))
-            return []
+        fs = listing(parent, "cloudresourcemanager.folders.list", lambda t: _page(
+            folders_c.list_folders(request={"parent": parent, "page_token": t},
+                                   retry=None, timeout=timeout), "folders"))
+        ps = listing(parent, "cloudresourcemanager.projects.list", lambda t: _page(
+            projects_c.list_projects(request={"parent": parent, "page_token": t},
+                                     retry=None, timeout=timeout), "projects"))
         with lock:
             for f in fs:
                 nodes[f.name] = Node(f.name, "folder", f.display_name or None, f.parent)
