@@ -18,9 +18,9 @@ from google.auth import exceptions as auth_exc
 from google.auth.credentials import Credentials
 from google.oauth2 import service_account
 
-from collector.config import resolve_secret
-from collector.errors import AuthError, ConfigError
+from connectors.errors import AuthError, ConfigError
 from connectors.gcp.config import GcpConfig
+from connectors.secrets import resolve_secret
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 

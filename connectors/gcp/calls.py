@@ -23,14 +23,14 @@ from google.auth import exceptions as auth_exc
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
 
-from collector.errors import (
+from connectors.base import ApiCall, Provenance
+from connectors.errors import (
     AuthError,
     ConnectorError,
     PermissionDenied,
     TransientError,
     UnexpectedResponse,
 )
-from connectors.base import ApiCall, Provenance
 from connectors.gcp.config import GcpConfig
 
 T = TypeVar("T")

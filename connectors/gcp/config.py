@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collector.config import SecretRef
 from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _ORG = re.compile(r"^(organizations/)?\d{1,20}$")

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from google.cloud import kms_v1, orgpolicy_v2
 from google.protobuf import json_format
 
-from collector.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
 from connectors.base import (
     CheckResult,
     Connector,
@@ -21,6 +20,7 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
+from connectors.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
 from connectors.gcp import assess as A
 from connectors.gcp import examples as X
 from connectors.gcp.auth import CredentialFactory, default_credentials

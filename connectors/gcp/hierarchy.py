@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from google.cloud import resourcemanager_v3 as rm
 from google.protobuf import json_format
 
-from collector.errors import ConnectorError
 from connectors.base import Provenance
+from connectors.errors import ConnectorError
 from connectors.gcp.calls import Api, CutShort
 
 T = TypeVar("T")
