@@ -11,7 +11,9 @@ one subclass:
 
 Each check is a test method. Faults are injected in the simulator (no mocks): the target's
 `inject(kind, snapshot, operation)` puts a fault of `kind` ("denied", "throttled",
-"middle_page") in front of that snapshot's `operation` (or its second page).
+"middle_page") in front of that snapshot's `operation` (or its second page). The operation
+is the first call of the snapshot that needs a permission, or for "denied" the one
+`primary` names (the call whose refusal fails the snapshot, not just one resource of it).
 
 It lives in `collector/` because it drives the collector's run loop; connectors/ stays
 below it.
@@ -54,6 +56,7 @@ class Target:
     throttled: Sequence[str] | None = None
     paged: Sequence[str] = ()
     retry_after: float = 1.0
+    primary: Mapping[str, str] = field(default_factory=dict)
 
     def names(self, which: Sequence[str] | None = None) -> list[str]:
         """The snapshots a check runs (`which`, else `snapshots`, else every one)."""
@@ -152,6 +155,9 @@ class Conformance:
         (clean,) = collect_fresh(target, tmp_path / f"{kind}-{name}-clean", [name])
         assert clean.outcome.status == "complete", (name, clean.outcome.error)
         operation, perm = _first_permissioned(target, clean.records[-1])
+        if kind == "denied" and name in target.primary:
+            operation = target.primary[name]
+            perm = target.permission(operation) or perm
         target.inject(kind, name, operation)
         try:
             (got,) = collect_fresh(target, tmp_path / f"{kind}-{name}", [name])

@@ -23,6 +23,7 @@ from typing import Any
 from collector.config import Config, ConnectorInstance
 from collector.errors import ConfigError, ConnectorError, EvidenceError, TransientError
 from connectors.base import Connector, Finding, Provenance, SnapshotContext, SnapshotSpec
+from connectors.kit.redact import redact_text
 from connectors.registry import get as get_connector
 from storage.locks import LockTimeout, lease
 from storage.store import EvidenceStore, NewRecord, utcnow
@@ -264,17 +265,24 @@ class Collector:
     def _one(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
              spec: SnapshotSpec, out: Outcome, period_start: datetime | None,
              period_end: datetime | None) -> str:
-        ipe = Provenance()
         started = self.clock()
-        ctx = SnapshotContext(inst.instance, spec.name, started, ipe,
-                              logging.getLogger(f"evidence.{inst.type}"), period_start, period_end)
         factory = self.factories.get(inst.key, self.factories.get(inst.type))
         result = None
         error: str | None = None
         attempts = 0
+        earlier: list[dict[str, Any]] = []
         cfg = self.config.collector
+        # Calls retry themselves (the kit: 429, 5xx, resets, within the connector's budget).
+        # A TransientError escaping a snapshot is a whole-snapshot condition (a report still
+        # being generated, per-call retries spent): the snapshot is run again, up to
+        # collector.max_attempts, each attempt with its own provenance so that a partial
+        # first attempt never marks a complete second one partial.
         while True:
             attempts += 1
+            ipe = Provenance()
+            ctx = SnapshotContext(inst.instance, spec.name, started, ipe,
+                                  logging.getLogger(f"evidence.{inst.type}"), period_start,
+                                  period_end)
             connector = cls(inst.instance, inst.config, factory=factory)
             try:
                 result = connector.run(spec.name, ctx)
@@ -283,7 +291,8 @@ class Collector:
                 if attempts >= cfg.max_attempts or self._stop.is_set():
                     error = f"{type(e).__name__}: {e} (after {attempts} attempts)"
                     break
-                ipe.retried()
+                earlier.append({"attempt": attempts, "error": f"{type(e).__name__}: {e}",
+                                **ipe.to_json()})
                 delay = e.retry_after if e.retry_after is not None else \
                     cfg.backoff_seconds * (2 ** (attempts - 1)) * (0.5 + random.random())
                 self.sleep(min(delay, 300.0))
@@ -297,10 +306,15 @@ class Collector:
                 break
             finally:
                 connector.close()
+        if error is not None:
+            error = redact_text(error)
         out.attempts += attempts
         finished = self.clock()
         ipe_json = ipe.to_json()
         ipe_json["attempts"] = attempts
+        ipe_json["retries"] += attempts - 1  # the snapshot's re-runs, beside its calls' retries
+        if earlier:
+            ipe_json["earlier_attempts"] = earlier
         if period_start is not None:
             ipe_json["window"] = {"start": period_start.isoformat(),
                                   "end": period_end.isoformat() if period_end else None}

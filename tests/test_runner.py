@@ -62,7 +62,25 @@ def test_transient_errors_are_retried_and_counted(config_file: Callable[..., Pat
     assert rec is not None and rec["retries"] == 2
     prov = st.blob_json(rec["ipe_sha256"])
     assert prov["attempts"] == 3
-    assert [c["ok"] for c in prov["calls"]] == [False, False, True]
+    assert [c["ok"] for c in prov["calls"]] == [True]
+    assert [[c["ok"] for c in a["calls"]] for a in prov["earlier_attempts"]] == [[False]] * 2
+
+
+def test_a_partial_first_attempt_does_not_taint_a_complete_retry(
+        config_file: Callable[..., Path]) -> None:
+    """A first attempt cut short then throttled, and a second attempt that reads everything,
+    give a complete record; the first attempt's provenance is kept under its own key."""
+    col, st = _setup(config_file, '[[connectors]]\ntype = "synthetic"\ninstance = "cut"\n'
+                                  'partial_then_transient = 1\n')
+    o = col.run(Selection(snapshots=("items",))).outcomes[0]
+    assert o.status == "complete" and o.attempts == 2, o.error
+    rec = st.record(o.record_ids[0])
+    assert rec is not None and rec["status"] == "complete" and rec["error"] is None
+    prov = st.blob_json(rec["ipe_sha256"])
+    assert prov["pagination_exhausted"] is True and prov["errors"] == []
+    (first,) = prov["earlier_attempts"]
+    assert first["attempt"] == 1 and first["pagination_exhausted"] is False
+    assert "ThrottledOnPage2" in first["error"] or "throttled" in first["error"]
 
 
 def test_retries_are_bounded(config_file: Callable[..., Path]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import urllib.parse
 from typing import Any
 
@@ -23,9 +24,10 @@ from connectors.errors import (
     UnexpectedResponse,
 )
 from connectors.kit.record import CallRecorder
-from connectors.kit.redact import guard_loggers
+from connectors.kit.redact import guard_loggers, redact_url
 from connectors.kit.retry import RETRY_STATUSES, Again, Retrier, status_again
 
+log = logging.getLogger("evidence.kit.http")
 TOTAL_FIELDS = ("total", "total_count", "totalSize", "totalCount", "@odata.count")
 
 
@@ -98,6 +100,8 @@ class RecordingAdapter(HTTPAdapter):
         if ok and not stream and "json" in resp.headers.get("Content-Type", ""):
             with contextlib.suppress(ValueError):
                 items, total = count_items(json.loads(resp.content or b"null"))
+        log.debug("%s %s -> %s (retries %d)", request.method, redact_url(str(request.url)),
+                  resp.status_code, len(waits))
         self.recorder.record(op, params, target=self.target, status=resp.status_code, ok=ok,
                              error=None if ok else f"HTTP {resp.status_code}", items=items,
                              retries=len(waits), total=total)

@@ -45,6 +45,7 @@ class SyntheticConfig(ConnectorConfig):
     fail: tuple[str, ...] = ()
     partial: tuple[str, ...] = ()
     transient: int = 0
+    partial_then_transient: int = 0
     payload_bytes: int = 0
     url: str | None = None
     token: SecretRef | None = None
@@ -122,6 +123,12 @@ class SyntheticConnector(Connector[SyntheticConfig]):
     def items(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every generated item with its MFA flag."""
         self._common(ctx, "items")
+        key = f"{self.instance}:items:cut"
+        if _ATTEMPTS.get(key, 0) < self.cfg.partial_then_transient:
+            _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
+            ctx.ipe.call("ListItems", {"limit": 100}, items=100)
+            ctx.ipe.cut_short("page 2 throttled")
+            raise TransientError("throttled on page 2", retry_after=0.0)
         if self.cfg.url is not None:
             s = self._session(ctx)
             pages = self._read("GET /link", lambda: list(link_pages(
