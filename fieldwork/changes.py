@@ -281,7 +281,7 @@ def derive(store: Any, since: datetime, until: datetime,
     row: dict[str, Any] = store.append([new])[0]
     store.finish_run(run_id, "ok" if complete else "failed-snapshots",
                      {"join_record": row["id"], "changes": len(content["changes"])})
-    store.seal(run_id)
+    store.seal(run_id, [int(row["seq"])])  # the run vouches for the record it wrote
     return row
 
 

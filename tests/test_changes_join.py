@@ -109,6 +109,7 @@ def _store_github(store: EvidenceStore, changes: list[dict[str, Any]], start: da
                 c["merged_at"].replace("Z", "+00:00")) < end]},
         has_content=True, period_start=start, period_end=end)])[0]
     store.finish_run(run, "ok", {})
+    store.seal(run, [int(row["seq"])])
     return str(row["id"])
 
 
@@ -178,6 +179,10 @@ def test_the_join_is_the_cc81_population_and_can_be_sampled_and_rederived(
     assert all(len(i["content_sha256"]) == 64 and len(i["record_hash"]) == 64
                for i in ipe["inputs"])
     assert rederive(store, row["id"], items_of=items_of) == ([], [])
+    from storage.verify import verify
+
+    rep = verify(store)
+    assert rep.ok, [str(p) for p in rep.problems]  # the join's run sealed what it wrote
 
 
 def test_rederive_names_a_changed_input(joined: tuple[EvidenceStore, Any, list[Ticket]]
