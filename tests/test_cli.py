@@ -160,3 +160,22 @@ def test_controls_lists_catalog_and_custom(config_file: Callable[..., Path]) -> 
     _code, out, _ = _run("-c", str(cfg), "controls", "--json")
     d = json.loads(out)
     assert len(d["criteria"]) == 61 and d["custom"] == {"ACME-1": ["CC6.1"]}
+
+
+def test_key_create_makes_a_private_key_once(config_file: Callable[..., Path]) -> None:
+    """`key create` writes a 0600 key and prints its public PEM; a second call refuses, and
+    `key export` then prints the same public key."""
+    import stat
+
+    path = config_file()
+    run = CliRunner()
+    first = run.invoke(cli, ["-c", str(path), "key", "create"])
+    assert first.exit_code == 0, first.output
+    key = path.parent / "signing.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert first.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+    again = run.invoke(cli, ["-c", str(path), "key", "create"])
+    assert again.exit_code == 2 and "already there" in again.output
+    assert key.exists()
+    exported = run.invoke(cli, ["-c", str(path), "key", "export"])
+    assert exported.exit_code == 0 and exported.stdout == first.stdout

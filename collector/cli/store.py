@@ -146,6 +146,24 @@ def key() -> None:
     """The Ed25519 signing key."""
 
 
+@key.command("create")
+@pass_ctx
+def key_create(c: Ctx) -> None:
+    """Create the signing key ([signing] key_file, mode 0600) and print its public key.
+
+    Refuses when a key is already there; other commands never create one silently, except a
+    collection into a store that was never sealed."""
+    from storage.keys import key_id, load_or_create, public_pem
+
+    path = c.config.resolve_path(c.config.signing.key_file)
+    if path.exists():
+        raise ConfigError(f"{path}: a signing key is already there (`evidence key export` "
+                          "prints its public key)")
+    pub = load_or_create(path).public_key()
+    click.echo(f"# key id {key_id(pub)}, private key written to {path}", err=True)
+    click.echo(public_pem(pub), nl=False)
+
+
 @key.command("export")
 @pass_ctx
 def key_export(c: Ctx) -> None:
