@@ -28,17 +28,10 @@ from fieldwork.coverage import coverage
 from storage.queries import as_of, last_deliveries
 from storage.store import EvidenceStore
 from storage.verify import verify
+from tests.clock import Clock
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 SERIES = "synthetic/one:items"
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 def _items(ans: dict[str, Any]) -> dict[str, Any]:

@@ -25,17 +25,10 @@ from storage import access
 from storage.index import access_log
 from storage.store import EvidenceStore
 from storage.verify import verify
+from tests.clock import Clock
 from tests.portal_server import serving
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 def _seed(config_file: Callable[..., Path], tmp_path: Path) -> tuple[Any, EvidenceStore, Clock]:

@@ -20,16 +20,9 @@ from fieldwork.sample import draw, freeze_population, record_sample, rederive
 from storage.index import records
 from storage.store import EvidenceStore
 from storage.verify import verify
+from tests.clock import Clock
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 @pytest.fixture
