@@ -126,3 +126,74 @@ def test_oscal_export_is_valid_against_the_oscal_models(config_file: Callable[..
     again = assessment_results(s, {"CC6.1": ("CC6.1",), "CC7.2": ("CC7.2",)},
                                datetime(2026, 3, 10, 23, 59, 59, 999999, tzinfo=UTC))
     assert again["assessment-results"]["results"][0]["uuid"] == result.uuid
+
+
+# NIST's published OSCAL JSON schema (v1.2.3), shipped in tests/schemas (see its README)
+OSCAL_SCHEMA = Path(__file__).parent / "schemas" / "oscal_complete_schema.json"
+OSCAL_SCHEMA_SHA256 = "384324105c7a817af0f65b120a963146caa0e0d55d969cf0daf60e063b87a206"
+
+
+def _oscal_validator() -> Any:
+    """A draft-7 validator for NIST's schema whose `pattern` understands `\\p{L}` (the
+    schema's token pattern; Python's `re` has no Unicode property classes)."""
+    import hashlib
+
+    import regex
+    from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
+
+    data = OSCAL_SCHEMA.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == OSCAL_SCHEMA_SHA256, "schema file changed"
+
+    def pattern(v: Any, patrn: str, instance: Any, _schema: Any) -> Any:
+        if v.is_type(instance, "string") and not regex.search(patrn, instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    cls = validators.extend(Draft7Validator, {"pattern": pattern})
+    schema = json.loads(data)
+    regexes = FormatChecker()
+    regexes.checks("regex", raises=regex.error)(lambda s: bool(regex.compile(s)))
+    Draft7Validator(Draft7Validator.META_SCHEMA, format_checker=regexes).validate(schema)
+    return cls(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+
+def _errors(validator: Any, doc: Any) -> list[str]:
+    """Each reason `doc` fails, at its path (the schema is a oneOf over document kinds:
+    the reasons inside the document, not "this is no catalog")."""
+    out: list[str] = []
+
+    def walk(errs: Any) -> None:
+        for e in errs:
+            if e.context:
+                walk(e.context)
+            elif e.absolute_path:
+                out.append(f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message[:160]}")
+
+    walk(validator.iter_errors(doc))
+    return out
+
+
+def test_oscal_export_is_valid_against_nists_json_schema(config_file: Callable[..., Path],
+                                                         tmp_path: Path) -> None:
+    """The exported assessment-results document validates against NIST's published OSCAL
+    JSON schema file; the same validator refuses the document once it is broken."""
+    path, _ = _store(config_file)
+    out = tmp_path / "ar.json"
+    res = CliRunner().invoke(cli, ["-c", str(path), "export", "--control", "CC6.1",
+                                   "--control", "CC7.2", "--as-of", "2026-03-10",
+                                   "--format", "oscal", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    v = _oscal_validator()
+    assert _errors(v, doc) == []
+    assert doc["assessment-results"]["results"][0]["observations"]
+
+    broken = json.loads(out.read_text())
+    ob = broken["assessment-results"]["results"][0]["observations"][0]
+    ob["collected"] = "yesterday"  # not an OSCAL date-time
+    ob["props"][0]["name"] = "record id"  # a token may not hold a space
+    del broken["assessment-results"]["results"][0]["start"]  # required
+    problems = _errors(v, broken)
+    where = {p.split(": ", 1)[0] for p in problems}
+    assert {"assessment-results/results/0/observations/0/collected",
+            "assessment-results/results/0/observations/0/props/0/name",
+            "assessment-results/results/0"} <= where, problems
