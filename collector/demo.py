@@ -4,14 +4,12 @@ Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with two r
 accounts, reached by assuming a role in each) and our front (simulators/aws_front.py)
 answers what moto lacks: LookupEvents, true credential reports, Config delivery status; our
 Okta simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
-Everything runs on 127.0.0.1: moto's server stands in for AWS (seeded with a realistic
-account), our CloudTrail simulator answers LookupEvents in front of it; our Okta
-simulator serves a small org to the okta SDK through an OAuth 2.0 service app whose
 private-key JWT it verifies (an API token is configured too, for `connectors check`); the
 Azure simulator stands in for Entra ID, Azure Resource Manager and Microsoft Graph over
-HTTPS; our GitHub simulator serves a seeded organization (simulators/github_seed.py); our
-GCP simulator serves a 12-project organization (its key file issued by the simulator, read
-by reference).
+HTTPS; our GitHub simulator serves a seeded organization (simulators/github_seed.py) and our
+Jira simulator the change tickets its pull requests name, so the GitHub-Jira join shows
+passes beside the intended failures; our GCP simulator serves a 12-project organization
+(its key file issued by the simulator, read by reference).
 """
 
 from __future__ import annotations
@@ -60,6 +58,7 @@ organizations = ["acme"]
 token = {{ env = "{token_env}" }}
 seconds_between_requests = 0
 concurrency = 4
+ticket_projects = ["CHG"]
 """
 
 
@@ -150,18 +149,17 @@ def start_simulators(stack: ExitStack) -> dict[str, str]:
     stack.callback(sim.stop)
     sim.apply(seed_demo_account(moto_url))
     sim.apply(seed_demo_member_account(moto_url))
-    from simulators.jira import JiraSimulator, generate
+    from simulators.github_seed import start_demo as start_github
+    from simulators.jira import JiraSimulator, tickets_for_changes
 
-    now0 = datetime.now(UTC)
-    jira = JiraSimulator("cloud", generate(150, start=now0 - timedelta(days=80),
-                                           end=now0 - timedelta(days=1))).start()
+    gh, gh_token_env, seeded = start_github()
+    stack.callback(gh.stop)
+    # The tickets the seeded pull requests name (CHG-<k>), approved as the seed planned:
+    # most before the merge, some after it or only by their assignee, some changes none.
+    jira = JiraSimulator("cloud", tickets_for_changes(seeded.tickets,
+                                                      until=datetime.now(UTC))).start()
     stack.callback(jira.stop)
     os.environ["EVIDENCE_DEMO_JIRA_TOKEN"] = jira.api_token
-
-    from simulators.github_seed import start_demo as start_github
-
-    gh, gh_token_env = start_github()
-    stack.callback(gh.stop)
     now = datetime.now(UTC)
     sim.add_events([
         iam_event("CreateUser", now - timedelta(days=20), user="alice",
@@ -284,7 +282,9 @@ def run_demo(directory: Path, out: Any = None) -> int:
                 echo(f"\njira {o.instance} change_tickets: {o.record_count} tickets in "
                      f"{len(o.record_ids)} windows: " + ", ".join(
                          f"{v} {k}" for k, v in sorted(o.assessment.items())))
-        _join(store, now, echo)
+        gh_ends = [r["period_end"] for o in summary.outcomes if o.snapshot == "merged_changes"
+                   for r in map(store.record, o.record_ids) if r and r["period_end"]]
+        _join(store, max(gh_ends, default=now), echo)
         rep = verify(store)
         echo(f"\nverify: {rep.records} records, {rep.blobs} blobs, {rep.seals} seals: "
              + ("intact" if rep.ok else f"{len(rep.problems)} problems"))
@@ -356,13 +356,14 @@ def _exception_and_alert(stack: ExitStack, cfg_path: Path, store: Any, echo: Any
     ok, _, err = deliver(sink, test_payload(), store)
     echo(f"  alert sink demo-webhook: {'delivered' if ok else 'FAILED: ' + str(err)}; the "
          f"demo's receiver {'verified the HMAC signature' if got and got[0] else 'got nothing'}")
-def _join(store: Any, now: datetime, echo: Any) -> None:
-    """Join GitHub merges to Jira approvals over the last 60 days, when both were collected."""
+def _join(store: Any, until: datetime, echo: Any) -> None:
+    """Join GitHub merges to Jira approvals over the 60 days up to the end of the GitHub
+    window just collected, when both were collected; show one failure of each kind."""
     from collector.errors import ConfigError
     from fieldwork.changes import derive
 
     try:
-        row = derive(store, now - timedelta(days=60), now)
+        row = derive(store, until - timedelta(days=60), until)
     except ConfigError as e:
         echo(f"\nchanges across platforms: not joined ({e})")
         return
@@ -370,8 +371,18 @@ def _join(store: Any, now: datetime, echo: Any) -> None:
     verdict = ", ".join(f"{v} {k}" for k, v in sorted(row["assessment"].items()))
     echo(f"\nchanges across platforms (CC8.1): {len(content['changes'])} merged changes "
          f"joined to Jira tickets: {verdict} ({row['id']}, {row['status']})")
-    for c in [c for c in content["changes"] if c["verdict"] != "pass"][:5]:
-        echo(f"      {c['verdict']} {c['id']}: {c['ticket_reason']}")
+    kinds = {"no ticket": "", "after the merge": "", "only by its assignee": "",
+             "review": ""}
+    for c in content["changes"]:
+        if c["verdict"] == "pass":
+            continue
+        kind = next((k for k in kinds if k in c["ticket_reason"]),
+                    "review" if c["ticket_verdict"] == "pass" else None)
+        if kind is not None and not kinds[kind]:
+            kinds[kind] = f"      {c['verdict']} {c['id']}: {c['reason']}"
+    for line in kinds.values():
+        if line:
+            echo(line)
 
 
 def _records(store: Any, summary: Any) -> list[tuple[list[str], str, str, str]]:

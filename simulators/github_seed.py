@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulators.github import GitHubSimulator
+from simulators.jira import ChangeTicket
 
 ANCHOR = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -28,17 +29,29 @@ DEVIATIONS: dict[str, float] = {
     "dismissed": 0.02,
     "failed_check": 0.02,  # merged with a required check failing (admin bypass)
 }
+# How each change's Jira ticket is planned (the rest: approved before the merge). Keys follow
+# one scheme, `<ticket_project>-<k>` for the k-th merged change, so `tickets_for_changes`
+# (simulators/jira.py) serves exactly the tickets these pull requests name.
+TICKET_PLANS: dict[str, float] = {
+    "none": 0.05,  # no key in the title or branch, and no ticket links the change
+    "after": 0.05,  # the ticket is approved only after the merge
+    "self": 0.03,  # the ticket is approved only by its own assignee
+}
 
 
 @dataclass
 class SeedSummary:
-    """What `seed_org` created; `expected` maps "<org>/<repo>#<n>" to a deviation or "ok"."""
+    """What `seed_org` created; `expected` maps "<org>/<repo>#<n>" to a deviation or "ok",
+    `ticket_plan` to its ticket's plan ("before", "after", "self" or "none"); `tickets` are
+    the Jira tickets the changes name, for `simulators.jira.tickets_for_changes`."""
 
     org: str
     repos: list[str] = field(default_factory=list)
     merged: int = 0
     expected: dict[str, str] = field(default_factory=dict)
     direct_pushes: list[str] = field(default_factory=list)
+    ticket_plan: dict[str, str] = field(default_factory=dict)
+    tickets: list[ChangeTicket] = field(default_factory=list)
     start: datetime = ANCHOR
     end: datetime = ANCHOR
 
@@ -93,10 +106,12 @@ def _protections(sim: GitHubSimulator, org: dict[str, Any], repo: dict[str, Any]
 
 def seed_org(sim: GitHubSimulator, org_login: str = "acme", *, repos: int = 4,
              merged_prs: int = 200, seed: int = 7, end: datetime = ANCHOR,
-             days: int = 30, members: int = 40) -> SeedSummary:
+             days: int = 30, members: int = 40, ticket_project: str = "CHG") -> SeedSummary:
     """Create a deterministic organization with `merged_prs` merged pull requests in the
-    `days` before `end`, spread over `repos` repositories plus one unprotected sandbox."""
+    `days` before `end`, spread over `repos` repositories plus one unprotected sandbox; the
+    k-th change names Jira ticket `<ticket_project>-<k>` unless its plan is "none"."""
     rng = random.Random(seed)
+    trng = random.Random(f"{seed}-tickets")
     start = end - timedelta(days=days)
     out = SeedSummary(org=org_login, start=start, end=end)
     org = sim.add_org(org_login, two_factor_requirement_enabled=False,
@@ -144,21 +159,19 @@ def seed_org(sim: GitHubSimulator, org_login: str = "acme", *, repos: int = 4,
             created = merged - timedelta(minutes=10)
         head = _sha(rng)
         first = _sha(rng)
-        key = f"ACME-{rng.randint(100, 999)}"
+        key = f"{ticket_project}-{k + 1}"
+        plan = _pick(trng.random(), TICKET_PLANS, "before")
+        if 1 <= k <= 2 * len(TICKET_PLANS):  # even a small organization shows each twice
+            plan = list(TICKET_PLANS)[(k - 1) % len(TICKET_PLANS)]
         ticket_in_title = rng.random() < 0.7
-        title = (f"{key}: " if ticket_in_title else "") + rng.choice(
+        title = (f"{key}: " if ticket_in_title and plan != "none" else "") + rng.choice(
             ["Fix pagination", "Add audit log", "Bump dependency", "Refactor handler",
              "Tune retry", "Update docs"])
         head_ref = f"feature/{key.lower()}-{n}" if not ticket_in_title or rng.random() < .5 \
-            else f"topic-{n}"
-        roll = rng.random()
-        deviation = "ok"
-        acc = 0.0
-        for d, share in DEVIATIONS.items():
-            acc += share
-            if roll < acc:
-                deviation = d
-                break
+            else f"topic/{n}"
+        if plan == "none":
+            head_ref = f"topic/{n}"  # no Jira-style key anywhere
+        deviation = _pick(rng.random(), DEVIATIONS, "ok")
         if k // len(made) < len(DEVIATIONS):  # every repository shows every deviation once
             deviation = list(DEVIATIONS)[k // len(made)]
         if deviation in ("no_review", "failed_check") and not admins_bypass:
@@ -226,6 +239,11 @@ def seed_org(sim: GitHubSimulator, org_login: str = "acme", *, repos: int = 4,
         activity_id += 1
         full = f"{org_login}/{repo['name']}#{n}"
         out.expected[full] = deviation
+        out.ticket_plan[full] = plan
+        if plan != "none":
+            out.tickets.append(ChangeTicket(
+                key, f"https://github.com/{org_login}/{repo['name']}/pull/{n}", merged,
+                "after" if plan == "after" else "self" if plan == "self" else "before"))
         out.merged += 1
         # Now and then a closed, unmerged PR, which must never enter the population.
         if rng.random() < 0.08:
@@ -256,12 +274,22 @@ def seed_org(sim: GitHubSimulator, org_login: str = "acme", *, repos: int = 4,
     return out
 
 
+def _pick(roll: float, shares: dict[str, float], rest: str) -> str:
+    acc = 0.0
+    for name, share in shares.items():
+        acc += share
+        if roll < acc:
+            return name
+    return rest
+
+
 DEMO_TOKEN_ENV = "EVIDENCE_DEMO_GITHUB_TOKEN"
 
 
-def start_demo(now: datetime | None = None) -> tuple[GitHubSimulator, str]:
-    """A started GitHub Enterprise-style simulator with the demo organization, and the env
-    var holding its (fake) token; the caller stops it."""
+def start_demo(now: datetime | None = None) -> tuple[GitHubSimulator, str, SeedSummary]:
+    """A started GitHub Enterprise-style simulator with the demo organization, the env var
+    holding its (fake) token, and what was seeded (with the Jira tickets its changes name);
+    the caller stops it."""
     import os
 
     sim = GitHubSimulator(prefix="/api/v3").start()
@@ -269,5 +297,5 @@ def start_demo(now: datetime | None = None) -> tuple[GitHubSimulator, str]:
     sim.add_token(token, login="evidence-demo")
     os.environ.setdefault(DEMO_TOKEN_ENV, token)
     end = (now or datetime.now(UTC)).replace(microsecond=0) - timedelta(minutes=5)
-    seed_org(sim, "acme", repos=3, merged_prs=60, days=20, end=end)
-    return sim, DEMO_TOKEN_ENV
+    summary = seed_org(sim, "acme", repos=3, merged_prs=60, days=20, end=end)
+    return sim, DEMO_TOKEN_ENV, summary

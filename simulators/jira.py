@@ -170,12 +170,7 @@ def generate(n: int = 200, *, seed: int = 7, project: str = "CHG",
     reassigned to its approver after the approval; every `long_every`-th has 100-260
     history entries (so Cloud must page its changelog)."""
     rnd = random.Random(seed)
-    zones = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
-    users: dict[str, User] = {}
-    for i in range(n_users):
-        aid = f"5b10ac8d82e05b22cc7d4e{i:02x}"
-        users[aid] = User(aid, f"user{i:02d}", f"JIRAUSER{10100 + i}", f"User {i:02d}",
-                          f"user{i:02d}@acme.example", zones[i % len(zones)])
+    users = _users(n_users)
     ids = list(users)
     span = (end - start).total_seconds()
     tickets: list[Ticket] = []
@@ -226,6 +221,78 @@ def generate(n: int = 200, *, seed: int = 7, project: str = "CHG",
         t.links.append(f"https://github.com/{repo}/pull/{i + 1}")
         tickets.append(t)
     return Dataset(users, {project: "Change management"}, tickets)
+
+
+def _users(n: int) -> dict[str, User]:
+    zones = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+    users: dict[str, User] = {}
+    for i in range(n):
+        aid = f"5b10ac8d82e05b22cc7d4e{i:02x}"
+        users[aid] = User(aid, f"user{i:02d}", f"JIRAUSER{10100 + i}", f"User {i:02d}",
+                          f"user{i:02d}@acme.example", zones[i % len(zones)])
+    return users
+
+
+Approval = Literal["before", "after", "self"]
+
+
+@dataclass(frozen=True)
+class ChangeTicket:
+    """The ticket planned for one merged change (see `simulators.github_seed`): its key, the
+    pull request it links, the merge time, and whether it is approved before the merge,
+    after it, or only by its own assignee."""
+
+    key: str
+    pr_url: str
+    merged_at: datetime
+    approval: Approval = "before"
+
+
+def tickets_for_changes(planned: list[ChangeTicket], *, until: datetime, seed: int = 7,
+                        n_users: int = 40) -> Dataset:
+    """A Jira dataset whose tickets are the ones a seeded GitHub organization names, each
+    approved as planned relative to its change's merge; every time before `until` (so a
+    collection ending then sees the whole history). Same arguments, same dataset."""
+    rnd = random.Random(seed)
+    users = _users(n_users)
+    ids = list(users)
+    tickets: list[Ticket] = []
+    hid = 500000
+
+    def ms(t: datetime) -> datetime:
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+    for i, p in enumerate(planned):
+        project = p.key.rpartition("-")[0]
+        assignee = rnd.choice(ids)
+        approver = rnd.choice([u for u in ids if u != assignee])
+        merged = p.merged_at
+        created = ms(merged - timedelta(minutes=rnd.randrange(120, 4320)))
+        review = ms(created + (merged - created) * 0.1)
+        if p.approval == "after":
+            approved = ms(merged + max(timedelta(seconds=2),
+                                       (until - merged) * rnd.uniform(.1, .4)))
+            started = ms(approved + (until - approved) * 0.3)
+            done = ms(approved + (until - approved) * 0.6)
+        else:
+            approved = ms(created + (merged - created) * rnd.uniform(0.3, 0.7))
+            started = ms(approved + (merged - approved) * 0.5)
+            done = ms(merged + (until - merged) * rnd.uniform(0.05, 0.5))
+        who = assignee if p.approval == "self" else approver
+        t = Ticket(20000 + i, p.key, project, f"Change {p.key}: ship {p.pr_url.rsplit('/', 3)[-3]}",
+                   "Change", "Done", assignee, approver, created, done, done)
+        for when, author, items in (
+                (review, assignee, [("status", "To Do", "In Review")]),
+                (approved, who, [("status", "In Review", "Approved")]),
+                (started, assignee, [("status", "Approved", "In Progress")]),
+                (done, assignee, [("status", "In Progress", "Done"),
+                                  ("resolution", None, "Done")])):
+            hid += 1
+            t.history.append(Change(hid, author, when, list(items)))
+        t.links.append(p.pr_url)
+        tickets.append(t)
+    projects = {p.key.rpartition("-")[0]: "Change management" for p in planned}
+    return Dataset(users, projects or {"CHG": "Change management"}, tickets)
 
 
 # --- JQL -----------------------------------------------------------------------------------
