@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from importlib.metadata import EntryPoint
 
 from connectors.base import Connector
 from connectors.errors import ConfigError
 
 GROUP = "evidence_agent.connectors"
 log = logging.getLogger("evidence.registry")
+
+
+def _load(ep: EntryPoint) -> tuple[type[Connector] | None, str | None]:
+    """The connector class behind `ep`, or why it is not one."""
+    try:
+        cls = ep.load()
+    except Exception as e:  # a broken plugin must not take the others down
+        why = f"{type(e).__name__}: {e}"
+        log.warning("connector %s failed to load: %s", ep.name, why)
+        return None, why
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        return None, f"{ep.value} is not a Connector subclass"
+    if cls.name != ep.name:
+        return None, f"{ep.value} is named {cls.name!r}, not {ep.name!r}"
+    return cls, None
 
 
 @cache
@@ -19,19 +35,27 @@ def _scan() -> tuple[dict[str, type[Connector]], dict[str, str]]:
     found: dict[str, type[Connector]] = {}
     broken: dict[str, str] = {}
     for ep in entry_points(group=GROUP):
-        try:
-            cls = ep.load()
-        except Exception as e:  # a broken plugin must not take the others down
-            broken[ep.name] = f"{type(e).__name__}: {e}"
-            log.warning("connector %s failed to load: %s", ep.name, broken[ep.name])
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            broken[ep.name] = f"{ep.value} is not a Connector subclass"
-        elif cls.name != ep.name:
-            broken[ep.name] = f"{ep.value} is named {cls.name!r}, not {ep.name!r}"
-        else:
+        cls, why = _load(ep)
+        if why is not None:
+            broken[ep.name] = why
+        elif cls is not None:
             found[ep.name] = cls
     return dict(sorted(found.items())), broken
+
+
+@cache
+def _named(name: str) -> tuple[type[Connector] | None, str | None]:
+    # Only the entry points called `name` are imported: a run of one connector must not pay
+    # for importing every other platform's SDK (gcp's and azure's take seconds).
+    from importlib.metadata import entry_points
+
+    cls: type[Connector] | None = None
+    for ep in entry_points(group=GROUP, name=name):
+        found, why = _load(ep)
+        if why is not None:
+            return None, why
+        cls = found
+    return cls, None
 
 
 def registry() -> dict[str, type[Connector]]:
@@ -44,15 +68,21 @@ def broken() -> dict[str, str]:
     return dict(_scan()[1])
 
 
-registry.cache_clear = _scan.cache_clear  # type: ignore[attr-defined]
+def cache_clear() -> None:
+    """Forget what was discovered (after entry points changed, e.g. in tests)."""
+    _scan.cache_clear()
+    _named.cache_clear()
+
+
+registry.cache_clear = cache_clear  # type: ignore[attr-defined]
 
 
 def get(name: str) -> type[Connector]:
     """The connector class called `name`; ConfigError naming the known ones otherwise."""
-    reg, bad = _scan()
-    if name in bad:
-        raise ConfigError(f"connector {name!r} failed to load: {bad[name]}")
-    if name not in reg:
-        known = ", ".join(reg) or "none"
+    cls, why = _named(name)
+    if why is not None:
+        raise ConfigError(f"connector {name!r} failed to load: {why}")
+    if cls is None:
+        known = ", ".join(registry()) or "none"
         raise ConfigError(f"unknown connector {name!r} (known: {known})")
-    return reg[name]
+    return cls

@@ -16,9 +16,9 @@ ROOT = Path(__file__).parent.parent
 if str(PLUGINS) not in sys.path:
     sys.path.insert(0, str(PLUGINS))
 
-from connectors.registry import _scan  # noqa: E402
+from connectors.registry import cache_clear  # noqa: E402
 
-_scan.cache_clear()
+cache_clear()
 
 PG_ADMIN = os.environ.get("EVIDENCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

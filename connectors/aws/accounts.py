@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import boto3
 import botocore.loaders
@@ -23,11 +25,34 @@ SessionFactory = Callable[[str | None], boto3.Session]
 _LOADER_LOCK = threading.Lock()
 
 
+class _SharedLoader(botocore.loaders.Loader):  # type: ignore[misc]
+    """botocore's loader, shared by the threads of a run: each file is parsed once, not once
+    by every snapshot that asks for it at the same moment (its cache has no lock)."""
+
+    def __init__(self, extra_search_paths: list[str]) -> None:
+        super().__init__(extra_search_paths=extra_search_paths)
+        self._parse_lock = threading.RLock()
+
+    def list_available_services(self, *a: Any, **k: Any) -> Any:
+        with self._parse_lock:
+            return super().list_available_services(*a, **k)
+
+    def load_service_model(self, *a: Any, **k: Any) -> Any:
+        with self._parse_lock:
+            return super().load_service_model(*a, **k)
+
+    def load_data_with_path(self, *a: Any, **k: Any) -> Any:
+        with self._parse_lock:
+            return super().load_data_with_path(*a, **k)
+
+
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
     # Service models and endpoint data, parsed once per process: every snapshot makes fresh
     # sessions, and a fresh session's own loader would parse the same JSON files again.
-    return botocore.loaders.create_loader()
+    extra = os.environ.get("AWS_DATA_PATH", "")  # botocore's own sessions honour it too
+    return _SharedLoader([os.path.expanduser(os.path.expandvars(d))
+                          for d in extra.split(os.pathsep) if d])
 
 
 def new_session(profile: str | None = None, **credentials: str) -> boto3.Session:

@@ -17,11 +17,12 @@ them into one provenance call.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
-
-import requests
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.base import Provenance
+
+if TYPE_CHECKING:  # annotations only: importing requests costs a collection ~0.1 s
+    import requests
 
 P = TypeVar("P")
 
