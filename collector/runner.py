@@ -21,9 +21,15 @@ from datetime import datetime
 from typing import Any
 
 from collector.config import Config, ConnectorInstance
-from collector.errors import ConfigError, ConnectorError, EvidenceError, TransientError
+from collector.errors import (
+    ConfigError,
+    ConnectorError,
+    EvidenceError,
+    StorageError,
+    TransientError,
+)
 from connectors.base import Connector, Finding, Provenance, SnapshotContext, SnapshotSpec
-from connectors.kit.redact import redact_text
+from connectors.kit.redact import guard_loggers, redact_text
 from connectors.registry import get as get_connector
 from storage.locks import LockTimeout, lease
 from storage.store import EvidenceStore, NewRecord, utcnow
@@ -156,6 +162,7 @@ class Collector:
 
     def run(self, sel: Selection = Selection(), trigger: str = "manual") -> RunSummary:
         """Collect everything `sel` selects, then seal the ledger head."""
+        guard_loggers()  # every log line from here on is redacted, SDK debug lines included
         tasks = self.plan(sel)
         self._sync_exceptions()
         started = self.clock()
@@ -164,6 +171,8 @@ class Collector:
         outcomes: list[Outcome] = []
         done = 0
         workers = max(1, min(self.config.collector.concurrency, len(tasks) or 1))
+        log.info("run %s (%s): %d snapshot(s) on %d worker(s)", run_id, trigger, len(tasks),
+                 workers)
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snap") as pool:
                 futures = {pool.submit(self._task, run_id, t): t for t in tasks}
@@ -177,6 +186,12 @@ class Collector:
                                       error=f"internal error: {type(e).__name__}: {e}")
                     outcomes.append(out)
                     done += 1
+                    # at -v the progress callback already shows this line; -vv logs it too
+                    log.log(logging.DEBUG if self.progress else logging.INFO,
+                            "[%d/%d] %s/%s %s: %s, %d records, %d attempt(s), %.1fs%s", done,
+                            len(tasks), out.connector, out.instance, out.snapshot, out.status,
+                            out.record_count, out.attempts, out.seconds,
+                            f": {redact_text(out.error)}" if out.error else "")
                     if self.progress:
                         self.progress(out, done, len(tasks))
         finally:
@@ -188,6 +203,8 @@ class Collector:
             try:
                 # the run vouches for what it wrote itself, never for others' records
                 seal = self.store.seal(run_id, written)
+                log.info("run %s sealed at #%d by key %s, vouching for %d record(s)", run_id,
+                         seal.seq, seal.key_id, len(written))
             except EvidenceError as e:
                 seal_error = str(e)
                 log.error("could not seal run %s: %s", run_id, e)
@@ -241,6 +258,7 @@ class Collector:
             with lease(self.store.engine, name, holder=self.holder,
                        wait=self.config.collector.lock_wait_seconds, clock=self.clock,
                        sleep=self.sleep):
+                log.debug("%s %s: lease %s taken, collecting", inst.key, spec.name, name)
                 if spec.kind == "population":
                     self._population(run_id, inst, cls, spec, out)
                 else:
@@ -350,7 +368,13 @@ class Collector:
             period_start=period_start, period_end=period_end,
             findings=[f.to_json() for f in findings] if findings is not None else None,
             error=error)
-        stored = self.store.append([new])[0]
+        try:
+            stored = self.store.append([new])[0]
+        except StorageError as e:  # blob store read-only or full, index refusing: recorded in
+            # the run's summary as this snapshot's failure; the run goes on and is finished
+            out.status, out.error = "failed", redact_text(f"evidence not stored: {e}")
+            log.error("%s %s: %s", inst.key, spec.name, out.error)
+            return "failed"
         with self._lock:
             self._written[run_id].append(int(stored["seq"]))
         out.record_ids.append(stored["id"])

@@ -157,7 +157,12 @@ def write_file_atomically(out: Path, data: bytes, force: bool) -> None:
             f.flush()
             os.fsync(f.fileno())
         check_output_path(out, force)
-        os.replace(tmp, out)
+        if force:
+            os.replace(tmp, out)  # replaces the name only: never writes into what was there
+        else:
+            os.link(tmp, out)  # fails if anything appeared at `out` since the check
+    except FileExistsError:
+        raise ConfigError(f"{out} exists: refusing to overwrite it (use --force)") from None
     except OSError as e:
         raise StorageError(f"cannot write {out}: {e.strerror or e}") from None
     finally:

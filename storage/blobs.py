@@ -65,16 +65,19 @@ class FileBlobStore:
         import time
 
         n = 0
-        if not self._tmp.is_dir():
-            return 0
         cutoff = time.time() - older_than
-        for f in self._tmp.iterdir():
-            try:
-                if f.stat().st_mtime < cutoff:
-                    f.unlink()
-                    n += 1
-            except FileNotFoundError:
+        for d, pick in ((self._tmp, lambda name: True),
+                        (self.seal_dir, lambda name: name.startswith(".") and
+                         name.endswith(".tmp"))):
+            if not d.is_dir():
                 continue
+            for f in d.iterdir():
+                try:
+                    if pick(f.name) and f.stat().st_mtime < cutoff:
+                        f.unlink()
+                        n += 1
+                except FileNotFoundError:
+                    continue
         return n
 
     def path(self, sha: str) -> Path:
@@ -86,10 +89,12 @@ class FileBlobStore:
             d.mkdir(parents=True, exist_ok=True)
             self._made.add(d)
 
-    def _atomic(self, final: Path, data: bytes, mode: int) -> bool:
-        self._mkdir(self._tmp)
+    def _atomic(self, final: Path, data: bytes, mode: int, tmp_dir: Path | None = None) -> bool:
+        # the temporary file sits on the final name's file system (os.link cannot cross one)
+        tmp_dir = tmp_dir or self._tmp
+        self._mkdir(tmp_dir)
         self._mkdir(final.parent)
-        tmp = self._tmp / f"{final.name[:16]}.{os.getpid()}.{secrets.token_hex(6)}"
+        tmp = tmp_dir / f".{final.name[:16]}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -113,7 +118,11 @@ class FileBlobStore:
         final = self.path(sha)
         if final.exists():
             return False
-        return self._atomic(final, data, 0o444)
+        try:
+            return self._atomic(final, data, 0o444)
+        except OSError as e:  # read-only or full: one line, the caller records the failure
+            raise StorageError(f"cannot write blob {sha[:12]} under {self.root}: "
+                               f"{e.strerror or e}") from None
 
     def exists(self, sha: str) -> bool:
         return self.path(sha).exists()
@@ -155,7 +164,7 @@ class FileBlobStore:
 
     def put_seal(self, name: str, data: bytes) -> None:
         self._mkdir(self.seal_dir)
-        if not self._atomic(self.seal_dir / name, data, 0o444):
+        if not self._atomic(self.seal_dir / name, data, 0o444, self.seal_dir):
             raise StorageError(f"seal {name} already exists in {self.seal_dir}")
 
     def seals(self) -> Iterator[tuple[str, bytes]]:

@@ -201,7 +201,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
     """An engine that serializes ledger appends: BEGIN IMMEDIATE on SQLite."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 120, "check_same_thread": False},
                                **kw)

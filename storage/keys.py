@@ -1,10 +1,11 @@
-"""The Ed25519 signing key: created on first use, public half exportable."""
+"""The Ed25519 signing key: made by `evidence key create` (mode 0600), public half exportable."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -20,18 +21,43 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def load_private(path: Path) -> Ed25519PrivateKey:
+    """Load the PEM Ed25519 private key at `path`; ConfigError (one line naming the file) when
+    it is missing, unreadable, not such a key, or readable or writable by group or others."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            raise ConfigError(f"{path}: signing key is accessible by group or others (mode "
+                              f"{stat.S_IMODE(mode):04o}): refusing to use it; "
+                              f"`chmod 600 {path}`, and rotate the key if others may have "
+                              "read it")
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: signing key cannot be read ({e.strerror})") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{path}: not a PEM Ed25519 private key ({_first(e)})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: key is not Ed25519")
+    return key
+
+
+def _first(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:200] if lines else type(e).__name__
+
+
 def load_or_create(path: Path) -> Ed25519PrivateKey:
     """Load the PEM private key at `path`, creating it (mode 0600) if it does not exist."""
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{path}: not a PEM Ed25519 private key ({e})") from None
-        except OSError as e:
-            raise ConfigError(f"{path}: signing key cannot be read ({e.strerror})") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ConfigError(f"{path}: key is not Ed25519")
-        return key
+    if path.exists() or path.is_symlink():
+        return load_private(path)
+    return create(path) or load_private(path)
+
+
+def create(path: Path) -> Ed25519PrivateKey | None:
+    """Write a new key to `path` (mode 0600, never replacing a file); None if one appeared
+    there meanwhile."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -45,9 +71,9 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
     try:
         os.link(tmp, path)  # never replace a key another process created meanwhile
     except FileExistsError:
+        return None
+    finally:
         os.unlink(tmp)
-        return load_or_create(path)
-    os.unlink(tmp)
     return key
 
 

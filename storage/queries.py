@@ -13,7 +13,7 @@ from connectors.errors import ConfigError
 from storage.canonical import iso
 from storage.index import locks, records, runs, seals, series
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")  # 2026-11-30 or 20261130 (ISO 8601 basic)
 
 # A population window ends no later than its record's collection (the runner fixes the
 # window's end before the snapshot starts), so a record whose period ends after `since` was
@@ -21,25 +21,44 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # stepped back during a run.
 CLOCK_SLACK = timedelta(hours=1)
 
+# Times outside this range are refused: nothing was collected before 1970, and window and
+# staleness arithmetic near datetime's own limits would overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
 
 def parse_time(value: str, *, now: datetime | None = None, end_of_day: bool = True) -> datetime:
     """ISO 8601 date or datetime (UTC unless it says otherwise), or `now`.
 
-    A bare date means the end of that day (UTC) when `end_of_day`, else its start."""
+    A bare date, extended (2026-11-30) or basic (20261130), means the end of that day (UTC)
+    when `end_of_day`, else its start: both spellings always mean the same moment."""
     v = value.strip()
     if v.lower() == "now":
         return now or datetime.now(UTC)
     try:
         if _DATE.match(v):
             d = date.fromisoformat(v)
-            if end_of_day:
-                return datetime.combine(d, time.max, tzinfo=UTC)
-            return datetime.combine(d, time.min, tzinfo=UTC)
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00").replace("z", "+00:00"))
+            dt = datetime.combine(d, time.max if end_of_day else time.min, tzinfo=UTC)
+        else:
+            dt = datetime.fromisoformat(v.replace("Z", "+00:00").replace("z", "+00:00"))
+            dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     except ValueError:
         raise ConfigError(f"bad date/time {value!r}: expected ISO 8601 such as 2026-03-15 or "
                           "2026-03-15T12:00:00Z, or 'now'") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:  # a valid local time whose UTC is before year 1
+        dt = datetime.min.replace(tzinfo=UTC)
+    if not EARLIEST <= dt < LATEST:
+        raise ConfigError(f"date/time {value!r} is out of range: give a time between "
+                          f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return dt
+
+
+def check_order(since: datetime | None, until: datetime, since_text: str | None,
+                until_text: str, until_name: str = "--as-of") -> None:
+    """A period must start before it ends: `--since` after `--as-of`/`--until` is refused."""
+    if since is not None and since >= until:
+        raise ConfigError(f"--since {since_text} is not before {until_name} {until_text}: "
+                          f"the period [{iso(since)}, {iso(until)}) is empty")
 
 
 # the columns an answer shows: decoding only these keeps large --since answers cheap

@@ -77,16 +77,23 @@ class EvidenceStore:
 
     @classmethod
     def open(cls, config: Config, *, create: bool = True, clock: Clock = utcnow) -> EvidenceStore:
-        """Open (and migrate) the store the config names."""
+        """Open the store the config names. With `create` (commands that write), create and
+        migrate the index as needed; without it (read commands), never create or change
+        anything: a missing index or one at an older schema is a clear StorageError."""
+        url = config.index_url()
+        if not create:
+            _require_sqlite_file(url)
         try:
-            engine = make_engine(config.index_url())
+            engine = make_engine(url)
             if create:
                 migrate(engine)
         except (OperationalError, SQLAlchemyError) as e:
             raise StorageError(f"index {_safe_url(config.store.index_url)} cannot be opened: "
                                f"{_first_line(e)}") from None
+        if not create:
+            engine = _require_current_schema(engine, url, config.store.index_url)
         blobs = open_blobs(config)
-        if isinstance(blobs, FileBlobStore):
+        if create and isinstance(blobs, FileBlobStore):
             blobs.sweep_tmp()
         return cls(engine, blobs, config.resolve_path(config.signing.key_file), clock)
 
@@ -129,7 +136,7 @@ class EvidenceStore:
         if self.key_path is None or not self.key_path.exists():
             raise ConfigError(f"no signing key at {self.key_path}: give the store's public key "
                               "with --public-key, or restore the key file")
-        return keys.load_or_create(self.key_path).public_key()
+        return keys.load_private(self.key_path).public_key()
 
     # writing ----------------------------------------------------------------------------
     def put_json(self, value: Any) -> tuple[str, int]:
@@ -267,6 +274,57 @@ def open_blobs(config: Config) -> BlobStore:
         return S3BlobStore(client, s3.bucket, s3.prefix, s3.object_lock_mode, s3.retention_days)
     seal_dir = config.resolve_path(config.store.seal_dir) if config.store.seal_dir else None
     return FileBlobStore(config.resolve_path(config.store.blob_dir), seal_dir)
+
+
+def _require_sqlite_file(url: str) -> None:
+    """A read command never creates an SQLite index (connecting would create the file)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
+            and not u.database.startswith("file:") and not Path(u.database).is_file():
+        raise StorageError(f"no evidence index at {u.database}: nothing was collected into this "
+                           "store yet (`evidence collect` creates it)")
+
+
+def _require_current_schema(engine: Engine, url: str, shown: str) -> Engine:
+    """A read command never migrates: the index must already be at this version's schema.
+    An SQLite index on read-only media is opened immutable (nobody can write it there)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from storage.index import schema_head
+
+    def version(eng: Engine) -> list[str]:
+        with eng.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+            return [str(r[0]) for r in rows]
+
+    try:
+        try:
+            got = version(engine)
+        except OperationalError:
+            u = make_url(url)
+            db = u.database or ""
+            if u.get_backend_name() != "sqlite" or db.startswith("file:") or \
+                    db == ":memory:" or os.access(Path(db).parent, os.W_OK):
+                raise
+            engine.dispose()
+            engine = make_engine(f"sqlite:///file:{db}?mode=ro&immutable=1&uri=true")
+            got = version(engine)
+    except SQLAlchemyError as e:
+        msg = _first_line(e)
+        if "no such table" in msg or "does not exist" in msg:
+            raise StorageError(f"index {_safe_url(shown)} holds no evidence index (no schema "
+                               "version): `evidence collect` creates it") from None
+        raise StorageError(f"index {_safe_url(shown)} cannot be read: {msg}") from None
+    head = schema_head()
+    if got != [head]:
+        raise StorageError(
+            f"index {_safe_url(shown)} is at schema revision {', '.join(got) or 'none'}, this "
+            f"version reads {head}: read commands never migrate; a writing command (`evidence "
+            "collect`) upgrades it")
+    return engine
 
 
 def _first_line(e: BaseException) -> str:

@@ -77,6 +77,7 @@ class VerifyReport:
     since_seq: int = 0  # with since_last: the checkpoint verified from
     pending: list[str] = field(default_factory=list)  # unsealed records of running runs
     checkpoint: int | None = None
+    checkpoint_error: str | None = None  # a clean verify that could not seal its checkpoint
     seal_max_id: int = 0  # the newest index seal when the seals were read
     problems: list[Problem] = field(default_factory=list)
 
@@ -88,7 +89,7 @@ class VerifyReport:
         return {"ok": self.ok, "records": self.records, "blobs": self.blobs,
                 "blob_bytes": self.blob_bytes, "seals": self.seals, "head_seq": self.head_seq,
                 "since_seq": self.since_seq, "pending": self.pending,
-                "checkpoint": self.checkpoint,
+                "checkpoint": self.checkpoint, "checkpoint_error": self.checkpoint_error,
                 "problems": [p.to_json() for p in self.problems]}
 
 
@@ -553,7 +554,11 @@ def _write_checkpoint(store: EvidenceStore, public: Ed25519PublicKey, rep: Verif
         return None  # a key problem is for collect to report; verify itself is done
     note = json.dumps({"verified_upto": head_seq, "records": rep.records, "blobs": rep.blobs},
                       sort_keys=True)
-    s = store.seal(None, purpose=CHECKPOINT, note=note)
+    try:
+        s = store.seal(None, purpose=CHECKPOINT, note=note)
+    except EvidenceError as e:  # e.g. a read-only index: the verify itself stands
+        rep.checkpoint_error = str(e)
+        return None
     return s.seq
 
 

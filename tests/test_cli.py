@@ -120,6 +120,9 @@ def test_verify_exit_1_names_problem(cfg: str, tmp_path: Path) -> None:
 ])
 def test_bad_input_is_one_line_exit_2(cfg: str, args: list[str], message: str) -> None:
     """Unknown control, bad date, unknown connector: one clear line, exit 2."""
+    if args[0] == "show":  # read commands need an index (they never create one)
+        _run("-c", cfg, "key", "create")
+        assert _run("-c", cfg, "collect")[0] == 0
     code, _out, err = _run("-c", cfg, *args)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("evidence: error: ") and message in err

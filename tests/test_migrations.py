@@ -46,7 +46,7 @@ def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> No
     from storage import keys
     from storage.index import writer
     from storage.ledger import Seal, lock_head
-    from storage.store import EvidenceStore, NewRecord, seal_file_name
+    from storage.store import EvidenceStore, NewRecord, open_blobs, seal_file_name
     from storage.verify import verify
 
     cfg = load(config_file())
@@ -57,7 +57,7 @@ def test_upgrade_keeps_existing_evidence(config_file: Callable[..., Path]) -> No
     with writer(eng).begin() as conn:
         acfg.attributes["connection"] = conn
         command.upgrade(acfg, "0002")
-    st = EvidenceStore(eng, EvidenceStore.open(cfg, create=False).blobs,
+    st = EvidenceStore(eng, open_blobs(cfg),
                        cfg.resolve_path(cfg.signing.key_file))
     t = datetime(2026, 3, 1, tzinfo=UTC)
     st.append([NewRecord("r0", "synthetic", "one", "items", "posture", ["CC6.1"], 3600, t, t,

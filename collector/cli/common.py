@@ -43,6 +43,11 @@ class _Group(click.Group):
         as_json = "--json" in sys.argv[1:] or "--json" in ctx.args
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:  # a bad option value is one line too, exit 2
+            where = e.ctx.command_path if e.ctx is not None else "evidence"
+            _fail(f"{where}: {e.format_message()}", 2, as_json)
         except ConfigError as e:
             _fail(str(e), 2, as_json)
         except StorageError as e:
@@ -73,6 +78,15 @@ class Ctx:
             from storage.store import EvidenceStore
 
             self._store = EvidenceStore.open(self.config)
+        return self._store
+
+    @property
+    def reader(self) -> Any:
+        """The store for a read command: never creates or migrates the index."""
+        if self._store is None:
+            from storage.store import EvidenceStore
+
+            self._store = EvidenceStore.open(self.config, create=False)
         return self._store
 
 

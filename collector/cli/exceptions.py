@@ -55,7 +55,7 @@ def exception_list(c: Ctx, show_all: bool, as_of: str, as_json: bool) -> None:
     from storage.queries import parse_time
 
     at = parse_time(as_of)
-    found = [e for e in register(c.store, at) if show_all or e.active(at)]
+    found = [e for e in register(c.reader, at) if show_all or e.active(at)]
     if as_json:
         _emit([e.to_json() | {"active": e.active(at)} for e in found])
         return

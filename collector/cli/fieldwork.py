@@ -18,7 +18,7 @@ from collector.errors import ConfigError
               help="SOC 2 criterion (CC6.1) or your own control ID.")
 @click.option("--as-of", "as_of", default="now", show_default=True, metavar="T",
               help="ISO 8601 date or datetime (UTC unless it says otherwise), or 'now'. "
-                   "A date means the end of that day.")
+                   "A date (2026-11-30 or 20261130) means the end of that day.")
 @click.option("--since", metavar="T", help="Also list population records whose period "
                                             "overlaps [since, as-of).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -26,14 +26,15 @@ from collector.errors import ConfigError
 def query(c: Ctx, control: str, as_of: str, since: str | None, as_json: bool) -> None:
     """Evidence for a control as of a moment: newest record per snapshot, stale flagged."""
     from storage.queries import as_of as run_query
-    from storage.queries import parse_time
+    from storage.queries import check_order, parse_time
 
     when = parse_time(as_of)
     start = parse_time(since, end_of_day=False) if since else None
+    check_order(start, when, since, as_of)
     crit = c.config.catalog.resolve(control)
     from fieldwork.exceptions import apply_to_answer
 
-    res = apply_to_answer(c.store, run_query(c.store.engine, crit, when, start), when)
+    res = apply_to_answer(c.reader, run_query(c.reader.engine, crit, when, start), when)
     res = {"control": control, "criteria": list(crit), **res}
     if as_json:
         _emit(res)
@@ -61,7 +62,7 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
     """One record with its provenance (IPE) and, with --content, what was fetched."""
     from storage.canonical import iso
 
-    store = c.store
+    store = c.reader
     r = store.record(record_id)
     if r is None:
         raise ConfigError(f"no record with ID {record_id!r}")
@@ -126,10 +127,11 @@ def export(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | None, out
         _export_oscal(c, controls, as_of, since, out, force)
         return
     from fieldwork.bundle import export_bundle
-    from storage.queries import parse_time
+    from storage.queries import check_order, parse_time
 
     when = parse_time(as_of)
     start = parse_time(since, end_of_day=False) if since else None
+    check_order(start, when, since, as_of)
     crit: list[str] = []
     for ctl in controls:
         crit.extend(x for x in c.config.catalog.resolve(ctl) if x not in crit)
@@ -186,7 +188,7 @@ def population(c: Ctx, control: str, since: str, until: str, snapshot: str | Non
     from storage.canonical import iso
 
     crit, start, end = _period(c, control, since, until)
-    pop = freeze_population(c.store, crit, start, end, snapshot)
+    pop = freeze_population(c.reader, crit, start, end, snapshot)
     if as_json:
         _emit(pop.to_json())
     else:
@@ -244,11 +246,12 @@ def _export_oscal(c: Ctx, controls: tuple[str, ...], as_of: str, since: str | No
     from collector.controls import criteria
     from fieldwork.bundle import check_output_path, write_file_atomically
     from fieldwork.oscal import assessment_results
-    from storage.queries import parse_time
+    from storage.queries import check_order, parse_time
 
     check_output_path(Path(out), force)
     when = parse_time(as_of)
     start = parse_time(since, end_of_day=False) if since else None
+    check_order(start, when, since, as_of)
     wanted = {ctl: c.config.catalog.resolve(ctl) for ctl in controls}
     doc = assessment_results(c.store, wanted, when, start, titles=criteria())
     write_file_atomically(Path(out), (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(),

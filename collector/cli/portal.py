@@ -91,8 +91,8 @@ def token_list(c: Ctx, as_json: bool) -> None:
     """Every token (never the token itself): ID, name, role, expiry, revocation."""
     from storage.access import list_tokens
 
-    toks = list_tokens(c.store.engine)
-    now = c.store.clock()
+    toks = list_tokens(c.reader.engine)
+    now = c.reader.clock()
     if as_json:
         _emit([t.to_json() | {"active": t.active(now)} for t in toks])
         return
@@ -138,7 +138,7 @@ def coverage(c: Ctx, since: str, until: str, controls: tuple[str, ...], html_out
         raise ConfigError(f"--since {since} is not before --until {until}")
     wanted = {x: c.config.catalog.resolve(x) for x in controls} if controls else \
         {x: (x,) for x in criteria()}
-    cov = run_coverage(c.store, wanted, a, b)
+    cov = run_coverage(c.reader, wanted, a, b)
     if html_out:
         Path(html_out).write_text(render_html(cov), "utf-8")
     if as_json:
@@ -173,7 +173,7 @@ def diff(c: Ctx, control: str, t1: str, t2: str, as_json: bool) -> None:
     from storage.queries import parse_time
 
     crit = c.config.catalog.resolve(control)
-    res = {"control": control, **run_diff(c.store, crit, parse_time(t1), parse_time(t2))}
+    res = {"control": control, **run_diff(c.reader, crit, parse_time(t1), parse_time(t2))}
     if as_json:
         _emit(res)
         return

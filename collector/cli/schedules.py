@@ -35,7 +35,7 @@ def status(c: Ctx, as_json: bool) -> None:
     from schedules.status import status as build_status
     from storage.store import utcnow
 
-    rep = build_status(c.config, c.store, utcnow())
+    rep = build_status(c.config, c.reader, utcnow())
     if as_json:
         _emit(rep)
     else:

@@ -14,7 +14,8 @@ from collector.errors import ConfigError, StorageError
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many of the newest runs.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many of the newest runs (1 to 100000).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def runs(c: Ctx, limit: int, as_json: bool) -> None:
@@ -22,7 +23,7 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
     from storage.canonical import iso
     from storage.queries import newest_runs
 
-    rows = newest_runs(c.store.engine, limit)
+    rows = newest_runs(c.reader.engine, limit)
     from storage.locks import holder_is_dead
 
     def state(r: Any) -> str:
@@ -64,12 +65,14 @@ def verify(c: Ctx, against: str | None, public_key: str | None, since_last: bool
 
     seal = _read_seal(against) if against else None
     pub = load_public_pem(Path(public_key).read_bytes()) if public_key else None
-    rep = run_verify(c.store, public=pub, against=seal, since_last=since_last,
+    rep = run_verify(c.reader, public=pub, against=seal, since_last=since_last,
                      write_checkpoint=not no_checkpoint)
     scope = f" (since checkpoint #{rep.since_seq})" if since_last else ""
     if not as_json:
         for p in rep.pending:
             click.echo(f"pending {p}", err=True)
+        if rep.checkpoint_error:
+            click.echo(f"note: no checkpoint sealed ({rep.checkpoint_error})", err=True)
     _report(rep, as_json, f"verified {rep.records} records{scope}, {rep.blobs} blobs "
                           f"({rep.blob_bytes} bytes), {rep.seals} seals")
     sys.exit(0 if rep.ok else 1)
@@ -89,7 +92,7 @@ def seal_export(c: Ctx, out: str | None) -> None:
     from storage.ledger import Seal
     from storage.queries import newest_seal_row
 
-    s = newest_seal_row(c.store.engine)
+    s = newest_seal_row(c.reader.engine)
     if s is None:
         raise StorageError("no seal yet: run a collection first")
     text = json.dumps(Seal.from_row(s).to_json(), indent=2) + "\n"
@@ -153,13 +156,14 @@ def key_create(c: Ctx) -> None:
 
     Refuses when a key is already there; other commands never create one silently, except a
     collection into a store that was never sealed."""
-    from storage.keys import key_id, load_or_create, public_pem
+    from storage.keys import create, key_id, public_pem
 
     path = c.config.resolve_path(c.config.signing.key_file)
-    if path.exists():
+    made = None if path.exists() or path.is_symlink() else create(path)
+    if made is None:
         raise ConfigError(f"{path}: a signing key is already there (`evidence key export` "
                           "prints its public key)")
-    pub = load_or_create(path).public_key()
+    pub = made.public_key()
     click.echo(f"# key id {key_id(pub)}, private key written to {path}", err=True)
     click.echo(public_pem(pub), nl=False)
 
@@ -167,9 +171,12 @@ def key_create(c: Ctx) -> None:
 @key.command("export")
 @pass_ctx
 def key_export(c: Ctx) -> None:
-    """Print the public key (PEM) that verifies this store's seals."""
-    from storage.keys import key_id, public_pem
+    """Print the public key (PEM) that verifies this store's seals (needs only the key file)."""
+    from storage.keys import key_id, load_private, public_pem
 
-    pub = c.store.public_key()
+    path = c.config.resolve_path(c.config.signing.key_file)
+    if not path.exists():
+        raise ConfigError(f"no signing key at {path} (`evidence key create` makes one)")
+    pub = load_private(path).public_key()
     click.echo(f"# key id {key_id(pub)}", err=True)
     click.echo(public_pem(pub), nl=False)
