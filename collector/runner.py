@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.config import Config, ConnectorInstance
@@ -33,6 +33,7 @@ from connectors.kit.redact import guard_loggers, redact_text
 from connectors.registry import get as get_connector
 from storage.locks import LockTimeout, lease
 from storage.store import EvidenceStore, NewRecord, utcnow
+from storage.windows import resume_point, span_text
 
 log = logging.getLogger("evidence.collector")
 
@@ -60,13 +61,17 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     assessment: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # clocks disagreeing, windows redone
 
     def to_json(self) -> dict[str, Any]:
-        return {"connector": self.connector, "instance": self.instance,
-                "snapshot": self.snapshot, "status": self.status,
-                "record_ids": self.record_ids, "record_count": self.record_count,
-                "attempts": self.attempts, "seconds": round(self.seconds, 3),
-                "error": self.error, "assessment": self.assessment}
+        out = {"connector": self.connector, "instance": self.instance,
+               "snapshot": self.snapshot, "status": self.status,
+               "record_ids": self.record_ids, "record_count": self.record_count,
+               "attempts": self.attempts, "seconds": round(self.seconds, 3),
+               "error": self.error, "assessment": self.assessment}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
 
 @dataclass
@@ -103,7 +108,13 @@ class RunSummary:
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat(),
                 "counts": counts, "seal_seq": self.seal_seq, "seal_error": self.seal_error,
-                "snapshots": [o.to_json() for o in self.outcomes]}
+                "warnings": self.warnings, "snapshots": [o.to_json() for o in self.outcomes]}
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every snapshot's warnings, each naming its snapshot."""
+        return [f"{o.connector}/{o.instance}:{o.snapshot}: {w}"
+                for o in self.outcomes for w in o.warnings]
 
 
 Task = tuple[ConnectorInstance, type[Connector], SnapshotSpec]
@@ -271,18 +282,30 @@ class Collector:
     def _population(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
                     spec: SnapshotSpec, out: Outcome) -> None:
         now = self.clock()
-        mark = self.store.watermark(inst.type, inst.instance, spec.name)
-        start = mark if mark is not None else now - spec.lookback
+        # after the last trusted window; a window stored while a clock was ahead is
+        # reported and collected again, never taken as done (storage/windows.py)
+        start, notes = resume_point(self.store.engine, inst.type, inst.instance, spec.name,
+                                    now, spec.lookback)
+        for note in notes:
+            log.warning("%s %s: %s", inst.key, spec.name, note)
+        out.warnings += notes
         out.status = "complete"  # nothing to do yet also counts; each window overrides it
         while start < now and not self._stop.is_set():
             end = min(now, start + spec.max_window)
-            if self._one(run_id, inst, cls, spec, out, start, end) != "complete":
+            status, stored_end = self._one(run_id, inst, cls, spec, out, start, end, notes)
+            notes = []  # the first window's provenance says why it starts where it does
+            if status != "complete":
                 break  # the window stays a visible gap; the next run starts here again
+            if stored_end is not None and stored_end < end:
+                break  # the source's clock is behind ours: it has nothing later yet
             start = end
 
     def _one(self, run_id: str, inst: ConnectorInstance, cls: type[Connector],
              spec: SnapshotSpec, out: Outcome, period_start: datetime | None,
-             period_end: datetime | None) -> str:
+             period_end: datetime | None, resumed: list[str] | None = None
+             ) -> tuple[str, datetime | None]:
+        """Run one snapshot (one window of a population) and store its record; returns its
+        status and the window end it was stored with."""
         started = self.clock()
         factory = self.factories.get(inst.key, self.factories.get(inst.type))
         result = None
@@ -333,17 +356,25 @@ class Collector:
         ipe_json["retries"] += attempts - 1  # the snapshot's re-runs, beside its calls' retries
         if earlier:
             ipe_json["earlier_attempts"] = earlier
-        if period_start is not None:
-            ipe_json["window"] = {"start": period_start.isoformat(),
-                                  "end": period_end.isoformat() if period_end else None}
         findings: list[Finding] | None = None
+        if period_start is not None and period_end is not None:
+            period_end, window, late = _bound_window(period_start, period_end, started,
+                                                     finished, ipe.source_clock)
+            if resumed:
+                window["resumed"] = resumed
+            ipe_json["window"] = window
+            out.warnings += [w for w in window.get("warnings", []) if w not in out.warnings]
+            if late is not None and result is not None:
+                error = late  # nothing in this window can be vouched for yet
+                ipe_json["errors"] = [*ipe_json["errors"], late]
         if result is None:
             status = "failed"
             ipe_json["pagination_exhausted"] = False  # nothing read to the end
             findings = [Finding(f"{inst.key}:{spec.name}", "inconclusive",
                                 f"collection failed: {error}")] if spec.assess else None
         else:
-            status = "complete" if ipe.pagination_exhausted and not ipe.errors else "partial"
+            status = "complete" if ipe.pagination_exhausted and not ipe.errors and \
+                error is None else "partial"
             if spec.assess is not None:
                 try:
                     findings = list(spec.assess(result.content))
@@ -352,7 +383,8 @@ class Collector:
                                         f"assess failed: {type(e).__name__}: {_one_line(e)}")]
                 if status == "partial":
                     findings.append(Finding(f"{inst.key}:{spec.name}", "inconclusive",
-                                            "evidence is partial: " + "; ".join(ipe.errors)[:500]))
+                                            "evidence is partial: " +
+                                            "; ".join(ipe_json["errors"])[:500]))
             if status == "partial" and error is None:
                 error = "; ".join(ipe.errors)[:2000] or "pagination not exhausted"
         new = NewRecord(
@@ -383,7 +415,51 @@ class Collector:
             out.assessment[k] = out.assessment.get(k, 0) + v
         out.status = status
         out.error = error
-        return status
+        return status, period_end
+
+
+# Clocks that disagree by less than this are not worth a warning (HTTP dates have whole
+# seconds; hosts drift); a window's end is bounded by every clock all the same.
+CLOCK_WARN = timedelta(minutes=5)
+
+
+def _bound_window(start: datetime, end: datetime, started: datetime, finished: datetime,
+                  source: tuple[datetime, datetime] | None
+                  ) -> tuple[datetime, dict[str, Any], str | None]:
+    """(stored end, the provenance's window, why nothing can be vouched for or None).
+
+    A window never ends after its collection finished, nor after the source's own clock
+    when the source first answered (its `Date`): events later than that did not exist there
+    yet, whatever this machine's clock said when the window was planned."""
+    window: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
+    warnings: list[str] = []
+    bound, by = finished, "the collection finished"
+    if source is not None:
+        first, last = source
+        window["source_clock"] = {"first": first.isoformat(), "last": last.isoformat()}
+        if first < bound:
+            bound, by = first, "the source's clock (its Date header)"
+        if started - first > CLOCK_WARN:
+            warnings.append(f"this machine's clock is ahead of the source's by "
+                            f"{span_text(started - first)} (source {first.isoformat()}, here "
+                            f"{started.isoformat()}): the window ends at the source's time")
+        elif last - finished > CLOCK_WARN:
+            warnings.append(f"this machine's clock is behind the source's by "
+                            f"{span_text(last - finished)} (source {last.isoformat()}, here "
+                            f"{finished.isoformat()})")
+    late = None
+    if end > bound:
+        window["requested_end"] = end.isoformat()
+        window["bounded_by"] = by
+        if bound <= start - CLOCK_WARN:
+            late = (f"the window starts at {start.isoformat()}, after {by} "
+                    f"({bound.isoformat()}): nothing in it can be complete yet")
+            warnings.append(late)
+        end = max(bound, start)  # a Date has whole seconds: a moment behind is nothing yet
+        window["end"] = end.isoformat()
+    if warnings:
+        window["warnings"] = warnings
+    return end, window, late
 
 
 def _one_line(e: BaseException) -> str:

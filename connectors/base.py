@@ -109,6 +109,8 @@ class Provenance:
         self.pagination_exhausted = True
         self.retries = 0
         self.errors: list[str] = []
+        # the source's own clock (HTTP `Date` of its answers): earliest and latest reading
+        self.source_clock: tuple[datetime, datetime] | None = None
 
     def call(self, operation: str, params: Mapping[str, JSON] | None = None, *,
              target: str | None = None, pages: int = 1, items: int | None = None,
@@ -140,6 +142,15 @@ class Provenance:
     def retried(self, n: int = 1) -> None:
         with self._lock:
             self.retries += n
+
+    def source_time(self, when: datetime) -> None:
+        """Note the source's own clock at one of its answers (its HTTP `Date`): a population
+        window never ends after the earliest reading. Kept out of `to_json`, so an unchanged
+        source still gives identical provenance; the runner records it with the window."""
+        with self._lock:
+            sc = self.source_clock
+            self.source_clock = (when, when) if sc is None else \
+                (min(sc[0], when), max(sc[1], when))
 
     def to_json(self) -> dict[str, JSON]:
         """The provenance as JSON; calls sorted so an unchanged source gives identical bytes

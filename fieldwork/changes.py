@@ -218,8 +218,8 @@ def _compute(store: Any, since: datetime, until: datetime, gh_rows: list[dict[st
 
 def _inputs(store: Any, since: datetime, until: datetime
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]], bool]:
-    from fieldwork.sample import _subtract
     from storage.queries import complete_windows, population_series
+    from storage.windows import ahead_windows, holes
 
     series = population_series(store.engine, ["CC8.1"])
     gh = [s for s in series if (s[0], s[2]) == GITHUB]
@@ -229,9 +229,10 @@ def _inputs(store: Any, since: datetime, until: datetime
     for c, i, s in gh:
         rows = complete_windows(store.engine, c, i, s, since, until)
         gh_rows += rows
-        for a, b in _subtract((since, until), [(r["period_start"], r["period_end"])
-                                              for r in rows]):
-            gaps.append({"series": f"{c}/{i}:{s}", "start": iso(a) or "", "end": iso(b) or ""})
+        for a, b, why in holes((since, until), rows,
+                               ahead_windows(store.engine, rows, store.clock())):
+            gaps.append({"series": f"{c}/{i}:{s}", "start": iso(a) or "", "end": iso(b) or "",
+                         "reason": why})
     far = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
     jira_rows = [r for c, i, s in jr for r in complete_windows(store.engine, c, i, s, *far)]
     jira_rows.sort(key=lambda r: r["seq"])

@@ -77,6 +77,7 @@ class Rec:
     status: str
     verdict: str
     max_age: timedelta
+    seq: int = 0
 
 
 def posture_states(recs: Sequence[Rec], spans: Sequence[tuple[datetime, datetime]],
@@ -138,7 +139,7 @@ def _records(store: EvidenceStore, keys: set[tuple[str, str, str]], since: datet
     cols = (records.c.connector, records.c.instance, records.c.snapshot, records.c.kind,
             records.c.id, records.c.collected_finished_at, records.c.effective_at,
             records.c.period_start, records.c.period_end, records.c.status,
-            records.c.assessment, records.c.max_age_seconds)
+            records.c.assessment, records.c.max_age_seconds, records.c.seq)
     with store.engine.connect() as conn:
         for c, i, s in sorted(keys):
             longest = conn.execute(select(func.max(records.c.max_age_seconds)).where(
@@ -155,8 +156,18 @@ def _records(store: EvidenceStore, keys: set[tuple[str, str, str]], since: datet
                     r.id, r.collected_finished_at, r.effective_at or r.collected_finished_at,
                     r.period_start, r.period_end, r.status,
                     record_verdict(r.status, r.assessment),
-                    timedelta(seconds=r.max_age_seconds)))
+                    timedelta(seconds=r.max_age_seconds), r.seq))
     return out
+
+
+def _trusted(store: EvidenceStore, recs: Sequence[Rec]) -> list[Rec]:
+    """The windows no later clock reading contradicts (storage/windows.py)."""
+    from storage.windows import ahead_windows
+
+    ahead = ahead_windows(store.engine, [
+        {"id": r.id, "seq": r.seq, "period_start": r.period_start, "period_end": r.period_end}
+        for r in recs if r.status == "complete"], store.clock())
+    return [r for r in recs if r.id not in ahead]
 
 
 def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since: datetime,
@@ -201,7 +212,8 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
             if key not in per_series:
                 c, i, s, k = key
                 if k == "population":
-                    per_series[key] = population_states(recs[(c, i, s)], spans)
+                    per_series[key] = population_states(_trusted(store, recs[(c, i, s)]),
+                                                        spans)
                 else:
                     per_series[key] = posture_states(recs[(c, i, s)], spans, judge((c, i, s)))
             series_out.append({"series": f"{key[0]}/{key[1]}:{key[2]}", "kind": key[3],

@@ -1,11 +1,12 @@
 """Populations frozen from stored evidence, and seeded samples anyone can re-derive.
 
 A population is every item of the population snapshots mapped to a control, from complete
-windows overlapping [since, until), with the time ranges no complete window covers listed as
-gaps. Its hash covers the sorted item keys. A sample ranks each item by
-sha256("<seed>:<series>:<id>") and takes the lowest `size`: given the population and the
-seed, an auditor re-derives it with any SHA-256 tool. The sample itself is appended to the
-ledger as a record, so it is sealed like all other evidence.
+windows overlapping [since, until), with the time ranges no trusted complete window covers
+listed as gaps, each with why (no complete window; or only windows collected while a clock
+was ahead, see storage/windows.py). Its hash covers the sorted item keys. A sample ranks
+each item by sha256("<seed>:<series>:<id>") and takes the lowest `size`: given the
+population and the seed, an auditor re-derives it with any SHA-256 tool. The sample itself
+is appended to the ledger as a record, so it is sealed like all other evidence.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from connectors.registry import get as get_connector
 from storage.canonical import canonical, iso, sha256_hex
 from storage.queries import complete_windows, parse_time, population_series
 from storage.store import EvidenceStore, NewRecord
+from storage.windows import ahead_windows, holes
 
 METHOD = "rank items by sha256('<seed>:<series>:<id>') ascending; take the first <size>"
 
@@ -64,24 +66,6 @@ class Population:
         return out
 
 
-def _subtract(span: tuple[datetime, datetime],
-              covered: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    start, end = span
-    gaps: list[tuple[datetime, datetime]] = []
-    cur = start
-    for a, b in sorted(covered):
-        if b <= cur:
-            continue
-        if a > cur:
-            gaps.append((cur, min(a, end)))
-        cur = max(cur, b)
-        if cur >= end:
-            break
-    if cur < end:
-        gaps.append((cur, end))
-    return [g for g in gaps if g[0] < g[1]]
-
-
 def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: datetime,
                       until: datetime, snapshot: str | None = None) -> Population:
     """Every item of the population snapshots mapped to `criteria` in [since, until)."""
@@ -105,10 +89,8 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
         if spec is None or spec.items is None:
             raise ConfigError(f"{connector}.{snap} does not declare its population items")
         rows = complete_windows(store.engine, connector, instance, snap, since, until)
-        covered: list[tuple[datetime, datetime]] = []
         seen: set[str] = set()
         for r in rows:
-            covered.append((r["period_start"], r["period_end"]))
             pop.sources.append(r["id"])
             for item in spec.items(store.blob_json(r["content_sha256"])):
                 t = parse_time(str(item["time"]))
@@ -117,8 +99,10 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
                     continue
                 seen.add(iid)
                 pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
-        for a, b in _subtract((since, until), covered):
-            pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or ""})
+        ahead = ahead_windows(store.engine, rows, store.clock())
+        for a, b, why in holes((since, until), rows, ahead):
+            pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or "",
+                             "reason": why})
     pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))
     from fieldwork.exceptions import apply_items, register
 
@@ -153,7 +137,8 @@ def record_sample(store: EvidenceStore, pop: Population, size: int,
         who = principal or f"{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):
         who = f"unknown@{socket.gethostname()}"
-    gap_lines = [f"gap in {g['series']}: {g['start']}..{g['end']}" for g in pop.gaps]
+    gap_lines = [f"gap in {g['series']}: {g['start']}..{g['end']} ({g['reason']})"
+                 for g in pop.gaps]
     ipe: dict[str, Any] = {"principal": who, "source": "evidence sample", "api_calls": 0,
            "pages": 0,
            "calls": [{"operation": "freeze_population", "ok": True, "pages": 0,

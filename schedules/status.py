@@ -1,5 +1,7 @@
 """`evidence status`: per schedule the last run, its outcome, the next run, whether it missed
-its window; per control whether its evidence is fresh. Serves as the container health check."""
+its window; per control whether its evidence is fresh; per population series a watermark
+ahead of now or a hole left by windows collected while a clock was ahead (the next run
+collects it again). Serves as the container health check."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from schedules.scheduler import SCHEDULER_LEASE, next_runs, trigger_for
 from storage.canonical import iso
 from storage.queries import last_run, lease_row, newest_complete
 from storage.store import EvidenceStore
+from storage.windows import resume_point
 
 
 def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any]:
@@ -43,8 +46,13 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
             "missed": missed,
         })
     controls: dict[str, dict[str, Any]] = {}
+    windows: list[dict[str, str]] = []
     for inst in config.connectors:
         for spec in inst.specs():
+            if spec.kind == "population":  # a watermark ahead of now, a hole left by it
+                _start, notes = resume_point(store.engine, inst.type, inst.instance,
+                                             spec.name, now, spec.lookback)
+                windows += [{"series": f"{inst.key}:{spec.name}", "warning": n} for n in notes]
             newest = newest_complete(store.engine, inst.type, inst.instance, spec.name)
             fresh = newest is not None and now - newest <= spec.max_age
             for cid in spec.controls:
@@ -65,6 +73,6 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
     sent = last_deliveries(store.engine)
     return {"now": iso(now), "healthy": healthy, "scheduler": scheduler, "schedules": out_s,
             "controls": [controls[k] for k in sorted(controls, key=criterion_sort_key)],
-            "stale_exceptions": stale_exceptions(store, now),
+            "stale_exceptions": stale_exceptions(store, now), "window_warnings": windows,
             "alert_sinks": [{"name": a.name, "type": a.type, "last_delivery": sent.get(a.name)}
                             for a in config.alerts]}

@@ -50,8 +50,7 @@ class AwsFront(CloudTrailSimulator):
 
     def __init__(self, upstream: str | None = None, *,
                  clock: Callable[[], datetime] | None = None, **kw: Any) -> None:
-        super().__init__(upstream, **kw)
-        self.clock = clock or (lambda: datetime.now(UTC))
+        super().__init__(upstream, clock=clock, **kw)
         self._front_lock = threading.Lock()
         self._reports: dict[str, tuple[datetime, str]] = {}
         self._report_fields: dict[str, dict[str, str]] = {}

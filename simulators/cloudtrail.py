@@ -9,7 +9,10 @@ newest events first, an opaque NextToken bound to the query, and the documented 
 forwarded unchanged to `upstream` (a moto server), so one endpoint serves a whole account.
 
 For tests it can also inject faults into any request (AccessDenied in one region, throttling,
-5xx), answering in the wire format of the service that was called.
+5xx), answering in the wire format of the service that was called. It keeps its own `clock`
+(default: this machine's): every answer, forwarded ones included, carries that time in its
+`Date` header, and LookupEvents lists no event later than it, as AWS can list only what has
+happened.
 
     with CloudTrailSimulator(upstream=moto_url) as sim:
         sim.add_events([iam_event("CreateUser", when, user="alice")])
@@ -27,9 +30,10 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -155,7 +159,9 @@ class CloudTrailSimulator:
 
     def __init__(self, upstream: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  access_keys: Iterable[str] | None = None,
-                 rate_limit_per_second: float | None = None) -> None:
+                 rate_limit_per_second: float | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.upstream = upstream.rstrip("/") if upstream else None
         self.access_keys = set(access_keys) if access_keys is not None else None
         self.rate_limit = rate_limit_per_second
@@ -232,6 +238,9 @@ class CloudTrailSimulator:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return format_datetime(sim.clock().astimezone(UTC), usegmt=True)
+
             def _serve(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
@@ -239,7 +248,8 @@ class CloudTrailSimulator:
                                                      dict(self.headers.items()), body)
                 self.send_response(status)
                 for k, v in headers.items():
-                    self.send_header(k, v)
+                    if k.lower() != "date":  # one clock: the simulator's (send_response's)
+                        self.send_header(k, v)
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -377,8 +387,10 @@ class CloudTrailSimulator:
         after: tuple[float, str] | None = None
         if q.get("NextToken"):
             after = _read_token(str(q["NextToken"]), query_hash)
+        now = self.clock()
         with self._lock:
-            events = [e for e in self._events if e.region == (req.region or "us-east-1")]
+            events = [e for e in self._events if e.region == (req.region or "us-east-1")
+                      and e.event_time <= now]
         events = [e for e in events if self._visible(req, e)]
         matched = []
         for e in events:

@@ -3,13 +3,19 @@
 `nextPageToken`), `/offset` (Jira Server `startAt`/`maxResults`/`total`) and `/nextlink`
 (Azure `nextLink` with `$skiptoken`). `/loop` answers the same next link forever. For the
 synthetic connector it also serves `/settings` and `/events` (cursor-paged, filtered by
-`since` <= at < `until`). Every request must carry `Authorization: Bearer <token>`."""
+`since` <= at < `until`). Every request must carry `Authorization: Bearer <token>`.
+
+Given a `clock`, the API keeps its own time: its answers carry that time in their `Date`
+header (or the time of `date_clock`, to play a source whose Date is wrong), and `/events`
+holds no event later than it (an event cannot be listed before it happened)."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 
 from simulators.faults import Environ, StartResponse
@@ -22,15 +28,30 @@ class ListApi:
 
     def __init__(self, items: int | list[dict[str, Any]], token: str, *,
                  settings: dict[str, Any] | None = None,
-                 events: list[dict[str, Any]] | None = None) -> None:
+                 events: list[dict[str, Any]] | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 date_clock: Callable[[], datetime] | None = None) -> None:
         self.items = items if isinstance(items, list) else \
             [{"id": i, "name": f"item-{i}"} for i in range(items)]
         self.token = token
         self.settings = settings or {}
         self.events = events or []
         self.authorizations: list[str] = []
+        self.clock = clock
+        self.date_clock = date_clock or clock
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if self.clock is None:
+            return self._answer(environ, start_response)
+        now = self.clock()
+        date = format_datetime((self.date_clock or self.clock)(), usegmt=True)
+
+        def dated(status: str, headers: list[tuple[str, str]], *a: Any) -> Any:
+            return start_response(status, [*headers, ("Date", date)], *a)
+        return self._answer(environ, dated, now)
+
+    def _answer(self, environ: Environ, start_response: StartResponse,
+                now: datetime | None = None) -> Iterable[bytes]:
         auth = environ.get("HTTP_AUTHORIZATION", "")
         self.authorizations.append(auth)
         if auth != f"Bearer {self.token}":
@@ -49,7 +70,8 @@ class ListApi:
             return _send(start_response, 200, self.settings)
         if path == "/events":
             start = int(q.get("pageToken", "0") or 0)
-            evs = [e for e in self.events if q.get("since", "") <= e["at"] < q.get("until", "~")]
+            evs = [e for e in self.events if q.get("since", "") <= e["at"] < q.get("until", "~")
+                   and (now is None or datetime.fromisoformat(e["at"]) <= now)]
             body: dict[str, Any] = {"events": evs[start:start + PAGE]}
             if start + PAGE < len(evs):
                 body["nextPageToken"] = str(start + PAGE)

@@ -52,7 +52,8 @@ def test_gaps_are_reported(store: EvidenceStore) -> None:
     pop = freeze_population(store, ["CC8.1"], T0 - timedelta(days=5), T0)
     assert not pop.complete
     assert pop.gaps == [{"series": "synthetic/one:events", "start": "2026-03-05T12:00:00.000000Z",
-                         "end": "2026-03-07T12:00:00.000000Z"}]
+                         "end": "2026-03-07T12:00:00.000000Z",
+                         "reason": "no complete window"}]
     with store.engine.begin() as c:  # pretend the last window failed
         c.execute(update(records).where(records.c.period_end == T0 + timedelta(hours=6))
                   .values(status="failed"))

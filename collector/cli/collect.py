@@ -40,6 +40,8 @@ def collect(c: Ctx, connectors: tuple[str, ...], snapshots: tuple[str, ...],
         extra = f" - {o.error}" if o.error and o.status != "complete" else ""
         click.echo(f"[{done}/{total}] {o.connector}/{o.instance} {o.snapshot}: {mark} "
                    f"({o.record_count} records, {o.seconds:.1f}s){extra}", err=True)
+        for w in o.warnings:
+            click.echo(f"  WARNING {w}", err=True)
 
     if not as_json:
         collector.progress = progress

@@ -196,7 +196,7 @@ def population(c: Ctx, control: str, since: str, until: str, snapshot: str | Non
                    f"{len(pop.items)} items from {len(pop.sources)} records, "
                    f"sha256 {pop.sha256}")
         for g in pop.gaps:
-            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']} has no complete window")
+            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']}: {g['reason']}")
     sys.exit(0 if pop.complete else 3)
 
 
@@ -235,7 +235,7 @@ def sample(c: Ctx, control: str, since: str, until: str, size: int, seed: str | 
         click.echo(f"sample {row['id']}: {len(chosen)} of {len(pop.items)} items, seed "
                    f"{content['seed']}, population sha256 {pop.sha256}")
         for g in pop.gaps:
-            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']}")
+            click.echo(f"  GAP {g['series']}: {g['start']}..{g['end']}: {g['reason']}")
         for i in chosen:
             click.echo(f"  {i['series']} {i['time']} {i['id']}")
     sys.exit(0 if pop.complete else 3)

@@ -55,6 +55,8 @@ def status(c: Ctx, as_json: bool) -> None:
                 parts = [f"stale: {', '.join(ctl['stale'])}"] if ctl["stale"] else []
                 parts += [f"never collected: {', '.join(ctl['never'])}"] if ctl["never"] else []
                 click.echo(f"  {ctl['control']}: NOT FRESH ({'; '.join(parts)})")
+        for w in rep["window_warnings"]:
+            click.echo(f"window {w['series']}: WARNING {w['warning']}")
         for e in rep["stale_exceptions"]:
             click.echo(f"exception {e['id']}: STALE ({e['why']})")
         for a in rep["alert_sinks"]:

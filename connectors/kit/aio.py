@@ -43,6 +43,7 @@ def trace_config(recorder: CallRecorder, *, target: str | None = None) -> aiohtt
 
     async def on_end(_s: aiohttp.ClientSession, _c: SimpleNamespace,
                      p: aiohttp.TraceRequestEndParams) -> None:
+        recorder.saw_date(p.response.headers.get("Date"))
         done(str(p.url), p.method, p.response.status, None)
 
     async def on_exception(_s: aiohttp.ClientSession, _c: SimpleNamespace,

@@ -46,6 +46,7 @@ class RecordingPolicy(HTTPPolicy):  # type: ignore[type-arg]
                     op, params, target=self.target, ok=False, error=type(e).__name__)
             raise
         status = response.http_response.status_code
+        self.recorder.saw_date(response.http_response.headers.get("Date"))
         ok = status < 400
         items = total = None
         if ok and "json" in (response.http_response.headers.get("Content-Type") or ""):

@@ -76,6 +76,7 @@ def instrument(client: Any, recorder: CallRecorder, retrier: Retrier[Any], *,
 
     def after_call(http_response: Any, parsed: dict[str, Any], model: Any,
                    context: dict[str, Any], **_: Any) -> None:
+        recorder.saw_date(http_response.headers.get("Date"))
         ok = http_response.status_code < 300
         code = None if ok else str(parsed.get("Error", {}).get("Code") or
                                    http_response.status_code)

@@ -95,6 +95,7 @@ class RecordingAdapter(HTTPAdapter):
             self.recorder.record(op, params, target=self.target, ok=False,
                                  error=type(e).__name__, retries=len(waits))
             raise
+        self.recorder.saw_date(resp.headers.get("Date"))
         items = total = None
         ok = resp.status_code < 400
         if ok and not stream and "json" in resp.headers.get("Content-Type", ""):

@@ -3,7 +3,9 @@ record keeps one `ApiCall` per logical call in `connectors.base.Provenance`.
 
 Continuation pages (a request carrying a cursor) fold into the call that started them; a
 retry of an attempt adds to that call's `retries`; parameters are redacted and stripped of
-cursors, so an unchanged source gives identical provenance from run to run.
+cursors, so an unchanged source gives identical provenance from run to run. Each transport
+also hands over the answer's `Date` header (`saw_date`): the source's own clock, which bounds
+how far a population window may claim to reach.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connectors.base import ApiCall, Provenance
@@ -39,6 +43,18 @@ def split_cursor(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             continue
         kept[k] = v
     return kept, continued
+
+
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP `Date` header (RFC 9110 IMF-fixdate, or the obsolete forms) as UTC; None when
+    absent or unreadable (a source without a clock leaves windows to ours)."""
+    if not value:
+        return None
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,6 +88,12 @@ class CallRecorder:
             yield
         finally:
             self._local.polling = False
+
+    def saw_date(self, value: str | None) -> None:
+        """Note an answer's `Date` header (the source's clock) on the provenance."""
+        when = http_date(value)
+        if when is not None:
+            self.ipe.source_time(when)
 
     def last_call(self) -> ApiCall | None:
         """The call this thread recorded last."""

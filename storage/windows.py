@@ -1,0 +1,169 @@
+"""Population windows against the clocks: which complete windows a later clock reading
+contradicts, where a series' next window starts, and every hole in a period.
+
+A complete window vouches for [period_start, period_end) only if that end had passed when it
+was collected. The runner bounds each new window by its own collection and by the source's
+clock (the API's `Date`). A window stored without that bound (before it existed, or from a
+source that sends no `Date`) while this machine's clock was ahead is caught by a later
+reading of the clock: the time now, or any seal written after the window (a seal is signed
+on its writer's clock when its run ends). A window ending after such a reading, by more than
+CLOCK_TOLERANCE, is "ahead": it is no evidence for anything after its start (when it really
+ran is unknown), so its span is a hole until trusted windows cover it, and the runner
+collects again from its start.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+
+from storage.canonical import iso
+from storage.index import records, seals
+
+# Clocks of the hosts writing one store differ a little; a window is judged ahead only past it.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+class SealClock:
+    """The earliest seal time among seals written at or after a ledger position."""
+
+    def __init__(self, engine: Engine) -> None:
+        with engine.connect() as conn:
+            rows = conn.execute(select(seals.c.seq, seals.c.sealed_at)
+                                .order_by(seals.c.seq, seals.c.id)).all()
+        self._seqs = [int(r.seq) for r in rows]
+        self._min: list[datetime] = []
+        low: datetime | None = None
+        for r in reversed(rows):
+            low = r.sealed_at if low is None or r.sealed_at < low else low
+            self._min.append(low)
+        self._min.reverse()
+
+    def after(self, seq: int) -> datetime | None:
+        """The earliest time a seal covering ledger position `seq` or later was signed."""
+        i = bisect.bisect_left(self._seqs, seq)
+        return self._min[i] if i < len(self._min) else None
+
+
+def ahead_windows(engine: Engine, rows: Sequence[Mapping[str, Any]], now: datetime
+                  ) -> dict[str, str]:
+    """Of complete window records `rows`: record id -> why its end lies after a later clock
+    reading (now, or a seal signed after it)."""
+    out: dict[str, str] = {}
+    clock: SealClock | None = None
+    for r in rows:
+        end = r["period_end"]
+        if end is None or r["period_start"] is None:
+            continue
+        if end > now + CLOCK_TOLERANCE:
+            out[str(r["id"])] = f"it ends {span_text(end - now)} after now ({iso(now)})"
+            continue
+        clock = clock or SealClock(engine)
+        sealed = clock.after(int(r["seq"]))
+        if sealed is not None and end > sealed + CLOCK_TOLERANCE:
+            out[str(r["id"])] = (f"it ends {span_text(end - sealed)} after a seal written after "
+                                 f"it ({iso(sealed)})")
+    return out
+
+
+def holes(span: tuple[datetime, datetime], rows: Sequence[Mapping[str, Any]],
+          ahead: Mapping[str, str]) -> list[tuple[datetime, datetime, str]]:
+    """The parts of `span` no trusted complete window covers, each with why."""
+    trusted = [(r["period_start"], r["period_end"]) for r in rows
+               if str(r["id"]) not in ahead and r["period_start"] is not None
+               and r["period_end"] is not None]
+    out = []
+    for a, b in subtract(span, trusted):
+        why = [f"{iso(r['period_start'])}..{iso(r['period_end'])} (record {r['id']}): "
+               f"{ahead[str(r['id'])]}" for r in rows if str(r["id"]) in ahead
+               and r["period_start"] < b and r["period_end"] > a]
+        out.append((a, b, "only windows collected while a clock was ahead cover it: "
+                    + "; ".join(why) if why else "no complete window"))
+    return out
+
+
+def subtract(span: tuple[datetime, datetime],
+             covered: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The parts of `span` that no interval in `covered` covers, in order."""
+    start, end = span
+    gaps: list[tuple[datetime, datetime]] = []
+    cur = start
+    for a, b in sorted(covered):
+        if b <= cur:
+            continue
+        if a > cur:
+            gaps.append((cur, min(a, end)))
+        cur = max(cur, b)
+        if cur >= end:
+            break
+    if cur < end:
+        gaps.append((cur, end))
+    return [g for g in gaps if g[0] < g[1]]
+
+
+def series_windows(engine: Engine, connector: str, instance: str, snapshot: str
+                   ) -> list[dict[str, Any]]:
+    """Every complete window of a population series, in ledger order."""
+    cols = [records.c[n] for n in ("seq", "id", "period_start", "period_end",
+                                   "collected_finished_at")]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols).where(and_(
+            records.c.connector == connector, records.c.instance == instance,
+            records.c.snapshot == snapshot, records.c.status == "complete",
+            records.c.period_start.is_not(None), records.c.period_end.is_not(None)))
+            .order_by(records.c.seq)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def resume_point(engine: Engine, connector: str, instance: str, snapshot: str,
+                 now: datetime, lookback: timedelta) -> tuple[datetime, list[str]]:
+    """Where a series' next window starts, and warnings for the run.
+
+    After the end of its last trusted window; but where a window collected while a clock
+    was ahead leaves a hole, from the start of that hole (never before `now - lookback`), so
+    it is collected again rather than skipped."""
+    rows = series_windows(engine, connector, instance, snapshot)
+    floor = now - lookback
+    if not rows:
+        return floor, []
+    ahead = ahead_windows(engine, rows, now)
+    trusted = [r for r in rows if str(r["id"]) not in ahead]
+    mark = max((r["period_end"] for r in trusted), default=None)
+    start = mark if mark is not None else floor
+    notes: list[str] = []
+    newest = max(r["period_end"] for r in rows)
+    if newest > now + CLOCK_TOLERANCE:
+        notes.append(f"the watermark {iso(newest)} is ahead of now ({iso(now)}) by "
+                     f"{span_text(newest - now)}")
+    covered = [(r["period_start"], r["period_end"]) for r in trusted]
+    open_, first = [], None
+    for r in rows:
+        left = subtract((r["period_start"], r["period_end"]), covered) \
+            if str(r["id"]) in ahead else []
+        if left:
+            open_.append(r)
+            first = left[0][0] if first is None else min(first, left[0][0])
+    if first is not None:
+        shown = "; ".join(f"{iso(r['period_start'])}..{iso(r['period_end'])} (record "
+                          f"{r['id']}): {ahead[str(r['id'])]}" for r in open_[:3])
+        more = f" and {len(open_) - 3} more" if len(open_) > 3 else ""
+        notes.append(f"{len(open_)} complete window(s) were collected while a clock was ahead "
+                     f"and vouch for nothing after their start: {shown}{more}")
+        start = max(floor, first)
+        if first < floor:
+            notes.append(f"the part of that hole before {iso(floor)} is older than the "
+                         "snapshot's lookback and is not collected again")
+    if notes:
+        notes.append(f"collecting from {iso(start)}")
+    return start, notes
+
+
+def span_text(d: timedelta) -> str:
+    """A duration as `1d 23h55m` (whole minutes)."""
+    s = int(d.total_seconds())
+    days, rest = divmod(s, 86400)
+    return (f"{days}d " if days else "") + f"{rest // 3600}h{rest % 3600 // 60:02d}m"

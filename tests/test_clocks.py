@@ -1,0 +1,414 @@
+"""Clocks and population windows: a window never ends after its collection finished nor
+after the source's own clock (its `Date` header); a watermark ahead of now is reported and
+collected again; `population` names every hole. Real clients over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import boto3
+import pytest
+import requests
+from azure.core import PipelineClient
+from azure.core.rest import HttpRequest
+from botocore.config import Config as BotoConfig
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from collector.cli import cli
+from collector.config import load
+from collector.runner import Collector, Selection
+from connectors.base import Provenance
+from connectors.kit import CallRecorder, RetryPolicy
+from connectors.kit.aio import trace_config
+from connectors.kit.azure import RecordingPolicy
+from connectors.kit.boto import instrument
+from connectors.kit.http import new_retrier, record_session
+from connectors.kit.record import http_date
+from fieldwork.coverage import coverage
+from fieldwork.sample import freeze_population
+from simulators.cloudtrail import CloudTrailSimulator
+from simulators.faults import Served
+from storage.canonical import iso
+from storage.index import runs
+from storage.store import EvidenceStore
+from tests.clock import Clock
+from tests.listapi import ListApi
+
+TOKEN = "clock-test-token-0123456789"
+SOURCE_T = datetime(2026, 6, 1, 12, 0, 7, tzinfo=UTC)
+
+
+def hourly_events(until: datetime, days: int = 12) -> list[dict[str, Any]]:
+    """One change event per hour, in the ListApi's shape, for `days` days up to `until`."""
+    out = []
+    for h in range(days * 24, 0, -1):
+        t = (until - timedelta(hours=h)).replace(minute=30, second=0, microsecond=0)
+        out.append({"at": t.isoformat(), "change": f"chg-{int(t.timestamp())}"})
+    return out
+
+
+@pytest.fixture
+def source() -> Iterator[tuple[ListApi, Clock, str]]:
+    """A list API keeping its own settable clock, served on 127.0.0.1."""
+    clock = Clock(SOURCE_T)
+    api = ListApi(25, TOKEN, events=[], clock=clock)
+    with Served(api) as srv:
+        yield api, clock, srv.url
+
+
+# --- the kit reads the source's clock --------------------------------------------------------
+
+def test_every_transport_notes_the_sources_date(source: tuple[ListApi, Clock, str]) -> None:
+    """requests, aiohttp and azure-core answers each put the API's Date on the provenance,
+    earliest and latest, outside the provenance JSON (which stays identical run to run)."""
+    _api, clock, url = source
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    ipe = Provenance()
+    s = record_session(requests.Session(), CallRecorder(ipe),
+                       new_retrier(RetryPolicy(max_attempts=1)), target="t")
+    s.get(f"{url}/link", headers=auth, timeout=10).raise_for_status()
+    clock.t += timedelta(seconds=30)
+    s.get(f"{url}/settings", headers=auth, timeout=10).raise_for_status()
+    assert ipe.source_clock == (SOURCE_T, SOURCE_T + timedelta(seconds=30))
+    assert "source_clock" not in ipe.to_json()
+
+    ipe = Provenance()
+
+    async def go() -> None:
+        tc = trace_config(CallRecorder(ipe))
+        async with aiohttp.ClientSession(trace_configs=[tc]) as a, \
+                a.get(f"{url}/link", headers=auth) as r:
+            assert r.status == 200
+    asyncio.run(go())
+    assert ipe.source_clock == (clock.t, clock.t)
+
+    ipe = Provenance()
+    clock.t -= timedelta(hours=3)
+    client: PipelineClient[HttpRequest, Any] = PipelineClient(
+        url, policies=[RecordingPolicy(CallRecorder(ipe))])
+    assert client.send_request(HttpRequest("GET", f"{url}/nextlink", headers=auth)
+                               ).status_code == 200
+    assert ipe.source_clock == (clock.t, clock.t)
+
+
+def test_botocore_answers_carry_the_sources_clock() -> None:
+    """A boto3 client instrumented by the kit notes the Date of the CloudTrail simulator."""
+    clock = Clock(SOURCE_T)
+    with CloudTrailSimulator(clock=clock) as sim:
+        raw = boto3.client("cloudtrail", endpoint_url=sim.url, region_name="us-east-1",
+                           aws_access_key_id="AKIATESTTESTTEST0000",
+                           aws_secret_access_key="not-a-secret",
+                           config=BotoConfig(retries={"total_max_attempts": 1}))
+        ipe = Provenance()
+        instrument(raw, CallRecorder(ipe), new_retrier(RetryPolicy(max_attempts=1)),
+                   target="123456789012/us-east-1")
+        raw.lookup_events(MaxResults=5)
+    assert ipe.source_clock == (SOURCE_T, SOURCE_T)
+
+
+def test_unreadable_dates_are_ignored() -> None:
+    """A missing or garbled Date leaves the window to this machine's clock."""
+    assert http_date(None) is None and http_date("") is None
+    assert http_date("yesterday-ish") is None
+    assert http_date("Mon, 01 Jun 2026 12:00:07 GMT") == SOURCE_T
+    assert http_date("Monday, 01-Jun-26 12:00:07 GMT") == SOURCE_T  # RFC 850, obsolete
+
+
+# --- windows end no later than the source's clock ---------------------------------------------
+
+def _collector(config_file: Callable[..., Path], url: str, clock: Clock, **extra: str
+               ) -> tuple[Collector, EvidenceStore]:
+    conns = (f'[[connectors]]\ntype = "synthetic"\ninstance = "one"\nurl = "{url}"\n'
+             f'token = {{ env = "SYNTHETIC_TOKEN" }}\n'
+             + "".join(f"{k} = {v}\n" for k, v in extra.items()))
+    cfg = load(config_file(connectors=conns))
+    st = EvidenceStore.open(cfg, clock=clock)
+    return Collector(cfg, st, clock=clock, sleep=lambda s: None), st
+
+
+def runs_summary(st: EvidenceStore, run_id: str) -> dict[str, Any]:
+    with st.engine.connect() as conn:
+        summary: dict[str, Any] = conn.execute(
+            select(runs.c.summary).where(runs.c.id == run_id)).scalar_one()
+    return summary
+
+
+def _events(st: EvidenceStore) -> list[dict[str, Any]]:
+    return [r for r in st.iter_records() if r["snapshot"] == "events"]
+
+
+def test_a_lagging_source_clock_ends_the_window_at_the_sources_time(
+        source: tuple[ListApi, Clock, str], config_file: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the source's Date 40 minutes behind ours, the stored window ends at the source's
+    time (its events after that did not exist yet), the run says so, and the next run starts
+    from there: no gap, no event counted twice."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    api, src, url = source
+    here = Clock(SOURCE_T + timedelta(minutes=40))
+    api.events = hourly_events(here.t + timedelta(days=2))
+    col, st = _collector(config_file, url, here)
+    first = col.run(Selection(snapshots=("events",)))
+    recs = _events(st)
+    assert [r["status"] for r in recs] == ["complete"] * 3
+    assert recs[-1]["period_end"] == SOURCE_T  # not here.t
+    assert recs[-1]["collected_finished_at"] == here.t
+    window = st.blob_json(recs[-1]["ipe_sha256"])["window"]
+    assert window["requested_end"] == here.t.isoformat()
+    assert window["bounded_by"] == "the source's clock (its Date header)"
+    assert window["source_clock"]["first"] == SOURCE_T.isoformat()
+    assert any("clock is ahead of the source's by 0h40m" in w for w in first.warnings), \
+        first.warnings
+    assert first.to_json()["warnings"] == first.warnings
+
+    src.t += timedelta(hours=3)
+    here.t += timedelta(hours=3)
+    col.run(Selection(snapshots=("events",)))
+    recs = _events(st)
+    for a, b in itertools.pairwise(recs):
+        assert b["period_start"] == a["period_end"]
+    assert recs[-1]["period_end"] == src.t
+    seen = [e["change"] for r in recs for e in st.blob_json(r["content_sha256"])["events"]]
+    assert len(seen) == len(set(seen))
+    expected = [e["change"] for e in api.events
+                if recs[0]["period_start"] <= datetime.fromisoformat(e["at"]) < src.t]
+    assert sorted(seen) == sorted(expected) and expected
+
+
+def test_a_source_clock_before_the_window_start_makes_it_partial(
+        source: tuple[ListApi, Clock, str], config_file: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the source's clock reads earlier than where the window starts, nothing in the
+    window can be complete: the record is partial, ends where it starts, and says why."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    api, src, url = source
+    here = Clock(SOURCE_T)
+    api.events = hourly_events(SOURCE_T + timedelta(days=5))
+    col, st = _collector(config_file, url, here)
+    col.run(Selection(snapshots=("events",)))
+    here.t += timedelta(hours=2)
+    src.t -= timedelta(hours=1)  # the source's clock stepped back
+    out = col.run(Selection(snapshots=("events",))).outcomes[0]
+    rec = _events(st)[-1]
+    assert out.status == "partial" and rec["status"] == "partial"
+    assert rec["period_start"] == rec["period_end"] == SOURCE_T
+    assert "nothing in it can be complete yet" in (rec["error"] or "")
+
+
+# --- a clock two days ahead, then fixed --------------------------------------------------------
+
+def _changes(st: EvidenceStore, since: datetime, until: datetime) -> list[str]:
+    pop = freeze_population(st, ["CC8.1"], since, until)
+    return sorted(i["id"] for i in pop.items)
+
+
+def _due(api: ListApi, since: datetime, until: datetime) -> list[str]:
+    return sorted(e["change"] for e in api.events
+                  if since <= datetime.fromisoformat(e["at"]) < until)
+
+
+def test_two_days_ahead_then_fixed_the_sources_date_bounds_every_window(
+        source: tuple[ListApi, Clock, str], config_file: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with this machine's clock two days ahead stores windows ending at the source's
+    time, says the clocks disagree, and once the clock is fixed the next run goes on from
+    there: the population has every event and no hole."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    api, src, url = source
+    t = SOURCE_T
+    here = Clock(t)
+    api.events = hourly_events(t + timedelta(days=5), days=10)
+    col, st = _collector(config_file, url, here)
+    col.run(Selection(snapshots=("events",)))
+
+    src.t, here.t = t + timedelta(minutes=5), t + timedelta(days=2)
+    ahead = col.run(Selection(snapshots=("events",)))
+    assert all(r["period_end"] <= src.t for r in _events(st))
+    assert any("ahead of the source's by 1d 23h55m" in w for w in ahead.warnings)
+
+    src.t = here.t = t + timedelta(hours=3)
+    fixed = col.run(Selection(snapshots=("events",)))
+    assert not any("watermark" in w for w in fixed.warnings), fixed.warnings
+    recs = _events(st)
+    for a, b in itertools.pairwise(recs):
+        assert b["period_start"] == a["period_end"]
+    since = t - timedelta(days=3)
+    pop = freeze_population(st, ["CC8.1"], since, here.t)
+    assert pop.gaps == [] and pop.complete
+    assert _changes(st, since, here.t) == _due(api, since, here.t)
+
+
+def test_two_days_ahead_then_fixed_without_the_sources_clock_refills_the_hole(
+        config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the source's Date cannot bound the window (here it is as far ahead as this
+    machine's clock), the run two days ahead stores windows ending in the future. After the fix
+    the watermark ahead of now is reported, recorded in the run and in the first window's
+    provenance, and does not stop collection: the next runs collect again from where the
+    trusted windows end, and `population` names the hole, with why, until it is filled."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    t = SOURCE_T
+    src, here = Clock(t), Clock(t)
+    api = ListApi(25, TOKEN, events=hourly_events(t + timedelta(days=5), days=10), clock=src,
+                  date_clock=here)
+    with Served(api) as srv:
+        col, st = _collector(config_file, srv.url, here)
+        col.run(Selection(snapshots=("events",)))
+
+        src.t, here.t = t + timedelta(minutes=5), t + timedelta(days=2)
+        col.run(Selection(snapshots=("events",)))
+        assert max(r["period_end"] for r in _events(st)) == t + timedelta(days=2)
+
+        src.t = here.t = t + timedelta(hours=1)
+        fixed = col.run(Selection(snapshots=("events",)))
+        (out,) = fixed.outcomes
+        assert out.status == "complete"
+        assert any("the watermark 2026-06-03T12:00:07" in w and "ahead of now" in w
+                   and "by 1d 23h00m" in w for w in fixed.warnings), fixed.warnings
+        assert f"collecting from {iso(t)}" in out.warnings
+        run_row = runs_summary(st, fixed.run_id)
+        assert run_row["warnings"] == fixed.warnings
+        first = st.record(out.record_ids[0])
+        assert first is not None and first["period_start"] == t
+        resumed = st.blob_json(first["ipe_sha256"])["window"]["resumed"]
+        assert resumed == out.warnings and resumed[-1] == f"collecting from {iso(t)}"
+
+        # an audit period up to now is whole again: the events the future windows missed
+        since = t - timedelta(days=3)
+        assert freeze_population(st, ["CC8.1"], since, here.t).gaps == []
+        assert _changes(st, since, here.t) == _due(api, since, here.t)
+
+        # beyond now, the future windows vouch for nothing: a hole, named with why
+        later = t + timedelta(days=2)
+        pop = freeze_population(st, ["CC8.1"], since, later)
+        assert [(g["start"], g["end"]) for g in pop.gaps] == [(iso(here.t), iso(later))]
+        assert "collected while a clock was ahead" in pop.gaps[0]["reason"]
+
+        # once time has passed them, a seal written after them still gives them away
+        src.t = here.t = t + timedelta(days=2, hours=12)
+        assert [g["start"] for g in
+                freeze_population(st, ["CC8.1"], since, t + timedelta(days=2)).gaps] == \
+            [iso(t + timedelta(hours=1))]
+        cfg = str(col.config.path)
+        r = CliRunner().invoke(cli, ["-c", cfg, "population", "--control", "CC8.1",
+                                     "--since", iso(since) or "", "--until", iso(later) or ""])
+        assert r.exit_code == 3, r.output
+        assert (f"GAP synthetic/one:events: {iso(t + timedelta(hours=1))}..{iso(later)}: only "
+                "windows collected while a clock was ahead cover it") in r.stdout
+        assert "after a seal written after it" in r.stdout
+        cov = coverage(st, {"CC8.1": ("CC8.1",)}, t - timedelta(days=2), later)
+        (events_series,) = [x for x in cov["controls"][0]["series"]
+                            if x["series"] == "synthetic/one:events"]
+        # days from midnight: the hole begins on June 1st at 13:00, after the last trusted end
+        assert events_series["states"] == ["pass", "pass", "gap", "gap", "gap"]
+
+        # the next run fills the hole from its start, not from the future watermark
+        refill = col.run(Selection(snapshots=("events",))).outcomes[0]
+        rec = st.record(refill.record_ids[0])
+        assert rec is not None and rec["period_start"] == t + timedelta(hours=1)
+        whole = freeze_population(st, ["CC8.1"], since, here.t)
+        assert whole.gaps == [] and _changes(st, since, here.t) == _due(api, since, here.t)
+        assert f"collecting from {iso(t + timedelta(hours=1))}" in refill.warnings
+        again = col.run(Selection(snapshots=("events",))).outcomes[0]
+        assert again.warnings == []  # filled: nothing left to report
+
+
+def test_status_and_collect_report_a_watermark_ahead_of_now(
+        config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose windows end two days from now: `evidence status` names the series and
+    the watermark, and `evidence collect` says so, collects from the last trusted end, and
+    exits 0 (the warning does not stop collection)."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    now = datetime.now(UTC)
+    src, here = Clock(now), Clock(now + timedelta(days=2))
+    api = ListApi(25, TOKEN, events=hourly_events(now + timedelta(days=3)), clock=src,
+                  date_clock=here)
+    with Served(api) as srv:
+        col, st = _collector(config_file, srv.url, here)
+        col.run(Selection(snapshots=("events",)))
+        cfg = str(col.config.path)
+        r = CliRunner().invoke(cli, ["-c", cfg, "status"])
+        assert "window synthetic/one:events: WARNING the watermark" in r.output, r.output
+        assert "ahead of now" in r.output
+        r = CliRunner().invoke(cli, ["-c", cfg, "status", "--json"])
+        assert any("ahead of now" in w["warning"]
+                   for w in json.loads(r.stdout)["window_warnings"])
+
+        src.t = here.t = datetime.now(UTC)
+        r = CliRunner().invoke(cli, ["-c", cfg, "collect", "--snapshot", "events"])
+        assert r.exit_code == 0, r.output
+        assert "WARNING the watermark" in r.output and "collecting from" in r.output
+        newest = max(_events(st), key=lambda x: x["seq"])
+        assert newest["status"] == "complete"
+        assert newest["period_start"] == now  # the end of the last trusted window
+        assert newest["period_end"] <= datetime.now(UTC)
+
+
+# --- the same through the AWS connector, moto and the CloudTrail simulator ---------------------
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Any]:
+    from tests.test_aws_connector import Aws
+
+    a = Aws()
+    yield a
+    a.stop()
+
+
+def test_cloudtrail_two_days_ahead_then_fixed_leaves_no_hole(
+        aws: Any, config_file: Callable[..., Path]) -> None:
+    """boto3 through the kit against CloudTrail's LookupEvents: a run with this machine's
+    clock two days ahead ends its window at CloudTrail's Date, so IAM changes made after it
+    are collected by the next run once the clock is fixed, and the population has them all."""
+    from simulators.aws_front import AwsFront
+    from simulators.cloudtrail import iam_event
+    from tests.test_aws_connector import base_session
+
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
+    src, here = Clock(t), Clock(t)
+    front = AwsFront(upstream=aws.moto_url, clock=src).start()
+    try:
+        made = [iam_event("CreateUser", t + timedelta(minutes=m), user="alice",
+                          request_parameters={"userName": f"u{m}"})
+                for m in (-600, -30, 10, 50, 100, 170)]
+        front.add_events(made)
+        conns = (f'[[connectors]]\ntype = "aws"\ninstance = "demo"\nregions = ["us-east-1"]\n'
+                 f'endpoint_url = "{front.url}"\nmax_attempts = 2\n')
+        cfg = load(config_file(connectors=conns))
+        st = EvidenceStore.open(cfg, clock=here)
+        col = Collector(cfg, st, factories={"aws": base_session}, clock=here,
+                        sleep=lambda s: None)
+
+        def run() -> Any:
+            s = col.run(Selection(snapshots=("iam_change_events",)))
+            assert [o.status for o in s.outcomes] == ["complete"], s.outcomes
+            return s
+
+        run()
+        src.t, here.t = t + timedelta(minutes=20), t + timedelta(days=2)
+        ahead = run()
+        assert any("ahead of the source's by 1d 23h40m" in w for w in ahead.warnings)
+        recs = [r for r in st.iter_records() if r["snapshot"] == "iam_change_events"]
+        assert recs[-1]["period_end"] == src.t
+
+        src.t = here.t = t + timedelta(hours=3)
+        fixed = run()
+        assert fixed.warnings == []
+        recs = [r for r in st.iter_records() if r["snapshot"] == "iam_change_events"]
+        for a, b in itertools.pairwise(recs):
+            assert b["period_start"] == a["period_end"]
+        since = t - timedelta(days=1)
+        pop = freeze_population(st, ["CC6.2"], since, here.t, "iam_change_events")
+        assert pop.gaps == []
+        assert sorted(i["id"] for i in pop.items) == sorted(
+            f"123456789012:{e.event_id}" for e in made if since <= e.event_time < here.t)
+    finally:
+        front.stop()
