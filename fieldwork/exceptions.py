@@ -16,9 +16,12 @@ inconclusive finding is never excepted (an exception accepts a known failure, no
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
 import secrets
+import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -135,6 +138,45 @@ def register(store: EvidenceStore, at: datetime | None = None) -> list[Exception
 def active(store: EvidenceStore, at: datetime) -> list[Exception_]:
     """The exceptions active at `at`, as the register stood at `at`."""
     return [e for e in register(store, at) if e.active(at)]
+
+
+class RegisterCache:
+    """`active()` for a server answering many as-of questions: the register's history (its
+    records' times and content hashes) is read again only when the ledger head has moved,
+    and each register blob is parsed once. Same answers as `active()` for an untampered
+    store: every register change appends a record, which moves the head."""
+
+    def __init__(self, store: EvidenceStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._head: int | None = None
+        self._timeline: list[tuple[datetime, int, str | None]] = []
+        self._parsed: dict[str, list[Exception_]] = {}
+
+    def active(self, at: datetime) -> list[Exception_]:
+        """The exceptions active at `at`, as the register stood at `at`."""
+        from storage.queries import ledger_head_seq, series_timeline
+
+        head = ledger_head_seq(self.store.engine)
+        with self._lock:
+            if head != self._head:
+                # read after the head: the timeline is at least as new as `head`
+                self._timeline = series_timeline(self.store.engine, CONNECTOR, INSTANCE,
+                                                 SNAPSHOT)
+                self._head = head
+            timeline = self._timeline
+        i = bisect.bisect_right(timeline, (at, sys.maxsize, "")) - 1
+        if i < 0 or not timeline[i][2]:
+            return []
+        sha = str(timeline[i][2])
+        found = self._parsed.get(sha)
+        if found is None:
+            found = [Exception_.from_json(d) for d in self.store.blob_json(sha)["exceptions"]]
+            with self._lock:
+                if len(self._parsed) > 256:
+                    self._parsed.clear()
+                self._parsed[sha] = found
+        return [e for e in found if e.active(at)]
 
 
 def _criteria_of(series: str) -> set[str]:
@@ -281,11 +323,12 @@ def counts(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return out
 
 
-def apply_to_answer(store: EvidenceStore, answer: dict[str, Any], at: datetime
-                    ) -> dict[str, Any]:
+def apply_to_answer(store: EvidenceStore, answer: dict[str, Any], at: datetime,
+                    exceptions: Sequence[Exception_] | None = None) -> dict[str, Any]:
     """An as-of answer with the exceptions active at `at` applied to each record's
-    assessment (`raw_assessment` keeps the counts before them)."""
-    exc = active(store, at)
+    assessment (`raw_assessment` keeps the counts before them). `exceptions`: those active
+    at `at`, when the caller already has them (e.g. from a RegisterCache)."""
+    exc = active(store, at) if exceptions is None else exceptions
     if not exc:
         return answer
     for e in answer["records"]:

@@ -10,6 +10,7 @@ traceback leaves the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -26,9 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.errors import ConfigError, EvidenceError, StorageError
+from fieldwork.exceptions import RegisterCache
 from storage import access
 from storage.canonical import iso
 from storage.store import EvidenceStore
@@ -140,6 +144,8 @@ class Portal:
         self._verified: tuple[float, dict[str, Any]] | None = None
         self._collect_lock = threading.Lock()
         self.collecting: str | None = None
+        self.access_log = access.AccessLogWriter(store.engine)
+        self.register = RegisterCache(store)
 
     def resolve(self, control: str) -> tuple[str, ...]:
         try:
@@ -173,18 +179,77 @@ class Portal:
             return rep
 
 
-def _auth(request: Request) -> access.Token:
-    """The bearer token's record, or 401."""
+async def _auth(request: Request) -> access.Token:
+    """The bearer token's record, or 401 (looked up in the index on every request, so a
+    revoked token fails from the next request on)."""
     portal: Portal = request.app.state.portal
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)")
-    tok = access.authenticate(portal.store.engine, value.strip(), portal.clock())
+    tok = await run_in_threadpool(access.authenticate, portal.store.engine, value.strip(),
+                                  portal.clock())
     if tok is None:
         raise HTTPException(401, "unknown, expired or revoked token")
     request.state.token = tok
     return tok
+
+
+class _AccessLogMiddleware:
+    """Appends every /api/ request (allowed or refused) to the access log and holds its
+    response back until the entry is committed and synced to disk: the status line is
+    sent only after the AccessLogWriter resolved the entry's future. Pure ASGI (no
+    BaseHTTPMiddleware), so the request stays on the event loop between the steps."""
+
+    def __init__(self, app: ASGIApp, portal: Portal) -> None:
+        self.app = app
+        self.portal = portal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["token"] = None
+        started = False
+        unlogged: BaseException | None = None
+
+        async def logged_send(message: Message) -> None:
+            nonlocal started, unlogged
+            if message["type"] == "http.response.start" and not started:
+                try:
+                    await self._log(scope, state.get("token"), int(message["status"]))
+                except Exception as e:
+                    unlogged = e
+                    raise
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        except Exception as e:  # answer without a traceback; keep the access log complete
+            if started:
+                raise
+            if unlogged is not None:  # the answer is withheld: it could not be logged
+                log.error("portal: access log unavailable: %s", _line(unlogged))
+                await _err(503, "the access log is unavailable; try again later")(
+                    scope, receive, send)
+                return
+            log.error("portal: %s: %s", type(e).__name__, _line(e))
+            await _err(500, "internal error")(scope, receive, logged_send)
+
+    async def _log(self, scope: Scope, tok: access.Token | None, status: int) -> None:
+        client = scope.get("client")
+        e = access.entry(at=self.portal.clock(), who=tok.name if tok else "anonymous",
+                         token_id=tok.id if tok else None, role=tok.role if tok else None,
+                         method=str(scope.get("method", "")), path=str(scope["path"]),
+                         query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+                         status=status, client=client[0] if client else "")
+        await asyncio.wrap_future(self.portal.access_log.submit(e))
+
+
+def _line(e: BaseException) -> str:
+    return str(e).splitlines()[0][:300] if str(e) else ""
 
 
 Auth = Annotated[access.Token, Depends(_auth)]
@@ -228,28 +293,7 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         msg = str(e)[:300] if isinstance(e, StorageError | EvidenceError) else "internal error"
         return _err(500, msg)
 
-    @app.middleware("http")
-    async def _log(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        request.state.token = None
-        try:
-            response: Response = await call_next(request)
-        except Exception as e:  # answer without a traceback; keep the access log complete
-            log.error("portal: %s: %s", type(e).__name__, str(e).splitlines()[0][:300]
-                      if str(e) else "")
-            response = _err(500, "internal error")
-        tok: access.Token | None = request.state.token
-        path = request.url.path
-        if path.startswith("/api/"):
-            import anyio.to_thread
-
-            await anyio.to_thread.run_sync(lambda: access.log_access(
-                portal.store.engine, at=portal.clock(), who=tok.name if tok else "anonymous",
-                token_id=tok.id if tok else None, role=tok.role if tok else None,
-                method=request.method, path=path, query=str(request.url.query),
-                status=response.status_code,
-                client=request.client.host if request.client else ""))
-        return response
-
+    app.add_middleware(_AccessLogMiddleware, portal=portal)
 
     # pages ----------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -299,7 +343,8 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         from fieldwork.exceptions import apply_to_answer
 
         res = apply_to_answer(portal.store, run_query(portal.store.engine, sorted(mapped),
-                                                      when), when) if mapped else {"records": []}
+                                                      when), when, portal.register.active(when)
+                              ) if mapped else {"records": []}
         newest = {(r["connector"], r["instance"], r["snapshot"]): r for r in res["records"]}
         out = []
         for cid, title in criteria().items():
@@ -329,7 +374,7 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         from fieldwork.exceptions import apply_to_answer
 
         res = apply_to_answer(portal.store, run_query(portal.store.engine, crit, when, start),
-                              when)
+                              when, portal.register.active(when))
         return EvidenceAnswer(control=control, criteria=list(crit), **res)
 
     def _record(rid: str) -> dict[str, Any]:

@@ -9,16 +9,20 @@ so an edited, deleted or reordered entry breaks the chain and `evidence verify` 
 from __future__ import annotations
 
 import hashlib
+import queue
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, StorageError
 from storage.canonical import canonical, iso, sha256_hex
 from storage.index import GENESIS, access_log, api_tokens, writer
 
@@ -92,16 +96,21 @@ def revoke_token(engine: Engine, token_id: str, now: datetime) -> Token:
 
 
 def authenticate(engine: Engine, token: str, now: datetime) -> Token | None:
-    """The active token matching `token`, or None (unknown, expired or revoked)."""
+    """The active token matching `token`, or None (unknown, expired or revoked). Read from
+    the index on every call, so a revocation counts from the next request on."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     with engine.connect() as conn:
-        row = conn.execute(select(api_tokens).where(
-            api_tokens.c.token_sha256 == token_hash(token))).first()
+        row = conn.execute(_by_hash(), {"h": token_hash(token)}).first()
     if row is None:
         return None
     tok = _tok(row)
     return tok if tok.active(now) else None
+
+
+@cache
+def _by_hash() -> Any:
+    return select(api_tokens).where(api_tokens.c.token_sha256 == bindparam("h"))
 
 
 # access log ---------------------------------------------------------------------------
@@ -114,29 +123,142 @@ def entry_hash(row: dict[str, Any]) -> str:
     return sha256_hex(canonical({k: row[k] for k in _FIELDS}))
 
 
+def entry(*, at: datetime, who: str, token_id: str | None, role: str | None, method: str,
+          path: str, query: str, status: int, client: str) -> dict[str, Any]:
+    """One request as an access-log entry (not yet chained: no seq or hashes)."""
+    return {"at": at, "token_id": token_id, "who": who[:128], "role": role,
+            "method": method[:8], "path": path[:2000], "query": query[:2000],
+            "status": status, "client": client[:64]}
+
+
+def append_entries(engine: Engine, entries: Sequence[dict[str, Any]], *,
+                   fsync: bool = False) -> list[dict[str, Any]]:
+    """Chain `entries` after the access log's last entry and commit them in one
+    transaction; returns them with seq and hashes. With `fsync` on SQLite the commit is
+    synced to disk (synchronous=FULL) before this returns; PostgreSQL commits durably by
+    default (synchronous_commit=on)."""
+    for _ in range(5):
+        try:
+            with writer(engine).connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite and fsync:
+                    _synchronous(conn, "FULL")
+                try:
+                    with conn.begin():
+                        return _chain(conn, entries)
+                finally:
+                    if sqlite and fsync:
+                        _synchronous(conn, "NORMAL")
+        except SAIntegrityError:
+            continue  # another writer took this seq; chain onto theirs
+    raise StorageError("access log: could not append after 5 attempts")
+
+
+def _synchronous(conn: Any, level: str) -> None:
+    # outside any transaction (SQLite refuses the change inside one); the engine's
+    # connections run in driver autocommit and BEGIN explicitly, see storage/index.py
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None and dbapi.in_transaction is False
+    dbapi.execute(f"PRAGMA synchronous={level}")
+
+
+def _chain(conn: Any, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(727275)"))
+    last = conn.execute(_last_entry()).first()
+    seq, prev = (int(last.seq), str(last.entry_hash)) if last else (0, GENESIS)
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        seq += 1
+        row = {**e, "seq": seq, "prev_hash": prev}
+        row["entry_hash"] = prev = entry_hash(row)
+        rows.append(row)
+    if rows:
+        conn.execute(insert(access_log), rows)
+    return rows
+
+
+@cache
+def _last_entry() -> Any:
+    return (select(access_log.c.seq, access_log.c.entry_hash)
+            .order_by(access_log.c.seq.desc()).limit(1))
+
+
 def log_access(engine: Engine, *, at: datetime, who: str, token_id: str | None,
                role: str | None, method: str, path: str, query: str, status: int,
                client: str) -> None:
     """Append one request to the access log, chained to the previous entry."""
-    for _ in range(5):
-        try:
-            with writer(engine).begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(727275)"))
-                last = conn.execute(select(access_log.c.seq, access_log.c.entry_hash)
-                                    .order_by(access_log.c.seq.desc()).limit(1)).first()
-                seq, prev = (int(last.seq) + 1, last.entry_hash) if last else (1, GENESIS)
-                row: dict[str, Any] = {
-                    "seq": seq, "at": at, "token_id": token_id, "who": who[:128],
-                    "role": role, "method": method[:8], "path": path[:2000],
-                    "query": query[:2000], "status": status, "client": client[:64],
-                    "prev_hash": prev}
-                row["entry_hash"] = entry_hash(row)
-                conn.execute(insert(access_log).values(**row))
-                return
-        except SAIntegrityError:
-            continue  # another writer took this seq; chain onto theirs
-    raise ConfigError("access log: could not append after 5 attempts")
+    append_entries(engine, [entry(at=at, who=who, token_id=token_id, role=role,
+                                  method=method, path=path, query=query, status=status,
+                                  client=client)])
+
+
+class AccessLogWriter:
+    """Group commit for a server: requests hand their entries to one writer thread, which
+    chains every entry waiting into one transaction, syncs it to disk, then resolves each
+    request's future. A request waits for its future before it is answered, so no answer
+    leaves before its entry is durable; under load one commit (and one fsync) serves many
+    requests instead of one each."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256, fsync: bool = True) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.fsync = fsync
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[int]] | None] = \
+            queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.batches = 0
+        self.entries = 0
+
+    def submit(self, e: dict[str, Any]) -> Future[int]:
+        """Queue an entry (from `entry()`); the future gives its seq once committed."""
+        fut: Future[int] = Future()
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="access-log-writer",
+                                                daemon=True)
+                self._thread.start()
+        self._queue.put((e, fut))
+        return fut
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer thread."""
+        with self._start_lock:
+            t = self._thread
+            self._thread = None
+        if t is not None and t.is_alive():
+            self._queue.put(None)
+            t.join(30)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            batch: list[tuple[dict[str, Any], Future[int]]] = []
+            while True:
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+                if stop or len(batch) >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if not batch:
+                continue
+            try:
+                rows = append_entries(self.engine, [e for e, _ in batch], fsync=self.fsync)
+            except Exception as exc:  # each waiting request fails; the server goes on
+                for _, fut in batch:
+                    fut.set_exception(exc)
+                continue
+            self.batches += 1
+            self.entries += len(rows)
+            for (_, fut), row in zip(batch, rows, strict=True):
+                fut.set_result(int(row["seq"]))
 
 
 def iter_access(engine: Engine, batch: int = 5000) -> Iterator[dict[str, Any]]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, inspect, or_, select, text
+from sqlalchemy import Engine, and_, bindparam, func, inspect, or_, select, text
 
 from connectors.errors import ConfigError
 from storage.canonical import iso
-from storage.index import locks, records, runs, seals, series
+from storage.index import ledger_head, locks, records, runs, seals, series
 
 _DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")  # 2026-11-30 or 20261130 (ISO 8601 basic)
 
@@ -90,11 +91,12 @@ def _entry(r: Any, as_of: datetime) -> dict[str, Any]:
     return out
 
 
-def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
-          since: datetime | None = None) -> dict[str, Any]:
-    """For each series mapped to the criteria: the newest record collected at or before
-    `when` (stale when older than its max age); with `since`, also every population record
-    whose period overlaps [since, when)."""
+@cache
+def _as_of_statements() -> tuple[Any, Any, Any]:
+    """The as-of statements, built once: constructing them (the records alias, its column
+    proxies, the cache key) costs ~2 ms of Python, executing them ~0.05 ms."""
+    crit: Any = bindparam("criteria", expanding=True)
+    when = bindparam("when", type_=records.c.collected_finished_at.type)
     r2 = records.alias("r2")
     newest = (select(r2.c.seq)
               .where(r2.c.connector == series.c.connector,
@@ -103,31 +105,45 @@ def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
                      r2.c.collected_finished_at <= when)
               .order_by(r2.c.collected_finished_at.desc(), r2.c.seq.desc())
               .limit(1).correlate(series).scalar_subquery())
-    q = (select(*_COLS).select_from(series).join(records, records.c.seq == newest)
-         .where(series.c.control_id.in_(list(criteria_ids)))
-         .order_by(records.c.connector, records.c.instance, records.c.snapshot))
+    newest_q = (select(*_COLS).select_from(series).join(records, records.c.seq == newest)
+                .where(series.c.control_id.in_(crit))
+                .order_by(records.c.connector, records.c.instance, records.c.snapshot))
+    mapped_q = (select(series.c.connector, series.c.instance, series.c.snapshot)
+                .where(series.c.control_id.in_(crit)).distinct())
+    since = bindparam("since", type_=records.c.collected_finished_at.type)
+    since_slack = bindparam("since_slack", type_=records.c.collected_finished_at.type)
+    pop_q = (select(*_COLS).select_from(records).join(series, and_(
+                records.c.connector == series.c.connector,
+                records.c.instance == series.c.instance,
+                records.c.snapshot == series.c.snapshot))
+             .where(series.c.control_id.in_(crit),
+                    series.c.kind == "population",
+                    records.c.collected_finished_at <= when,
+                    records.c.collected_finished_at > since_slack,
+                    records.c.period_start < when,
+                    or_(records.c.period_end > since, records.c.period_end.is_(None)))
+             .order_by(records.c.seq))
+    return newest_q, mapped_q, pop_q
+
+
+def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
+          since: datetime | None = None) -> dict[str, Any]:
+    """For each series mapped to the criteria: the newest record collected at or before
+    `when` (stale when older than its max age); with `since`, also every population record
+    whose period overlaps [since, when)."""
+    newest_q, mapped_q, pop_q = _as_of_statements()
+    wanted = set(criteria_ids)
+    params: dict[str, Any] = {"criteria": list(criteria_ids), "when": when}
     found: dict[int, dict[str, Any]] = {}
     with engine.connect() as conn:
-        for r in conn.execute(q):
-            if set(r.controls) & set(criteria_ids):
+        for r in conn.execute(newest_q, params):
+            if set(r.controls) & wanted:
                 found[r.seq] = _entry(r, when)
-        mapped = conn.execute(select(series.c.connector, series.c.instance, series.c.snapshot)
-                              .where(series.c.control_id.in_(list(criteria_ids)))
-                              .distinct()).all()
+        mapped = conn.execute(mapped_q, params).all()
         if since is not None:
-            pop = (select(*_COLS).select_from(records).join(series, and_(
-                        records.c.connector == series.c.connector,
-                        records.c.instance == series.c.instance,
-                        records.c.snapshot == series.c.snapshot))
-                   .where(series.c.control_id.in_(list(criteria_ids)),
-                          series.c.kind == "population",
-                          records.c.collected_finished_at <= when,
-                          records.c.collected_finished_at > since - CLOCK_SLACK,
-                          records.c.period_start < when,
-                          or_(records.c.period_end > since, records.c.period_end.is_(None)))
-                   .order_by(records.c.seq))
-            for r in conn.execute(pop):
-                if set(r.controls) & set(criteria_ids):
+            for r in conn.execute(pop_q, {**params, "since": since,
+                                          "since_slack": since - CLOCK_SLACK}):
+                if set(r.controls) & wanted:
                     found[r.seq] = _entry(r, when)
     have = {(e["connector"], e["instance"], e["snapshot"]) for e in found.values()}
     missing = [{"connector": c, "instance": i, "snapshot": s}
@@ -260,6 +276,29 @@ def newest_record_of(engine: Engine, connector: str, instance: str, snapshot: st
     with engine.connect() as conn:
         row = conn.execute(q).mappings().first()
     return dict(row) if row else None
+
+
+def ledger_head_seq(engine: Engine) -> int:
+    """The ledger head's sequence number (0 for an empty ledger): one primary-key read."""
+    with engine.connect() as conn:
+        return int(conn.execute(_head_seq_statement()).scalar() or 0)
+
+
+@cache
+def _head_seq_statement() -> Any:
+    return select(ledger_head.c.seq).where(ledger_head.c.id == 1)
+
+
+def series_timeline(engine: Engine, connector: str, instance: str, snapshot: str
+                    ) -> list[tuple[datetime, int, str | None]]:
+    """Every record of one series as (collected_finished_at, seq, content_sha256), in
+    that order: newest_record_of(at) is the last entry collected at or before `at`."""
+    q = (select(records.c.collected_finished_at, records.c.seq, records.c.content_sha256)
+         .where(records.c.connector == connector, records.c.instance == instance,
+                records.c.snapshot == snapshot)
+         .order_by(records.c.collected_finished_at, records.c.seq))
+    with engine.connect() as conn:
+        return [(r[0], int(r[1]), r[2]) for r in conn.execute(q)]
 
 
 def records_of_series(engine: Engine, connector: str, instance_like: str, snapshot: str,
