@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -55,6 +56,18 @@ def build(directory: Path, n: int) -> Path:
     migrate(engine)
     engine.dispose()
     return synth.write_config(directory, url)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve(cfg: Path, port: int) -> subprocess.Popen[bytes]:
@@ -136,7 +149,7 @@ def main() -> int:
     ap.add_argument("--dir", default="/tmp/benchout/portal")
     ap.add_argument("--clients", default="1,10,50")
     ap.add_argument("--per-client", type=int, default=200)
-    ap.add_argument("--port", type=int, default=18443)
+    ap.add_argument("--port", type=int, default=0, help="0: a free port")
     ap.add_argument("--chromium", action="store_true")
     args = ap.parse_args()
     cfg = build(Path(args.dir) / f"store_{args.records}", args.records)
@@ -147,15 +160,19 @@ def main() -> int:
     n_runs = args.records // synth.N_SERIES
     span = (synth.T0, synth.T0 + synth.RUN_EVERY * n_runs + timedelta(days=7))
     print(f"machine: {json.dumps(synth.machine())}; load average {synth.loadavg()}")
-    proc = serve(cfg, args.port)
-    base = f"http://127.0.0.1:{args.port}"
+    port = args.port or free_port()
+    proc = serve(cfg, port)
+    base = f"http://127.0.0.1:{port}"
     try:
         load_test(base, token, 2, 20, span, 0)  # warm-up
         for c in (int(x) for x in args.clients.split(",")):
+            cpu0 = cpu_seconds(proc.pid)
             r = load_test(base, token, c, args.per_client, span, c)
+            server_ms = (cpu_seconds(proc.pid) - cpu0) / r["requests"] * 1000
             print(f"{c:>3} clients: {r['requests']} requests, {r['errors']} errors, "
                   f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
-                  f"p99 {r['p99_ms']:.1f} ms; load average {synth.loadavg()}", flush=True)
+                  f"p99 {r['p99_ms']:.1f} ms; server CPU {server_ms:.1f} ms/request; "
+                  f"load average {synth.loadavg()}", flush=True)
         if args.chromium:
             print(f"first paint of the control list in Chromium: "
                   f"{first_paint(base, token) * 1000:.0f} ms", flush=True)
