@@ -406,7 +406,7 @@ class Collector:
             # the run's summary as this snapshot's failure; the run goes on and is finished
             out.status, out.error = "failed", redact_text(f"evidence not stored: {e}")
             log.error("%s %s: %s", inst.key, spec.name, out.error)
-            return "failed"
+            return "failed", period_end
         with self._lock:
             self._written[run_id].append(int(stored["seq"]))
         out.record_ids.append(stored["id"])
