@@ -71,18 +71,33 @@ def ahead_windows(engine: Engine, rows: Sequence[Mapping[str, Any]], now: dateti
 
 
 def holes(span: tuple[datetime, datetime], rows: Sequence[Mapping[str, Any]],
-          ahead: Mapping[str, str]) -> list[tuple[datetime, datetime, str]]:
-    """The parts of `span` no trusted complete window covers, each with why."""
+          ahead: Mapping[str, str], known: Sequence[tuple[datetime, datetime, str]] = ()
+          ) -> list[tuple[datetime, datetime, str]]:
+    """The parts of `span` no trusted complete window covers, each with why; the parts of
+    them in a `known` span (e.g. one the source no longer keeps) with that span's reason."""
     trusted = [(r["period_start"], r["period_end"]) for r in rows
                if str(r["id"]) not in ahead and r["period_start"] is not None
                and r["period_end"] is not None]
     out = []
-    for a, b in subtract(span, trusted):
+    for x, y in subtract(span, trusted):
+        told = [(max(x, a), min(y, b), why) for a, b, why in known if a < y and b > x]
+        out += told
+        for a, b in subtract((x, y), [(a, b) for a, b, _ in told]):
+            out += _explained(a, b, [r for r in rows if str(r["id"]) in ahead], ahead)
+    return sorted(out)
+
+
+def _explained(a: datetime, b: datetime, rows: Sequence[Mapping[str, Any]],
+               ahead: Mapping[str, str]) -> list[tuple[datetime, datetime, str]]:
+    """[a, b) split into the parts no window covers and those only ahead windows cover."""
+    bare = subtract((a, b), [(r["period_start"], r["period_end"]) for r in rows])
+    out = [(x, y, "no complete window") for x, y in bare]
+    for x, y in subtract((a, b), bare):
         why = [f"{iso(r['period_start'])}..{iso(r['period_end'])} (record {r['id']}): "
-               f"{ahead[str(r['id'])]}" for r in rows if str(r["id"]) in ahead
-               and r["period_start"] < b and r["period_end"] > a]
-        out.append((a, b, "only windows collected while a clock was ahead cover it: "
-                    + "; ".join(why) if why else "no complete window"))
+               f"{ahead[str(r['id'])]}" for r in rows
+               if r["period_start"] < y and r["period_end"] > x]
+        out.append((x, y, "only windows collected while a clock was ahead cover it: "
+                    + "; ".join(why)))
     return out
 
 
@@ -120,26 +135,29 @@ def series_windows(engine: Engine, connector: str, instance: str, snapshot: str
 
 
 def resume_point(engine: Engine, connector: str, instance: str, snapshot: str,
-                 now: datetime, lookback: timedelta) -> tuple[datetime, list[str]]:
+                 now: datetime, lookback: timedelta,
+                 settled: Sequence[tuple[datetime, datetime]] = ()
+                 ) -> tuple[datetime, list[str]]:
     """Where a series' next window starts, and warnings for the run.
 
-    After the end of its last trusted window; but where a window collected while a clock
+    After the end of its last trusted window (or `settled` span: one never to be collected,
+    such as a span the source no longer keeps); but where a window collected while a clock
     was ahead leaves a hole, from the start of that hole (never before `now - lookback`), so
     it is collected again rather than skipped."""
     rows = series_windows(engine, connector, instance, snapshot)
     floor = now - lookback
-    if not rows:
+    if not rows and not settled:
         return floor, []
     ahead = ahead_windows(engine, rows, now)
     trusted = [r for r in rows if str(r["id"]) not in ahead]
-    mark = max((r["period_end"] for r in trusted), default=None)
+    mark = max([r["period_end"] for r in trusted] + [b for _, b in settled], default=None)
     start = mark if mark is not None else floor
     notes: list[str] = []
-    newest = max(r["period_end"] for r in rows)
+    newest = max((r["period_end"] for r in rows), default=start)
     if newest > now + CLOCK_TOLERANCE:
         notes.append(f"the watermark {iso(newest)} is ahead of now ({iso(now)}) by "
                      f"{span_text(newest - now)}")
-    covered = [(r["period_start"], r["period_end"]) for r in trusted]
+    covered = [(r["period_start"], r["period_end"]) for r in trusted] + list(settled)
     open_, first = [], None
     for r in rows:
         left = subtract((r["period_start"], r["period_end"]), covered) \

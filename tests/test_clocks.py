@@ -20,6 +20,8 @@ from azure.core import PipelineClient
 from azure.core.rest import HttpRequest
 from botocore.config import Config as BotoConfig
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 from sqlalchemy import select
 
 from collector.cli import cli
@@ -39,6 +41,7 @@ from simulators.faults import Served
 from storage.canonical import iso
 from storage.index import runs
 from storage.store import EvidenceStore
+from storage.windows import holes, resume_point
 from tests.clock import Clock
 from tests.listapi import ListApi
 
@@ -412,3 +415,66 @@ def test_cloudtrail_two_days_ahead_then_fixed_leaves_no_hole(
             f"123456789012:{e.event_id}" for e in made if since <= e.event_time < here.t)
     finally:
         front.stop()
+
+
+# --- holes, against a minute-by-minute oracle ------------------------------------------------
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _m(i: int) -> datetime:
+    return BASE + timedelta(minutes=i)
+
+
+@settings(max_examples=300, deadline=None)
+@given(windows=hs.lists(hs.tuples(hs.integers(0, 90), hs.integers(1, 30), hs.booleans()),
+                        max_size=8),
+       known=hs.lists(hs.tuples(hs.integers(0, 15), hs.integers(1, 15)), max_size=3),
+       span=hs.tuples(hs.integers(0, 60), hs.integers(1, 80)))
+def test_every_minute_of_a_hole_is_named_with_the_right_reason(
+        windows: list[tuple[int, int, bool]], known: list[tuple[int, int]],
+        span: tuple[int, int]) -> None:
+    """Each minute of the period is in a hole exactly when no trusted window covers it; its
+    reason is the known span's, else the ahead windows', else "no complete window"; holes
+    are disjoint, ordered and inside the period."""
+    rows = [{"id": f"r{k}", "period_start": _m(a), "period_end": _m(a + n)}
+            for k, (a, n, _) in enumerate(windows)]
+    ahead = {f"r{k}": "ahead" for k, (_, _, bad) in enumerate(windows) if bad}
+    told, at = [], 0
+    for j, (gap, n) in enumerate(known):  # disjoint by construction
+        told.append((_m(at + gap), _m(at + gap + n), f"known {j}"))
+        at += gap + n
+    lo, hi = span[0], span[0] + span[1]
+    got = holes((_m(lo), _m(hi)), rows, ahead, told)
+    for (a, b, _), (c, _, _) in itertools.pairwise(got):
+        assert a < b <= c
+    assert all(_m(lo) <= a and b <= _m(hi) for a, b, _ in got)
+    for i in range(lo, hi):
+        inside = [w for w in got if w[0] <= _m(i) < w[1]]
+        trusted = any(a <= i < a + n for a, n, bad in windows if not bad)
+        assert len(inside) == (0 if trusted else 1), (i, got)
+        if trusted:
+            continue
+        why = inside[0][2]
+        k = [r for a, b, r in told if a <= _m(i) < b]
+        if k:
+            assert why == k[0]
+        elif any(a <= i < a + n for a, n, bad in windows if bad):
+            assert why.startswith("only windows collected while a clock was ahead")
+        else:
+            assert why == "no complete window"
+
+
+def test_a_settled_span_moves_the_start_but_covers_no_hole(
+        config_file: Callable[..., Path]) -> None:
+    """A span the series will never collect (e.g. past the source's retention) counts as
+    done for where the next window starts, and a hole over it carries its own reason."""
+    st = EvidenceStore.open(load(config_file()))
+    now = SOURCE_T
+    gone = (now - timedelta(days=3), now - timedelta(days=1))
+    assert resume_point(st.engine, "synthetic", "one", "events", now, timedelta(days=3)) == \
+        (now - timedelta(days=3), [])
+    assert resume_point(st.engine, "synthetic", "one", "events", now, timedelta(days=3),
+                        settled=[gone]) == (gone[1], [])
+    assert holes((gone[0], now), [], {}, [(*gone, "past retention")]) == [
+        (gone[0], gone[1], "past retention"), (gone[1], now, "no complete window")]
