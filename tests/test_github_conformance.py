@@ -31,7 +31,7 @@ class TestGitHubConformance(Conformance):
         sim = github_sim
 
         def inject(kind: FaultKind, snapshot: str, operation: str) -> None:
-            path = operation.split(" ", 1)[1]
+            path = operation.split(" ", 1)[1].removeprefix("/api/v3")  # the simulator's prefix
             if kind == "denied":
                 sim.inject(Fault(status=403, path=path, times=None,
                                  message="Resource not accessible by personal access token"))

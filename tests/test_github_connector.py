@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -128,8 +129,10 @@ def test_merger_falls_back_to_the_pull_when_activity_lacks_it(
         by = {ch["number"]: ch for ch in res.content["changes"]}
         assert by[2]["merged_by"] == gone["merged_by"] and by[2]["merged_by_source"] == "pull"
         assert by[1]["merged_by_source"] == "activity"
-        calls = [c for c in ipe.to_json()["calls"] if c["operation"].endswith("/pulls/{n}")]
-        assert [c["pages"] for c in calls] == [1]
+        calls = [c for c in ipe.to_json()["calls"]
+                 if re.fullmatch(r"GET /repos/acme/service-0/pulls/\d+", c["operation"])]
+        assert [(c["operation"], c["pages"]) for c in calls] == [
+            ("GET /repos/acme/service-0/pulls/2", 1)]
 
 
 def test_window_edges_are_half_open(seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,6 +224,43 @@ def test_secondary_rate_limit_waits_retry_after_then_completes(
     assert clock.slept[len(before):] == [7.0]
     assert ipe.retries == 1 and ipe.pagination_exhausted and res.content["organizations"][0][
         "owners"]
+
+
+def test_secondary_rate_limit_without_retry_after_waits_a_minute(
+        seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 403 whose message names a secondary rate limit, with neither retry-after nor a spent
+    primary limit, is waited out for a minute (GitHub's documented minimum) and retried; a
+    plain 403 is not retried."""
+    sim, _, clock = seeded
+    sim.inject(Fault(status=403, message="You have exceeded a secondary rate limit.",
+                     path="/orgs/acme/outside_collaborators", times=1))
+    before = list(clock.slept)
+    res, ipe = run(connector(sim, clock, monkeypatch), "org_settings")
+    assert clock.slept[len(before):] == [60.0]
+    retried = [c for c in ipe.to_json()["calls"] if c.get("retries")]
+    assert [(c["operation"], c["retries"], c["status"]) for c in retried] == [
+        ("GET /api/v3/orgs/acme/outside_collaborators", 1, 200)]
+    assert res.content["organizations"][0]["outside_collaborators"]
+
+
+def test_provenance_has_the_kits_form(seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every exchange is one provenance call in the kit's form (operation, parameters,
+    status, pages folded, items, GitHub's total), with no credential anywhere."""
+    sim, summary, clock = seeded
+    c = connector(sim, clock, monkeypatch, repositories=["service-1"], per_page=5,
+                  direct_pushes=False)
+    res, ipe = run(c, "merged_changes", summary.start, summary.end)
+    calls = {x["operation"]: x for x in ipe.to_json()["calls"]}
+    pulls = calls["GET /api/v3/repos/acme/service-1/pulls"]
+    assert pulls["pages"] > 1 and pulls["status"] == 200 and pulls["params"] == {
+        "state": "closed", "base": "main", "sort": "updated", "direction": "desc",
+        "per_page": "5"}
+    search = calls["GET /api/v3/search/issues"]
+    assert search["total"] == res.content["repositories"][0]["api_total"]
+    n = res.content["changes"][0]["number"]
+    reviews = calls[f"GET /api/v3/repos/acme/service-1/pulls/{n}/reviews"]
+    assert reviews["items"] == len(res.content["changes"][0]["reviews"])
+    assert TOKEN not in json.dumps(ipe.to_json())
 
 
 def test_primary_rate_limit_beyond_budget_ends_partial(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -338,7 +378,7 @@ def test_a_page_failing_after_retries_cuts_the_population_short(
         res, ipe = run(c, "merged_changes", summary.start, summary.end)
     finally:
         sim.clear_faults()
-    assert not ipe.pagination_exhausted and "cut short" in ipe.errors[0]
+    assert not ipe.pagination_exhausted and "stopped after 1 page(s)" in ipe.errors[0]
     repo = res.content["repositories"][0]
     assert 0 < repo["fetched"] < repo["api_total"]
     spec = GitHubConnector.snapshots()["merged_changes"]

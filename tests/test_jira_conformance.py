@@ -26,7 +26,9 @@ def sim() -> Iterator[JiraSimulator]:
 
 
 def _path(operation: str) -> str:
-    return operation.split(" ", 1)[1].split("{key}")[0]
+    """The path prefix a fault covers: per-issue calls fault on every issue."""
+    path = operation.split(" ", 1)[1]
+    return path.split("/issue/")[0] + "/issue/" if "/issue/" in path else path
 
 
 class TestJiraConformance(Conformance):
@@ -37,13 +39,13 @@ class TestJiraConformance(Conformance):
         monkeypatch.setenv("JIRA_CONFORMANCE_TOKEN", sim.api_token)
 
         def inject(kind: FaultKind, snapshot: str, operation: str) -> None:
-            path = _path(operation)
+            path = operation.split(" ", 1)[1]
             if kind == "denied":
                 sim.inject(Fault(403, path=path, times=-1))
             elif kind == "throttled":
                 sim.inject(Fault(429, path=path, retry_after=1, times=1))
             else:
-                sim.inject(Fault(500, path=path, after=1, times=-1))
+                sim.inject(Fault(500, path=_path(operation), after=1, times=-1))
 
         def clear() -> None:
             sim.faults.clear()

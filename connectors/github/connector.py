@@ -24,7 +24,7 @@ from connectors.errors import AuthError, ConfigError, ConnectorError, Permission
 from connectors.github import assess as A
 from connectors.github import examples as X
 from connectors.github import schemas as S
-from connectors.github.client import Api, ClientFactory, RateLimited, WaitBudget, default_factory
+from connectors.github.client import Api, ClientFactory, RateLimited, default_factory
 from connectors.github.config import GitHubConfig
 from connectors.github.permissions import permission_document
 
@@ -57,28 +57,19 @@ class GitHubConnector(Connector):
         self.cfg: GitHubConfig = config
         self._sleep = sleep
         self._clock = clock
-        self._local = threading.local()
-        self._clients: list[Any] = []
-        self._clients_lock = threading.Lock()
+        self._apis: list[Api] = []
+        self._apis_lock = threading.Lock()
 
     @classmethod
     def permission_document(cls) -> str:
         """The read-only fine-grained token / GitHub App permissions, per snapshot."""
         return permission_document({n: s.permissions for n, s in cls.snapshots().items()})
 
-    def _client(self) -> Any:
-        # PyGithub's connection keeps per-request state: one client per thread.
-        gh = getattr(self._local, "gh", None)
-        if gh is None:
-            gh = self.factory(self.cfg)
-            self._local.gh = gh
-            with self._clients_lock:
-                self._clients.append(gh)
-        return gh
-
     def _api(self, ipe: Provenance) -> Api:
-        api = Api(self._client, self.cfg, ipe, sleep=self._sleep, clock=self._clock,
-                  budget=WaitBudget(self.cfg.rate_limit_wait_seconds))
+        """This snapshot's GitHub access: its own recorder, retrier and wait budget."""
+        api = Api(self.factory, self.cfg, ipe, sleep=self._sleep, clock=self._clock)
+        with self._apis_lock:
+            self._apis.append(api)
         ipe.source = f"{self.cfg.base_url} orgs={','.join(self.cfg.organizations)}"
         ipe.principal = self._principal(api)
         return api
@@ -90,11 +81,10 @@ class GitHubConnector(Connector):
         return f"user {me.get('login')}"
 
     def close(self) -> None:
-        with self._clients_lock:
-            clients, self._clients = self._clients, []
-        self._local = threading.local()
-        for gh in clients:
-            gh.close()
+        with self._apis_lock:
+            apis, self._apis = self._apis, []
+        for api in apis:
+            api.close()
 
     def check(self) -> CheckResult:
         """Who the credential is, each organization readable, and which permission is missing."""
@@ -126,24 +116,10 @@ class GitHubConnector(Connector):
     def _repos(self, api: Api, ctx: SnapshotContext) -> Iterator[tuple[str, Json]]:
         """In-scope repositories of every organization, sorted by full name."""
         for org in self.cfg.organizations:
-            found = []
-            pages_read = 0
-            try:
-                for page in api.pages(f"/orgs/{_q(org)}/repos", {"type": "all"}, target=org):
-                    pages_read += 1
-                    for r in page:
-                        if r.get("archived") and not self.cfg.include_archived:
-                            continue
-                        if self.cfg.in_scope(org, r["name"]):
-                            found.append(r)
-            except (AuthError, PermissionDenied, RateLimited):
-                raise
-            except ConnectorError as e:
-                if not pages_read:
-                    raise
-                # A later page failed after its retries: keep what was read, say it is short.
-                ctx.ipe.cut_short(f"{org}: repository list cut short after {pages_read} "
-                                  f"page(s): {e}")
+            # A later page failing after its retries keeps what was read (cut short).
+            found = [r for r in api.all(f"/orgs/{_q(org)}/repos", {"type": "all"})
+                     if (self.cfg.include_archived or not r.get("archived"))
+                     and self.cfg.in_scope(org, r["name"])]
             if isinstance(self.cfg.repositories, list):
                 names = {r["name"] for r in found}
                 for want in self.cfg.repositories:
@@ -156,24 +132,6 @@ class GitHubConnector(Connector):
                 yield org, r
 
     # --- org_settings --------------------------------------------------------------------------
-
-    def _drain(self, api: Api, ctx: SnapshotContext, path: str,
-               params: dict[str, Any] | None, target: str) -> list[Json]:
-        """Every item of a list; a later page failing after its retries keeps what was read
-        and marks the record cut short."""
-        out: list[Json] = []
-        pages = 0
-        try:
-            for page in api.pages(path, params, target=target):
-                pages += 1
-                out.extend(page)
-        except (AuthError, PermissionDenied, RateLimited):
-            raise
-        except ConnectorError as e:
-            if not pages:
-                raise
-            ctx.ipe.cut_short(f"{path} cut short after {pages} page(s): {e}")
-        return out
 
     @snapshot(controls=["CC6.1", "CC6.2", "CC6.3"], max_age=DAY,
               permissions=["organization:members:read", "organization:administration:read"],
@@ -189,17 +147,17 @@ class GitHubConnector(Connector):
         failures: list[ConnectorError] = []
         for org in self.cfg.organizations:
             try:
-                o = api.get(f"/orgs/{_q(org)}", target=org)
-                owners = sorted(m["login"] for m in self._drain(
-                    api, ctx, f"/orgs/{_q(org)}/members", {"role": "admin"}, org))
-                members = sorted(m["login"] for m in self._drain(
-                    api, ctx, f"/orgs/{_q(org)}/members", {"role": "all"}, org))
-                outside = sorted(m["login"] for m in self._drain(
-                    api, ctx, f"/orgs/{_q(org)}/outside_collaborators", None, org))
+                o = api.get(f"/orgs/{_q(org)}")
+                owners = sorted(m["login"] for m in api.all(f"/orgs/{_q(org)}/members",
+                                                             {"role": "admin"}))
+                members = sorted(m["login"] for m in api.all(f"/orgs/{_q(org)}/members",
+                                                              {"role": "all"}))
+                outside = sorted(m["login"] for m in api.all(
+                    f"/orgs/{_q(org)}/outside_collaborators"))
                 no2fa: list[str] | None
                 try:
-                    no2fa = sorted(m["login"] for m in self._drain(
-                        api, ctx, f"/orgs/{_q(org)}/members", {"filter": "2fa_disabled"}, org))
+                    no2fa = sorted(m["login"] for m in api.all(
+                        f"/orgs/{_q(org)}/members", {"filter": "2fa_disabled"}))
                 except ConnectorError as e:
                     if isinstance(e, RateLimited):
                         raise
@@ -233,16 +191,15 @@ class GitHubConnector(Connector):
         out: Json = {"full_name": full, "branch": branch, "private": repo.get("private")}
         # A 403 here means Administration: read is missing: the snapshot fails naming it,
         # rather than judging protection without the classic half.
-        classic = api.get(f"{base}/branches/{_q(branch)}/protection", target=full,
+        classic = api.get(f"{base}/branches/{_q(branch)}/protection",
                           absent=("Branch not protected",))
-        rules = api.all(f"{base}/rules/branches/{_q(branch)}", target=full)
-        listed = api.all(f"{base}/rulesets", {"includes_parents": "true"}, target=full)
+        rules = api.all(f"{base}/rules/branches/{_q(branch)}")
+        listed = api.all(f"{base}/rulesets", {"includes_parents": "true"})
         ids = sorted({int(r["ruleset_id"]) for r in rules if r.get("ruleset_id") is not None}
                      | {int(r["id"]) for r in listed})
         for rid in ids:
             if rid not in cache:
-                cache[rid] = api.get(f"{base}/rulesets/{rid}", {"includes_parents": "true"},
-                                     target=full)
+                cache[rid] = api.get(f"{base}/rulesets/{rid}", {"includes_parents": "true"})
         rulesets = {rid: cache[rid] for rid in ids}
         out["classic"] = classic
         out["rules"] = rules
@@ -333,7 +290,7 @@ class GitHubConnector(Connector):
         last = end - timedelta(seconds=1)
         q = (f"is:pr is:merged repo:{full} base:{branch} "
              f"merged:{start.strftime('%Y-%m-%dT%H:%M:%SZ')}..{last.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        found = api.get("/search/issues", {"q": q, "per_page": 1}, target=full)
+        found = api.get("/search/issues", {"q": q, "per_page": 1})
         summary["api_total"] = int(found.get("total_count", 0))
         summary["api_total_query"] = q
         if found.get("incomplete_results"):
@@ -341,11 +298,11 @@ class GitHubConnector(Connector):
         ctx.ipe.api_total(f"{full}:merged_pull_requests", summary["api_total"])
         merged: list[Json] = []
         params = {"state": "closed", "base": branch, "sort": "updated", "direction": "desc"}
-        pages = api.pages(f"/repos/{full}/pulls", params, target=full)
-        pages_read = 0
+        # A later page failing after its retries keeps what was read (the kit cuts the
+        # record short); the first raises.
+        pages = api.pages(f"/repos/{full}/pulls", params)
         try:
             for page in pages:
-                pages_read += 1
                 stop = False
                 for p in page:
                     # Sorted by update time: once updated before the window, so was every
@@ -359,14 +316,6 @@ class GitHubConnector(Connector):
                         merged.append(p)
                 if stop:
                     break
-        except (AuthError, PermissionDenied, RateLimited):
-            raise
-        except ConnectorError as e:
-            if not pages_read:
-                raise
-            ctx.ipe.cut_short(f"{full}: pull request list cut short after {pages_read} "
-                              f"page(s): {e}")
-            summary["error"] = f"pull request list cut short: {e}"
         finally:
             pages.close()
         summary["fetched"] = len(merged)
@@ -410,7 +359,7 @@ class GitHubConnector(Connector):
                    "ticket_keys": A.ticket_keys(p.get("title"), p["head"].get("ref"),
                                                 self.cfg.ticket_projects)}
         try:
-            reviews = api.all(f"/repos/{full}/pulls/{n}/reviews", target=full, aggregate=True)
+            reviews = api.all(f"/repos/{full}/pulls/{n}/reviews")
             c["reviews"] = [{"id": r.get("id"), "reviewer": _user(r.get("user")),
                              "state": r.get("state"), "submitted_at": r.get("submitted_at"),
                              "commit_id": r.get("commit_id")} for r in reviews]
@@ -426,7 +375,7 @@ class GitHubConnector(Connector):
                 c["merged_by"], c["merged_by_source"] = mergers[sha], "activity"
             else:
                 try:
-                    detail = api.get(f"/repos/{full}/pulls/{n}", target=full, aggregate=True)
+                    detail = api.get(f"/repos/{full}/pulls/{n}")
                     c["merged_by"] = _user(detail.get("merged_by"))
                     c["merged_by_source"] = "pull"
                 except RateLimited:
@@ -441,15 +390,14 @@ class GitHubConnector(Connector):
         """The latest result of each required context, from check runs and commit statuses."""
         results: dict[str, str | None] = {ctx: None for ctx in required}
         runs = api.all(f"/repos/{full}/commits/{sha}/check-runs", {"filter": "latest"},
-                       target=full, aggregate=True, key="check_runs")
+                       key="check_runs")
         for run in sorted(runs, key=lambda r: int(r.get("id") or 0)):
             if run.get("name") in results:
                 results[run["name"]] = (run.get("conclusion") if run.get("status") == "completed"
                                         else run.get("status"))
         missing = [k for k, v in results.items() if v is None]
         if missing:
-            st = api.get(f"/repos/{full}/commits/{sha}/status", {"per_page": 100}, target=full,
-                         aggregate=True)
+            st = api.get(f"/repos/{full}/commits/{sha}/status", {"per_page": 100})
             for s in st.get("statuses", []):
                 if s.get("context") in missing:
                     results[s["context"]] = s.get("state")
@@ -469,7 +417,7 @@ class GitHubConnector(Connector):
             period = "year"
         params = {"ref": f"refs/heads/{branch}", "time_period": period, "direction": "desc"}
         out: list[Json] = []
-        pages = api.pages(f"/repos/{full}/activity", params, target=full)
+        pages = api.pages(f"/repos/{full}/activity", params)
         try:
             for page in pages:
                 older = False

@@ -51,6 +51,8 @@ def permission_for(path: str) -> str | None:
     p = path.split("?", 1)[0]
     if p.startswith("GET "):
         p = p[4:]
+    if p.startswith("/api/v3/"):  # Enterprise Server's REST root
+        p = p[len("/api/v3"):]
     if p in ("/user", "/rate_limit") or p.startswith("/app"):
         return None
     if p.startswith("/orgs/"):

@@ -12,16 +12,17 @@ used as Atlassian documents the API, worked around where it differs:
   `/issue/{key}/changelog` (which Server/DC does not have; it embeds everything);
 - JQL dates are minutes in the caller's profile time zone: the window is widened to whole
   minutes (plus an hour for DST) in that zone and then cut exactly on our side;
-- the SDK's own retries sleep twice the `Retry-After`: they are off (`max_retries=0`), and a
-  429 / 503 is waited out here, honouring `Retry-After`, up to `rate_limit_wait_seconds`;
-  beyond that the window is recorded as partial;
+- the SDK's own retries sleep twice the `Retry-After`: they are off (`max_retries=0`); the
+  connector kit's recording adapter sits on the SDK's session instead (`record_session`):
+  every exchange lands in the provenance in the kit's form (pages folded, retries counted,
+  Jira's `total` kept), and a 429 / 5xx is retried per call, honouring `Retry-After`, within
+  `rate_limit_wait_seconds` for the run; beyond that the window is recorded as partial;
 - `JIRAError`'s text includes the request headers (the credential): it is never printed.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,13 +49,14 @@ from connectors.errors import (
 )
 from connectors.jira.assess import assess_change_tickets, change_ticket_items, user_id
 from connectors.jira.config import JiraConfig
+from connectors.kit import CallRecorder, Retrier, RetryPolicy, paginate
+from connectors.kit.http import new_retrier, record_session
 from connectors.secrets import resolve_secret
 
 if TYPE_CHECKING:  # the SDK is imported when a client is made
     from jira import JIRA
 
 Kind = Literal["cloud", "datacenter"]
-_COUNT = threading.Lock()
 ClientFactory = Callable[[JiraConfig, Kind | None], "JIRA"]
 FIELDS = ["summary", "status", "assignee", "issuetype", "project", "created", "updated",
           "resolutiondate"]
@@ -90,21 +92,21 @@ EXAMPLE = {
 
 
 def make_client(cfg: JiraConfig, kind: Kind | None) -> JIRA:
-    """A jira SDK client for one credential (None: anonymous); serverInfo is read first."""
+    """A jira SDK client for one credential (None: anonymous). It makes no request: the
+    connector reads serverInfo once the kit's recording adapter is on its session."""
     from jira import JIRA
 
     opts: dict[str, Any] = {"verify": cfg.verify_tls, "check_update": False}
+    common: dict[str, Any] = {"server": cfg.url, "options": opts, "max_retries": 0,
+                              "logging": False, "timeout": cfg.timeout_seconds,
+                              "get_server_info": False}
     if kind is None:
-        return JIRA(server=cfg.url, options=opts, max_retries=0, logging=False,
-                    timeout=cfg.timeout_seconds)
+        return JIRA(**common)
     if kind == "cloud":
         assert cfg.email is not None and cfg.api_token is not None
-        return JIRA(server=cfg.url, options=opts, max_retries=0, logging=False,
-                    timeout=cfg.timeout_seconds,
-                    basic_auth=(cfg.email, resolve_secret(cfg.api_token)))
+        return JIRA(**common, basic_auth=(cfg.email, resolve_secret(cfg.api_token)))
     assert cfg.pat is not None
-    return JIRA(server=cfg.url, options=opts, max_retries=0, logging=False,
-                timeout=cfg.timeout_seconds, token_auth=resolve_secret(cfg.pat))
+    return JIRA(**common, token_auth=resolve_secret(cfg.pat))
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,15 @@ class JiraFactory:
 
 
 class _GaveUp(Exception):
-    """Rate limited for longer than the configured wait."""
+    """A call still failing after the kit's retries (or rate limited past the budget)."""
+
+
+@dataclass
+class _Wire:
+    """One snapshot run's recording and retrying, shared by its threads' clients."""
+
+    recorder: CallRecorder
+    retrier: Retrier[Any]
 
 
 def _retry_after(e: Any) -> float | None:
@@ -215,43 +225,51 @@ class JiraConnector(Connector):
     def _sleep(self, s: float) -> None:
         (self.factory.sleep if isinstance(self.factory, JiraFactory) else time.sleep)(s)
 
-    def _connect(self, ipe: Provenance | None) -> _Session:
+    def _wire(self, ipe: Provenance) -> _Wire:
+        policy = RetryPolicy(max_attempts=4, budget_seconds=self.cfg.rate_limit_wait_seconds)
+        return _Wire(CallRecorder(ipe), new_retrier(policy, sleep=self._sleep))
+
+    def _connect(self, wire: _Wire | None) -> _Session:
         """serverInfo with the first credential; the other one when the site is the other
         deployment type; then `myself` for the principal and its profile time zone."""
         kinds = self.cfg.credentials()
         kind = kinds[0]
-        client = self._new(kind, ipe)
+        client = self._new(kind, wire)
         deployment = str(client.deploymentType or "Server")
         wanted: Kind = "cloud" if deployment == "Cloud" else "datacenter"
         if wanted != kind and wanted in kinds:
             _close(client)
             kind = wanted
-            client = self._new(kind, ipe)
+            client = self._new(kind, wire)
         try:
             me = client.myself()
         except Exception as e:
             _close(client)
             raise map_error(e, "GET /rest/api/2/myself", kind) from None
-        if ipe:
-            ipe.call("GET /rest/api/2/myself")
         try:
             tz = ZoneInfo(str(me.get("timeZone") or "UTC"))
         except (ZoneInfoNotFoundError, ValueError):
             tz = ZoneInfo("UTC")
         return _Session(client, kind, deployment, me, tz)
 
-    def _new(self, kind: Kind | None, ipe: Provenance | None) -> JIRA:
+    def _new(self, kind: Kind | None, wire: _Wire | None) -> JIRA:
+        """A client for `kind` whose session records and retries through the kit (when a
+        snapshot runs), with serverInfo read as the SDK would (deployment type, version)."""
         try:
             client = self._factory()(self.cfg, kind)
         except ConnectorError:
             raise
         except Exception as e:
-            if ipe:
-                ipe.call("GET /rest/api/2/serverInfo", ok=False, error=_message(e))
             raise map_error(e, "GET /rest/api/2/serverInfo", kind) from None
-        if ipe:
-            ipe.call("GET /rest/api/2/serverInfo",
-                     {"deploymentType": client.deploymentType, "credential": kind})
+        if wire is not None:
+            record_session(client._session, wire.recorder, wire.retrier, target=self.cfg.url)
+        try:
+            si = client.server_info()
+        except Exception as e:
+            _close(client)
+            raise map_error(e, "GET /rest/api/2/serverInfo", kind) from None
+        client.deploymentType = si.get("deploymentType")
+        client._version = tuple(si.get("versionNumbers") or (0, 0, 0))
         return client
 
     @staticmethod
@@ -320,7 +338,7 @@ class JiraConnector(Connector):
         if ctx.period_start is None or ctx.period_end is None:
             raise ConnectorError("change_tickets is a population: it needs a window")
         ipe = ctx.ipe
-        s = self._connect(ipe)
+        s = self._connect(self._wire(ipe))
         try:
             ipe.principal = self._principal(s)
             ipe.source = f"{self.cfg.url} ({s.deployment})"
@@ -334,34 +352,22 @@ class JiraConnector(Connector):
         f = cfg.period_field
         lo, hi = jql_bounds(ctx.period_start, ctx.period_end, s.tz)
         jql = f'({cfg.jql}) AND {f} >= "{lo}" AND {f} < "{hi}" ORDER BY created ASC, key ASC'
-        deadline = time.monotonic() + cfg.rate_limit_wait_seconds
         tickets: dict[str, dict[str, Any]] = {}
         fetched = 0
-        search = ipe.call("GET /rest/api/2/search" if s.kind == "datacenter"
-                          else "GET /rest/api/2/search/jql",
-                          {"jql": jql, "fields": FIELDS, "expand": "changelog",
-                           "maxResults": cfg.page_size}, pages=0, items=0)
-        changelog = ipe.call("GET /rest/api/2/issue/{key}/changelog", {"maxResults": 100},
-                             pages=0, items=0)
-        links = ipe.call("GET /rest/api/2/issue/{key}/remotelink", pages=0, items=0)
         try:
             with ThreadPoolExecutor(max_workers=cfg.workers,
                                     thread_name_prefix="jira-ticket") as pool:
-                for page in self._pages(s, jql, search, deadline, ipe):
+                for page in self._pages(s, jql, ipe):
                     fetched += len(page)
                     wanted = [i for i in page if _in_window(i, f, ctx.period_start,
                                                             ctx.period_end)]
                     # per-ticket calls (remote links, long changelogs) overlap, bounded
-                    for t in pool.map(lambda i: self._ticket(s, i, changelog, links,
-                                                             deadline, ipe), wanted):
+                    for t in pool.map(lambda i: self._ticket(s, i, ipe), wanted):
                         if t["key"] in tickets:
                             ipe.error(f"{t['key']} was returned twice while paging")
                         tickets[t["key"]] = t
         except _GaveUp as e:
             ipe.cut_short(str(e))
-        search.items = fetched
-        if changelog.pages == 0:
-            ipe.calls.remove(changelog)
         content = {
             "site": cfg.url, "deployment": s.deployment, "jql": jql, "base_jql": cfg.jql,
             "period_field": f, "time_zone": str(s.tz), "approved_statuses":
@@ -372,92 +378,79 @@ class JiraConnector(Connector):
             "tickets": [tickets[k] for k in sorted(tickets, key=_key_order)]}
         return SnapshotResult(content, len(tickets))
 
-    def _get(self, what: str, fn: Callable[[], Any], deadline: float, ipe: Provenance,
-             kind: Kind, call: Any = None, first: bool = False) -> Any:
-        """One SDK call. A 429 / 503 waits out Retry-After while the wait budget lasts; other
-        5xx and connection failures are retried twice. Still failing: a 5xx on the first
-        search page fails the window (TransientError); a later call, or a rate limit outlasting
-        the budget, cuts it short (partial)."""
-        delay, errors = 1.0, 0
-        while True:
-            try:
-                return fn()
-            except Exception as e:
-                err = map_error(e, what, kind)
-                if not isinstance(err, TransientError):
-                    raise err from None
-                limited = getattr(e, "status_code", None) in (429, 503)
-                errors += 0 if limited else 1
-                wait = err.retry_after if err.retry_after is not None else delay
-                delay = min(delay * 2, 60.0)
-                if errors > 2 or time.monotonic() + wait > deadline:
-                    if first and not limited:
-                        raise err from None
-                    raise _GaveUp(f"{what}: {err.message.split(': ', 1)[-1]} after "
-                                  f"{'waiting' if limited else 'retrying'}; the rest of the "
-                                  "window was not read") from None
-                ipe.retried()
-                if call is not None:
-                    with _COUNT:
-                        call.retries += 1
-                self._sleep(wait)
+    def _get(self, what: str, fn: Callable[[], Any], kind: Kind, first: bool = False) -> Any:
+        """One SDK call; the kit's adapter already retried it (429 / 5xx, Retry-After, within
+        the run's budget). Still failing: a 5xx on the first search page fails the window
+        (TransientError); a later call, or a rate limit outlasting the budget, cuts it short
+        (partial)."""
+        try:
+            return fn()
+        except Exception as e:
+            err = map_error(e, what, kind)
+            if not isinstance(err, TransientError):
+                raise err from None
+            limited = getattr(e, "status_code", None) in (429, 503)
+            if first and not limited:
+                raise err from None
+            raise _GaveUp(f"{what}: {err.message.split(': ', 1)[-1]} after "
+                          f"{'waiting' if limited else 'retrying'}; the rest of the "
+                          "window was not read") from None
 
-    def _pages(self, s: _Session, jql: str, call: Any, deadline: float,
-               ipe: Provenance) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, s: _Session, jql: str, ipe: Provenance) -> Iterator[list[dict[str, Any]]]:
+        """The search's pages through the kit's `paginate` (a repeated cursor stops it; a page
+        after the first failing cuts the window short): Server/DC by startAt against `total`,
+        Cloud by `nextPageToken`."""
         size = self.cfg.page_size
+        common = {"maxResults": size, "fields": list(FIELDS), "expand": "changelog",
+                  "json_result": True}
         if s.kind == "datacenter":
-            start, total = 0, None
-            while True:
-                page = self._get("GET /rest/api/2/search", partial(
-                    s.client.search_issues, jql, startAt=start, maxResults=size,
-                    fields=list(FIELDS), expand="changelog", json_result=True),
-                    deadline, ipe, s.kind, call, first=start == 0)
-                call.pages += 1
-                issues = page.get("issues", [])
-                if total is None:
-                    total = int(page.get("total", 0))
-                    ipe.api_total("issues", total)
-                elif int(page.get("total", 0)) != total:
-                    ipe.cut_short(f"the result set changed while paging (total {total}, "
-                                  f"then {page.get('total')}); re-collect the window")
-                    return
-                yield issues
-                start += len(issues)
-                if not issues or start >= total:
-                    if start < total:
-                        ipe.cut_short(f"paging stopped at {start} of {total} issues")
-                    return
-        else:
-            token: str | None = None
-            seen: set[str] = set()
-            try:
-                n = s.client.approximate_issue_count(jql)
-                ipe.call("POST /rest/api/2/search/approximate-count", {"jql": jql})
-                ipe.api_total("issues_approximate", int(cast(int, n)))
-            except Exception as e:
-                ipe.call("POST /rest/api/2/search/approximate-count", {"jql": jql},
-                         ok=False, error=_message(e))
-            while True:
-                page = self._get("GET /rest/api/2/search/jql",
-                                 partial(s.client.enhanced_search_issues, jql,
-                                         nextPageToken=token, maxResults=size,
-                                         fields=list(FIELDS), expand="changelog",
-                                         json_result=True), deadline, ipe, s.kind, call,
-                                 first=token is None)
-                call.pages += 1
-                yield list(page.get("issues", []))
-                token = page.get("nextPageToken")
-                if not token:
-                    if page.get("isLast") is False:
-                        ipe.cut_short("a page said isLast=false but gave no nextPageToken")
-                    return
-                if token in seen:
-                    ipe.cut_short("Jira returned a nextPageToken twice (a paging loop)")
-                    return
-                seen.add(token)
+            seen = {"fetched": 0, "total": -1}
 
-    def _ticket(self, s: _Session, issue: dict[str, Any], changelog_call: Any, links_call: Any,
-                deadline: float, ipe: Provenance) -> dict[str, Any]:
+            def fetch(start: int | None) -> Any:
+                return self._get("GET /rest/api/2/search", partial(
+                    s.client.search_issues, jql, startAt=start or 0, **common), s.kind,
+                    first=not start)
+
+            def nxt(page: Any) -> int | None:
+                issues, total = page.get("issues", []), int(page.get("total", 0))
+                if seen["total"] < 0:
+                    seen["total"] = total
+                    ipe.api_total("issues", total)
+                elif total != seen["total"]:
+                    ipe.cut_short(f"the result set changed while paging (total "
+                                  f"{seen['total']}, then {total}); re-collect the window")
+                    return None
+                seen["fetched"] += len(issues)
+                if not issues or seen["fetched"] >= total:
+                    if seen["fetched"] < total:
+                        ipe.cut_short(f"paging stopped at {seen['fetched']} of {total} issues")
+                    return None
+                return seen["fetched"]
+
+            pages = paginate(fetch, nxt, ipe=ipe, what="GET /rest/api/2/search")
+        else:
+            try:  # recorded by the kit either way; only a count we got is a total
+                n = s.client.approximate_issue_count(jql)
+                ipe.api_total("issues_approximate", int(cast(int, n)))
+            except Exception:
+                pass
+
+            def fetch_cloud(token: str | None) -> Any:
+                return self._get("GET /rest/api/2/search/jql", partial(
+                    s.client.enhanced_search_issues, jql, nextPageToken=token, **common),
+                    s.kind, first=token is None)
+
+            def nxt_cloud(page: Any) -> str | None:
+                token = page.get("nextPageToken")
+                if not token and page.get("isLast") is False:
+                    ipe.cut_short("a page said isLast=false but gave no nextPageToken")
+                return str(token) if token else None
+
+            pages = paginate(fetch_cloud, nxt_cloud, ipe=ipe, what="GET /rest/api/2/search/jql")
+        for page in pages:
+            yield list(page.get("issues", []))
+
+    def _ticket(self, s: _Session, issue: dict[str, Any], ipe: Provenance) -> dict[str, Any]:
         fields = issue.get("fields") or {}
         key = str(issue["key"])
         log = issue.get("changelog") or {}
@@ -465,11 +458,10 @@ class JiraConnector(Connector):
         total = int(log.get("total", len(histories)))
         if len(histories) < total and s.kind == "cloud":
             try:
-                histories = self._full_changelog(s, key, changelog_call, deadline, ipe)
+                histories = self._full_changelog(s, key)
             except (AuthError, PermissionDenied):
                 raise
             except ConnectorError as e:
-                changelog_call.ok, changelog_call.error = False, str(e)[:300]
                 ipe.error(f"{key}: changelog not read in full: {e}")
         status = fields.get("status") or {}
         t: dict[str, Any] = {
@@ -486,38 +478,27 @@ class JiraConnector(Connector):
         urls: list[str] = []
         try:
             raw = self._get("GET /rest/api/2/issue/{key}/remotelink",
-                            lambda: s.client._get_json(f"issue/{key}/remotelink"), deadline,
-                            ipe, s.kind, links_call)
-            with _COUNT:
-                links_call.pages += 1
+                            lambda: s.client._get_json(f"issue/{key}/remotelink"), s.kind)
             urls = sorted({str((x.get("object") or {}).get("url")) for x in raw
                            if (x.get("object") or {}).get("url")})
         except (AuthError, PermissionDenied):
             raise
         except ConnectorError as e:
-            links_call.ok, links_call.error = False, str(e)[:300]
             ipe.error(f"{key}: remote links not read: {e}")
-        with _COUNT:
-            links_call.items = (links_call.items or 0) + len(urls)
         t["remote_links"] = urls
         t["linked_changes"] = sorted({c for c in map(linked_change, urls) if c})
         return t
 
-    def _full_changelog(self, s: _Session, key: str, call: Any, deadline: float,
-                        ipe: Provenance) -> list[dict[str, Any]]:
+    def _full_changelog(self, s: _Session, key: str) -> list[dict[str, Any]]:
         """Cloud: every changelog entry from /issue/{key}/changelog, oldest first."""
         out: list[dict[str, Any]] = []
         start = 0
         while True:
             page = self._get("GET /rest/api/2/issue/{key}/changelog",
                              partial(s.client._get_json, f"issue/{key}/changelog",
-                                     params={"startAt": start, "maxResults": 100}),
-                             deadline, ipe, s.kind, call)
+                                     params={"startAt": start, "maxResults": 100}), s.kind)
             values = page.get("values", [])
             out.extend(values)
-            with _COUNT:
-                call.pages += 1
-                call.items = (call.items or 0) + len(values)
             start += len(values)
             if page.get("isLast", True) or not values or start >= int(page.get("total", 0)):
                 return out

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -29,6 +30,9 @@ from connectors.kit.retry import RETRY_STATUSES, Again, Retrier, status_again
 
 log = logging.getLogger("evidence.kit.http")
 TOTAL_FIELDS = ("total", "total_count", "totalSize", "totalCount", "@odata.count")
+# A platform's own reading of an answer (e.g. GitHub's secondary rate limit, a 403 whose
+# body says so): the retry it asks for, or None. `now` is the retrier's clock.
+Classify = Callable[[requests.Response, float], Again | None]
 
 
 def count_items(body: Any) -> tuple[int | None, int | None]:
@@ -65,11 +69,13 @@ class RecordingAdapter(HTTPAdapter):
     """An HTTPAdapter that records, retries and counts each exchange."""
 
     def __init__(self, recorder: CallRecorder, retrier: Retrier[requests.Response], *,
-                 target: str | None = None, **kw: Any) -> None:
+                 target: str | None = None, classify: Classify | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.recorder = recorder
         self.retrier = retrier
         self.target = target
+        self.classify = classify
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, verify: Any = True, cert: Any = None,
@@ -82,7 +88,9 @@ class RecordingAdapter(HTTPAdapter):
                                                       verify=verify, cert=cert, proxies=proxies)
 
         def classify(r: requests.Response) -> Again | None:
-            again = status_again(r.status_code, r.headers, self.retrier.policy)
+            now = self.retrier.clock()
+            again = (self.classify(r, now) if self.classify is not None
+                     else status_again(r.status_code, r.headers, self.retrier.policy, now=now))
             if again is not None:
                 again.result = r
                 r.close()
@@ -110,12 +118,14 @@ class RecordingAdapter(HTTPAdapter):
 
 
 def record_session(session: requests.Session, recorder: CallRecorder,
-                   retrier: Retrier[requests.Response], *,
-                   target: str | None = None) -> requests.Session:
+                   retrier: Retrier[requests.Response], *, target: str | None = None,
+                   classify: Classify | None = None, **kw: Any) -> requests.Session:
     """Mount a recording adapter on `session` (any requests.Session, including an SDK's own
-    or google-auth's AuthorizedSession) for http and https; returns the session."""
+    or google-auth's AuthorizedSession) for http and https; returns the session. `classify`
+    replaces the generic retry rule (`status_again`) with the platform's own; `kw` goes to
+    the adapter (pool sizes)."""
     guard_loggers()
-    adapter = RecordingAdapter(recorder, retrier, target=target)
+    adapter = RecordingAdapter(recorder, retrier, target=target, classify=classify, **kw)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

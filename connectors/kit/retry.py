@@ -102,11 +102,13 @@ class Retrier(Generic[R]):
 
     def __init__(self, policy: RetryPolicy, budget: RetryBudget | None = None, *,
                  transient: Callable[[BaseException], bool] = lambda e: False,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
         self.budget = budget or RetryBudget(policy.budget_seconds)
         self.transient = transient
         self.sleep = sleep
+        self.clock = clock  # epoch seconds, for reset headers (tests: the simulator's clock)
         self.backoff = wait_exponential_jitter(multiplier=policy.base_seconds,
                                                 max=policy.max_wait_seconds)
 
