@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def free_port() -> int:
 def measured(cmd: list[str], env: dict[str, str], log: Path,
              timeout: float = 3600) -> dict[str, Any]:
     """Run `cmd`; its wall time, exit code and peak RSS (this child only, via wait4)."""
+    load0 = round(os.getloadavg()[0], 1)
     t0 = time.monotonic()
     with log.open("wb") as out:
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=OUT)
@@ -64,16 +66,31 @@ def measured(cmd: list[str], env: dict[str, str], log: Path,
             time.sleep(0.05)
     p.returncode = os.waitstatus_to_exitcode(status)
     return {"seconds": round(time.monotonic() - t0, 2), "exit_code": p.returncode,
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "load_average": [load0, round(os.getloadavg()[0], 1)]}
 
 
 def ensure_prowler() -> Path:
-    """Prowler in its own venv (created once); never installed into the project's venv."""
+    """Prowler in its own venv (created once); never installed into the project's venv. With
+    `uv` on PATH the install resolves in minutes (pip took ~55 minutes on a loaded machine).
+    Its bytecode is compiled once here, as pip does at install and uv does not, so no timed
+    run pays for compiling Prowler's sources."""
     exe = PROWLER_VENV / "bin" / "prowler"
+    py = PROWLER_VENV / "bin" / "python"
     if not exe.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PROWLER_VENV)], check=True)
-        subprocess.run([str(PROWLER_VENV / "bin" / "pip"), "install", "-q", "prowler"],
-                       check=True)
+        uv = shutil.which("uv")
+        if uv:
+            subprocess.run([uv, "venv", "--python", sys.executable, str(PROWLER_VENV)],
+                           check=True)
+            subprocess.run([uv, "pip", "install", "--python", str(py), "prowler"], check=True)
+        else:
+            subprocess.run([sys.executable, "-m", "venv", str(PROWLER_VENV)], check=True)
+            subprocess.run([str(PROWLER_VENV / "bin" / "pip"), "install", "-q", "prowler"],
+                           check=True)
+        # a few of its dependencies ship files that do not compile: not an error here
+        subprocess.run([str(py), "-m", "compileall", "-q", "-j", "0", str(PROWLER_VENV / "lib")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return exe
 
 
@@ -86,6 +103,12 @@ def bench_control(url: str, query: str) -> dict[str, Any]:
     """Ask bench/moto_server.py to set its latency or to answer (and reset) its counts."""
     with urllib.request.urlopen(f"{url}/_bench/?{query}", timeout=30) as r:
         return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the moto server has used so far (Linux /proc): its share of a run."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def counts(by: dict[str, int]) -> dict[str, Any]:
@@ -183,6 +206,9 @@ def main() -> int:
     work = OUT / f"run-{stamp}"
     work.mkdir()
     env = dict(os.environ, **ENV)
+    # both tools run from compiled bytecode, as installed software does (this environment
+    # sets PYTHONDONTWRITEBYTECODE, which would recompile every module on every run)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     exe = None if args.skip_prowler else ensure_prowler()
 
     from simulators.aws_seed import seed_bench
@@ -216,14 +242,18 @@ def main() -> int:
             bench_control(url, f"latency_ms={latency}&reset=1")
             run_dir = work / f"latency-{latency:g}ms"
             (run_dir / "ours").mkdir(parents=True)
+            cpu0 = server_cpu(moto.pid)
             m_ours, v_ours = ours(url, env, run_dir / "ours")
             one: dict[str, Any] = {"latency_ms": latency, "ours": dict(
-                m_ours, api_requests=counts(bench_control(url, "reset=1")["requests"]))}
+                m_ours, api_requests=counts(bench_control(url, "reset=1")["requests"]),
+                server_cpu_seconds=round(server_cpu(moto.pid) - cpu0, 2))}
             if exe is not None:
                 (run_dir / "prowler").mkdir()
+                cpu0 = server_cpu(moto.pid)
                 m_pr, v_pr = prowler(exe, url, env, run_dir / "prowler")
                 one["prowler"] = dict(m_pr, api_requests=counts(
-                    bench_control(url, "reset=1")["requests"]))
+                    bench_control(url, "reset=1")["requests"]),
+                    server_cpu_seconds=round(server_cpu(moto.pid) - cpu0, 2))
                 one["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
                 one["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
             result["runs"].append(one)
