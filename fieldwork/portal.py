@@ -16,7 +16,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ from collector.errors import ConfigError, EvidenceError, StorageError
 from fieldwork.exceptions import RegisterCache
 from storage import access
 from storage.canonical import iso
+from storage.ledger import Seal
 from storage.store import EvidenceStore
 
 log = logging.getLogger("evidence.portal")
@@ -146,6 +148,9 @@ class Portal:
         self.collecting: str | None = None
         self.access_log = access.AccessLogWriter(store.engine)
         self.register = RegisterCache(store)
+        self._anchored: tuple[int, str] | None = None
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     def resolve(self, control: str) -> tuple[str, ...]:
         try:
@@ -171,12 +176,54 @@ class Portal:
             if self._verified and time.monotonic() - self._verified[0] < max_age_s:
                 return self._verified[1]
             rep = verify(self.store).to_json()
-            n, problems = access.verify_access_log(self.store.engine)
-            rep = {**rep, "access_log": {"entries": n, "problems": problems},
-                   "ok": bool(rep.get("ok")) and not problems,
-                   "checked_at": iso(self.clock())}
+            rep["access_log"]["problems"] = [p["detail"] for p in rep["problems"]
+                                             if p["kind"] == "access-log"]
+            rep["checked_at"] = iso(self.clock())
             self._verified = (time.monotonic(), rep)
             return rep
+
+    def checkpoint_access_log(self) -> Seal | None:
+        """Seal the access log's head (a seal with purpose `access-log`, signed with the
+        store's key, in the index and the seal store) if it moved since the last one:
+        from then on `evidence verify` catches entries up to it being cut off. None with
+        nothing new, or without a signing key (the portal never makes one)."""
+        if not self.store.has_key():
+            return None
+        with self.store.engine.connect() as conn:
+            now = access.head(conn)
+        if now is None or now == self._anchored:
+            return None
+        seal = self.store.seal(None, purpose="access-log")
+        self._anchored = access.head_in_note(seal.note)
+        return seal
+
+    def start_checkpoints(self, every_s: float) -> None:
+        """Checkpoint the access log every `every_s` seconds (when it grew) until close()."""
+        if not self.store.has_key():
+            log.warning("portal: no signing key: the access log's head is not checkpointed "
+                        "(a cut-off tail is caught only by later run seals)")
+
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    self.checkpoint_access_log()
+                except Exception as e:  # the next attempt may succeed; serving goes on
+                    log.error("portal: access-log checkpoint failed: %s", _line(e))
+
+        self._checkpointer = threading.Thread(target=loop, name="access-log-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
+
+    def close(self) -> None:
+        """Commit queued access-log entries, stop checkpointing, checkpoint a last time."""
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(30)
+        self.access_log.close()
+        try:
+            self.checkpoint_access_log()
+        except Exception as e:
+            log.error("portal: final access-log checkpoint failed: %s", _line(e))
 
 
 async def _auth(request: Request) -> access.Token:
@@ -262,14 +309,26 @@ def _operator(tok: Auth) -> access.Token:
 
 
 def create_app(config: Any, store: EvidenceStore | None = None, *,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """The portal app over the store that `config` names."""
+               clock: Callable[[], datetime] | None = None,
+               checkpoint_every_s: float = 300.0) -> FastAPI:
+    """The portal app over the store that `config` names. While it is served (its lifespan),
+    the access log's head is checkpointed into a seal every `checkpoint_every_s` seconds
+    and once more at shutdown."""
     portal = Portal(config, store or EvidenceStore.open(config, create=False),
                     clock or (lambda: datetime.now(UTC)))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        portal.start_checkpoints(checkpoint_every_s)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(portal.close)
+
     app = FastAPI(title="evidence-agent auditor portal", version="1",
                   description="Read-only access to SOC 2 evidence, its provenance and "
                               "verification. Authenticate with `Authorization: Bearer <token>`.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.portal = portal
 
     @app.exception_handler(StarletteHTTPException)

@@ -9,6 +9,7 @@ so an edited, deleted or reordered entry breaks the chain and `evidence verify` 
 from __future__ import annotations
 
 import hashlib
+import json
 import queue
 import secrets
 import threading
@@ -261,6 +262,42 @@ class AccessLogWriter:
                 fut.set_result(int(row["seq"]))
 
 
+# checkpoints: the access log's head signed into seals ---------------------------------
+def head(conn: Any) -> tuple[int, str] | None:
+    """The access log's last entry as (seq, entry_hash), or None while it is empty."""
+    last = conn.execute(_last_entry()).first()
+    return (int(last.seq), str(last.entry_hash)) if last else None
+
+
+def note_with_head(note: str | None, at: tuple[int, str] | None) -> str | None:
+    """A seal's note carrying the access log's head (`{"access_log": [seq, entry_hash]}`),
+    so the seal's signature also commits to every access-log entry up to it. A note that
+    is free text (an adoption's reason) is left as it is."""
+    if at is None:
+        return note
+    if note is None:
+        return json.dumps({"access_log": list(at)}, sort_keys=True)
+    try:
+        d = json.loads(note)
+    except ValueError:
+        return note
+    if not isinstance(d, dict):
+        return note
+    return json.dumps({**d, "access_log": list(at)}, sort_keys=True)
+
+
+def head_in_note(note: str | None) -> tuple[int, str] | None:
+    """The access-log head a seal's note commits to, if any."""
+    if not note or not note.startswith("{"):
+        return None
+    try:
+        v = json.loads(note).get("access_log")
+        seq, h = int(v[0]), str(v[1])
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return None
+    return (seq, h) if seq >= 1 and len(h) == 64 else None
+
+
 def iter_access(engine: Engine, batch: int = 5000) -> Iterator[dict[str, Any]]:
     last = 0
     while True:
@@ -274,9 +311,26 @@ def iter_access(engine: Engine, batch: int = 5000) -> Iterator[dict[str, Any]]:
         last = int(rows[-1]["seq"])
 
 
-def verify_access_log(engine: Engine) -> tuple[int, list[str]]:
-    """Walk the access log: (entries checked, problems), each problem naming its entry."""
+@dataclass(frozen=True)
+class Claim:
+    """A signed seal's statement that the access log had entry #seq with this hash."""
+
+    seq: int
+    entry_hash: str
+    label: str  # which seal said so (for the problem line)
+
+
+def verify_access_log(engine: Engine, claims: Sequence[Claim] = ()
+                      ) -> tuple[int, list[str]]:
+    """Walk the access log: (entries checked, problems), each problem naming its entry.
+
+    `claims` (from seals whose signature verified) anchor the log: an entry a seal saw that
+    is missing now means the log's tail was cut off; one that differs means it was
+    rewritten. Entries after the newest claim are anchored by nothing yet."""
     problems: list[str] = []
+    want: dict[int, list[Claim]] = {}
+    for c in claims:
+        want.setdefault(c.seq, []).append(c)
     prev, expect, n = GENESIS, 1, 0
     for r in iter_access(engine):
         n += 1
@@ -288,8 +342,22 @@ def verify_access_log(engine: Engine) -> tuple[int, list[str]]:
             problems.append(f"access log: entry #{seq} does not chain to the entry before it")
         if entry_hash(r) != r["entry_hash"]:
             problems.append(f"access log: entry #{seq} was altered (hash mismatch)")
+        for c in want.pop(seq, []):
+            if c.entry_hash != r["entry_hash"]:
+                problems.append(f"access log: entry #{seq} is not the entry {c.label} saw "
+                                "(the log was rewritten from there on)")
+                break
         prev, expect = r["entry_hash"], seq + 1
+    if want:
+        top = max(want)
+        problems.append(f"access log: entry #{top} is missing, but {want[top][0].label} saw "
+                        f"it: entries #{expect}..#{top} (at least) were cut off")
     return n, problems
+
+
+def anchored(claims: Sequence[Claim]) -> int:
+    """The newest access-log entry a valid seal commits to (0: none)."""
+    return max((c.seq for c in claims), default=0)
 
 
 def access_count(engine: Engine) -> int:

@@ -191,9 +191,14 @@ class EvidenceStore:
              note: str | None = None, adopt: Ranges = ()) -> Seal:
         """Sign the ledger head and vouch for `covers` (the records this run wrote): the
         seal goes to the index and to the seal store, or to neither (StorageError)."""
+        from storage import access
+
         key = self.key
         try:
             with self.writer.begin() as conn:
+                # every seal also commits to the access log's head as it is now, so cutting
+                # entries off the log's tail is caught (storage/access.py)
+                note = access.note_with_head(note, access.head(conn))
                 seal = make_seal(conn, key, self.clock(), run_id, covers, purpose, note, adopt)
                 # written before the index commits: an index seal always has its file
                 self.blobs.put_seal(seal_file_name(seal),

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, select
 
 from storage import keys
+from storage.access import Claim, head_in_note
 from storage.blobs import FileBlobStore
 from storage.index import GENESIS, ledger_head, records, runs, seals
 from storage.ledger import Seal, fmt_ranges, record_hash
@@ -79,6 +80,8 @@ class VerifyReport:
     checkpoint: int | None = None
     checkpoint_error: str | None = None  # a clean verify that could not seal its checkpoint
     seal_max_id: int = 0  # the newest index seal when the seals were read
+    access_entries: int = 0  # access-log entries checked
+    access_anchored: int = 0  # the newest access-log entry a valid seal commits to
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -90,6 +93,8 @@ class VerifyReport:
                 "blob_bytes": self.blob_bytes, "seals": self.seals, "head_seq": self.head_seq,
                 "since_seq": self.since_seq, "pending": self.pending,
                 "checkpoint": self.checkpoint, "checkpoint_error": self.checkpoint_error,
+                "access_log": {"entries": self.access_entries,
+                               "anchored_upto": self.access_anchored},
                 "problems": [p.to_json() for p in self.problems]}
 
 
@@ -255,11 +260,12 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     for c in chunks:
         sealed_hash.update(c.sealed)
 
+    claims: list[Claim] = []
     covered = _verify_seals(store, rep, public, pub_id, against, sealed_hash, head_seq,
-                            concurrent, lo)
+                            concurrent, lo, claims)
     _outside_chain(store, rep)
     _uncovered(store, rep, public, covered, lo, head_seq, started)
-    _check_access_log(store, rep)
+    _check_access_log(store, rep, claims)
     if rep.ok and write_checkpoint:
         rep.checkpoint = _write_checkpoint(store, public, rep, head_seq)
     return rep
@@ -367,8 +373,10 @@ def _verify_chain(store: EvidenceStore, rep: VerifyReport, pool: Executor | None
 
 def _verify_seals(store: EvidenceStore, rep: VerifyReport, public: Ed25519PublicKey,
                   pub_id: str, against: Seal | None, sealed_hash: dict[int, str],
-                  head_seq: int, concurrent: datetime, lo: int) -> list[tuple[int, int]]:
-    """Check every seal (from seq `lo` on); return the ranges valid seals vouch for."""
+                  head_seq: int, concurrent: datetime, lo: int,
+                  claims: list[Claim]) -> list[tuple[int, int]]:
+    """Check every seal (from seq `lo` on); return the ranges valid seals vouch for, and
+    add to `claims` the access-log heads valid seals commit to."""
     covered: list[tuple[int, int]] = []
 
     def hash_at(seq: int) -> str | None:
@@ -414,6 +422,10 @@ def _verify_seals(store: EvidenceStore, rep: VerifyReport, public: Ed25519Public
             if not seal.valid(public):
                 rep.problems.append(Problem("seal", label, "signature does not verify"))
                 continue
+            seen = head_in_note(seal.note)
+            if seen is not None:
+                claims.append(Claim(seen[0], seen[1], f"the {label.split(' (')[0]} "
+                                                      f"({seal.sealed_at:%Y-%m-%dT%H:%M:%SZ})"))
             if gseq == 0:
                 continue  # sealed an empty ledger
             if actual is None:
@@ -562,11 +574,13 @@ def _write_checkpoint(store: EvidenceStore, public: Ed25519PublicKey, rep: Verif
     return s.seq
 
 
-def _check_access_log(store: EvidenceStore, rep: VerifyReport) -> None:
-    """The portal's access log is chained like the ledger: name every broken entry."""
-    from storage.access import verify_access_log
+def _check_access_log(store: EvidenceStore, rep: VerifyReport, claims: list[Claim]) -> None:
+    """The portal's access log is chained like the ledger: name every broken entry, and
+    every entry a valid seal saw that is gone or different (its tail cut off, rewritten)."""
+    from storage.access import anchored, verify_access_log
 
-    _, problems = verify_access_log(store.engine)
+    rep.access_entries, problems = verify_access_log(store.engine, claims)
+    rep.access_anchored = anchored(claims)
     rep.problems.extend(Problem("access-log", p.split(":", 1)[1].split()[1], p)
                         for p in problems)
 

@@ -31,9 +31,13 @@ def _loopback(host: str) -> bool:
               help="PEM private key of --tls-cert.")
 @click.option("--insecure-http", is_flag=True,
               help="Allow plain HTTP on a non-loopback address (not recommended).")
+@click.option("--checkpoint-every", default=300, show_default=True, metavar="SECONDS",
+              type=click.IntRange(1, 86400),
+              help="Seal the access log's head this often while it grows (and at shutdown), "
+                   "so that verify catches entries cut off its tail.")
 @pass_ctx
 def serve(c: Ctx, host: str, port: int, tls_cert: str | None, tls_key: str | None,
-          insecure_http: bool) -> None:
+          insecure_http: bool, checkpoint_every: int) -> None:
     """Serve the read-only auditor portal (HTTP API, OpenAPI at /openapi.json, web page).
 
     Plain HTTP only on loopback unless --insecure-http; otherwise give --tls-cert and
@@ -47,7 +51,7 @@ def serve(c: Ctx, host: str, port: int, tls_cert: str | None, tls_key: str | Non
 
     from fieldwork.portal import create_app
 
-    app = create_app(c.config, c.store)
+    app = create_app(c.config, c.store, checkpoint_every_s=float(checkpoint_every))
     scheme = "https" if tls_cert else "http"
     click.echo(f"evidence portal on {scheme}://{host}:{port}/ (OpenAPI: /openapi.json)",
                err=True)

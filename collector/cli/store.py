@@ -74,7 +74,9 @@ def verify(c: Ctx, against: str | None, public_key: str | None, since_last: bool
         if rep.checkpoint_error:
             click.echo(f"note: no checkpoint sealed ({rep.checkpoint_error})", err=True)
     _report(rep, as_json, f"verified {rep.records} records{scope}, {rep.blobs} blobs "
-                          f"({rep.blob_bytes} bytes), {rep.seals} seals")
+                          f"({rep.blob_bytes} bytes), {rep.seals} seals, "
+                          f"{rep.access_entries} access-log entries (up to "
+                          f"#{rep.access_anchored} anchored by a seal)")
     sys.exit(0 if rep.ok else 1)
 
 
