@@ -128,12 +128,11 @@ def test_unreadable_dates_are_ignored() -> None:
 
 # --- windows end no later than the source's clock ---------------------------------------------
 
-def _collector(config_file: Callable[..., Path], url: str, clock: Clock, **extra: str
-               ) -> tuple[Collector, EvidenceStore]:
+def _collector(config_file: Callable[..., Path], url: str, clock: Clock,
+               index_url: str | None = None) -> tuple[Collector, EvidenceStore]:
     conns = (f'[[connectors]]\ntype = "synthetic"\ninstance = "one"\nurl = "{url}"\n'
-             f'token = {{ env = "SYNTHETIC_TOKEN" }}\n'
-             + "".join(f"{k} = {v}\n" for k, v in extra.items()))
-    cfg = load(config_file(connectors=conns))
+             f'token = {{ env = "SYNTHETIC_TOKEN" }}\n')
+    cfg = load(config_file(connectors=conns, index_url=index_url))
     st = EvidenceStore.open(cfg, clock=clock)
     return Collector(cfg, st, clock=clock, sleep=lambda s: None), st
 
@@ -250,8 +249,15 @@ def test_two_days_ahead_then_fixed_the_sources_date_bounds_every_window(
     assert _changes(st, since, here.t) == _due(api, since, here.t)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_url(request: pytest.FixtureRequest) -> str | None:
+    """The index on SQLite, then on the real PostgreSQL server."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
 def test_two_days_ahead_then_fixed_without_the_sources_clock_refills_the_hole(
-        config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+        index_url: str | None) -> None:
     """Where the source's Date cannot bound the window (here it is as far ahead as this
     machine's clock), the run two days ahead stores windows ending in the future. After the fix
     the watermark ahead of now is reported, recorded in the run and in the first window's
@@ -263,7 +269,7 @@ def test_two_days_ahead_then_fixed_without_the_sources_clock_refills_the_hole(
     api = ListApi(25, TOKEN, events=hourly_events(t + timedelta(days=5), days=10), clock=src,
                   date_clock=here)
     with Served(api) as srv:
-        col, st = _collector(config_file, srv.url, here)
+        col, st = _collector(config_file, srv.url, here, index_url)
         col.run(Selection(snapshots=("events",)))
 
         src.t, here.t = t + timedelta(minutes=5), t + timedelta(days=2)
@@ -349,6 +355,8 @@ def test_status_and_collect_report_a_watermark_ahead_of_now(
         r = CliRunner().invoke(cli, ["-c", cfg, "collect", "--snapshot", "events"])
         assert r.exit_code == 0, r.output
         assert "WARNING the watermark" in r.output and "collecting from" in r.output
+        r = CliRunner().invoke(cli, ["-c", cfg, "runs"])
+        assert r.exit_code == 0 and "WARNING synthetic/one:events: the watermark" in r.output
         newest = max(_events(st), key=lambda x: x["seq"])
         assert newest["status"] == "complete"
         assert newest["period_start"] == now  # the end of the last trusted window

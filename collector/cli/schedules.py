@@ -30,8 +30,9 @@ def schedule(c: Ctx) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def status(c: Ctx, as_json: bool) -> None:
-    """Per schedule: last run, outcome, next run; per control: fresh or stale.
-    Exits 1 when a schedule missed its window (use it as a health check)."""
+    """Per schedule: last run, outcome, next run; per control: fresh or stale; per
+    population series: a watermark ahead of now, or a hole left by windows collected while a
+    clock was ahead. Exits 1 when a schedule missed its window (use it as a health check)."""
     from schedules.status import status as build_status
     from storage.store import utcnow
 

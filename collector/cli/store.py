@@ -33,7 +33,8 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
 
     data = [{"id": r["id"], "trigger": r["trigger"], "status": state(r),
              "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
-             "host": r["host"], "counts": (r["summary"] or {}).get("counts", {})}
+             "host": r["host"], "counts": (r["summary"] or {}).get("counts", {}),
+             "warnings": (r["summary"] or {}).get("warnings", [])}
             for r in rows]
     if as_json:
         _emit(data)
@@ -41,6 +42,8 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
     for d in data:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(d["counts"].items()))
         click.echo(f"{d['id']}  {d['started_at']}  {d['trigger']:<18} {d['status']:<16} {counts}")
+        for w in d["warnings"]:
+            click.echo(f"  WARNING {w}")
 
 
 

@@ -129,7 +129,8 @@ async function loadPopulation(ev) {
   lastPop = {control: $("#pop-control").value, since: $("#pop-since").value, until: $("#pop-until").value};
   try {
     const p = await json(`/api/population?control=${encodeURIComponent(lastPop.control)}&since=${lastPop.since}&until=${lastPop.until}`);
-    const gaps = p.gaps.map((g) => el("li", {class: "error"}, `gap in ${g.series}: ${g.start} .. ${g.end}`));
+    const gaps = p.gaps.map((g) => el("li", {class: "error"},
+      `gap in ${g.series}: ${g.start} .. ${g.end}` + (g.reason ? `: ${g.reason}` : "")));
     box.replaceChildren(el("p", {id: "pop-summary"}, `${p.size} items from ${p.sources.length} records; ` +
       (p.complete ? "complete (no gaps)" : `INCOMPLETE: ${p.gaps.length} gap(s)`) + `; sha256 ${p.sha256}`),
       el("ul", {}, ...gaps),
