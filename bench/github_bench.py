@@ -25,6 +25,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -100,6 +101,7 @@ def main() -> None:
                        rate_limit_wait_seconds=12 * 3600)
     rows = []
     result = None
+    mc_ipe: dict[str, Any] = {}
     for snap in ("org_settings", "branch_protection", "merged_changes"):
         conn = GitHubConnector("bench", cfg, clock=clock, sleep=clock.sleep)
         ipe = Provenance()
@@ -114,6 +116,7 @@ def main() -> None:
                      ipe.pagination_exhausted and not ipe.errors, ipe.retries))
         if snap == "merged_changes":
             result = res
+            mc_ipe = ipe.to_json()
     assert result is not None
     spec = GitHubConnector.snapshots()["merged_changes"]
     assert spec.items is not None
@@ -136,6 +139,16 @@ def main() -> None:
           f"{len(info['direct_pushes'])}")
     print(f"requests per merged PR: {mc[3] / max(prs, 1):.2f}; peak RSS (collector): "
           f"{rss:.0f} MB; concurrency {args.concurrency}")
+    # Requests per change by endpoint, from the provenance the kit recorded (pages counted).
+    kinds = {"reviews": r"/pulls/\d+/reviews$", "check-runs": r"/check-runs$",
+             "status": r"/commits/[^/]+/status$", "pulls/{n}": r"/pulls/\d+$"}
+    import re
+
+    for kind, pat in kinds.items():
+        pages = sum(c["pages"] for c in mc_ipe["calls"] if re.search(pat, c["operation"]))
+        print(f"  {kind:<11} {pages:>6} requests, {pages / max(prs, 1):.2f} per merged PR")
+    print(f"  provenance: {mc_ipe['api_calls']} calls, {mc_ipe['pages']} pages recorded, "
+          f"{len(json.dumps(mc_ipe)) / 1e6:.1f} MB as JSON")
 
 
 if __name__ == "__main__":
