@@ -212,12 +212,16 @@ class SnapshotSpec:
     fn: Callable[[Any, SnapshotContext], SnapshotResult]
     items: Items | None = None
     schema: JSON = None
+    vendor: tuple[str, ...] = ()
 
     def content_schema(self) -> dict[str, JSON]:
-        """The JSON Schema content must have: declared, else inferred from the example."""
+        """The JSON Schema content must have: declared, else inferred from the example (the
+        keys in `vendor` holding the platform's own documents, whose inner keys are free)."""
         from connectors.kit.shape import infer_schema
 
-        return dict(self.schema) if self.schema is not None else infer_schema(self.example)
+        if self.schema is not None:
+            return dict(self.schema)
+        return infer_schema(self.example, self.vendor)
 
 
 _F = TypeVar("_F", bound=Callable[..., SnapshotResult])
@@ -227,18 +231,26 @@ def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterab
              kind: SnapshotKind = "posture", assess: Assess | None = None,
              example: JSON = None, lookback: timedelta = timedelta(days=90),
              max_window: timedelta = timedelta(days=7),
-             items: Items | None = None, schema: JSON = None) -> Callable[[_F], _F]:
+             items: Items | None = None, schema: JSON = None,
+             vendor: Iterable[str] = ()) -> Callable[[_F], _F]:
     """Declare a method as a snapshot. `lookback` and `max_window` matter for populations:
     the first window starts `lookback` ago, and one run covers at most `max_window`;
     `items` (pure) lists a population's items so fieldwork can count and sample them;
-    `schema` (JSON Schema) is the content's shape, inferred from `example` when omitted."""
+    `schema` (JSON Schema) is the content's shape, inferred from `example` when omitted;
+    `vendor` names the keys that hold the platform's own documents (an IAM policy, a tag
+    map), which inference leaves free inside."""
     ctl = check_criteria(controls, where="@snapshot")
+    documents = tuple(vendor)
+    if schema is not None and documents:
+        raise TypeError("@snapshot: `vendor` shapes the inferred schema; with `schema` "
+                        "declare the documents' looseness there instead")
 
     def wrap(fn: _F) -> _F:
         fn.__snapshot__ = SnapshotSpec(  # type: ignore[attr-defined]
             name=fn.__name__, doc=(fn.__doc__ or "").strip(), controls=ctl, kind=kind,
             max_age=max_age, permissions=tuple(permissions), assess=assess, example=example,
-            lookback=lookback, max_window=max_window, fn=fn, items=items, schema=schema)
+            lookback=lookback, max_window=max_window, fn=fn, items=items, schema=schema,
+            vendor=documents)
         return fn
 
     return wrap

@@ -122,6 +122,7 @@ class Fault:
     region: str | None = None
     operation: str | None = None
     path_contains: str | None = None
+    path_is: str | None = None  # the whole path and query ("/" is S3's ListBuckets)
     body_contains: str | None = None
     times: int | None = None
     message: str = "injected by the simulator"
@@ -132,6 +133,7 @@ class Fault:
                 and (self.region is None or self.region == req.region)
                 and (self.operation is None or self.operation == req.operation)
                 and (self.path_contains is None or self.path_contains in req.path)
+                and (self.path_is is None or self.path_is == req.path)
                 and (self.body_contains is None
                      or self.body_contains.encode() in req.body))
 

@@ -16,6 +16,8 @@ import requests
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import RetryPolicy as AzureRetryPolicy
 from azure.core.rest import HttpRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import Connector, ConnectorConfig, Provenance
 from connectors.errors import ConfigError, PermissionDenied, TransientError
@@ -268,3 +270,60 @@ def test_connectors_and_storage_import_nothing_from_collector() -> None:
                 bad += [f"{f}: {n}" for n in names if n.split(".")[0] == "collector"]
     assert bad == []
 
+
+
+def test_inferred_schemas_hold_our_keys_and_leave_vendor_documents_free() -> None:
+    """Our objects keep exactly their keys; a key named as a vendor document accepts any
+    object (or null, or a list of them) but still not another kind."""
+    import jsonschema
+
+    from connectors.kit.shape import infer_schema
+
+    example = {"users": [{"name": "a", "mfa": True, "policy": {"Statement": []},
+                          "tags": [{"Key": "k", "Value": "v"}]}]}
+    schema = infer_schema(example, vendor=("policy", "tags"))
+    for ok in ({"users": [{"name": "b", "mfa": None, "policy": {"Version": "2012-10-17"},
+                           "tags": [{"Key": "k"}, {"anything": 1}]}]},
+               {"users": [{"name": "b", "mfa": False, "policy": None, "tags": None}]}):
+        jsonschema.validate(ok, schema)
+    for bad in ({"users": [{"name": "b", "mfa": True, "tags": []}]},
+                {"users": [{"name": "b", "mfa": True, "policy": None, "tags": [], "x": 1}]},
+                {"users": [{"name": 3, "mfa": True, "policy": None, "tags": []}]},
+                {"users": [{"name": "b", "mfa": True, "policy": "{}", "tags": []}]},
+                {"users": [{"name": "b", "mfa": True, "policy": {}, "tags": ["k"]}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+    strict = infer_schema(example)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"users": [{"name": "b", "mfa": True, "policy": {"Version": "1"},
+                                        "tags": []}]}, strict)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "policy", "Tags"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(example=_json, vendor=st.sets(st.sampled_from(["a", "policy", "Tags"])))
+def test_every_example_satisfies_the_schema_inferred_from_it(example: Any,
+                                                             vendor: set[str]) -> None:
+    """Whatever the example and whichever keys are vendor documents, the example fits."""
+    import jsonschema
+
+    from connectors.kit.shape import infer_schema
+
+    jsonschema.validate(example, infer_schema(example, vendor))
+
+
+def test_a_snapshot_declares_vendor_documents_or_a_schema_not_both() -> None:
+    """`vendor` shapes inference; given with an explicit schema it is refused at once."""
+    from datetime import timedelta
+
+    from connectors.base import snapshot
+
+    with pytest.raises(TypeError, match="vendor"):
+        snapshot(controls=["CC6.1"], max_age=timedelta(days=1), permissions=[],
+                 schema={"type": "object"}, vendor=["policy"])

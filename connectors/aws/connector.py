@@ -151,7 +151,7 @@ class AwsConnector(Connector[AwsConfig]):
                            key=lambda r: r.get("arn", ""))
             generated = _iso(rep["GeneratedTime"])
             out = {"account_id": a.account_id, "generated_time": generated, "root": root,
-                   "users": users}
+                   "users": users, "report_problem": None}
             problem = report_age_problem(A.parse_time(generated), ctx.started_at,
                                          datetime.now(UTC))
             if problem:
@@ -186,7 +186,8 @@ class AwsConnector(Connector[AwsConfig]):
                               len(accts))
 
     @snapshot(controls=["CC6.1"], max_age=DAY, permissions=["iam:GetAccountPasswordPolicy"],
-              assess=A.assess_password_policy, example=X.PASSWORD_POLICY)
+              assess=A.assess_password_policy, example=X.PASSWORD_POLICY,
+              vendor=["policy"])
     def password_policy(self, ctx: SnapshotContext) -> SnapshotResult:
         """Each account's IAM password policy, or the fact that none is set: proves password
         strength requirements for console users."""
@@ -202,7 +203,8 @@ class AwsConnector(Connector[AwsConfig]):
 
     @snapshot(controls=["CC6.1", "CC6.3"], max_age=DAY,
               permissions=["iam:GetAccountAuthorizationDetails", "iam:GetAccountSummary"],
-              assess=A.assess_privileged_access, example=X.PRIVILEGED_ACCESS)
+              assess=A.assess_privileged_access, example=X.PRIVILEGED_ACCESS,
+              vendor=["trust_policy"])
     def privileged_access(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every user, group and role holding administrator rights (AdministratorAccess, or a
         customer or inline policy allowing `*` on `*`), with how they got them and who may
@@ -280,7 +282,9 @@ class AwsConnector(Connector[AwsConfig]):
                            "s3:GetAccountPublicAccessBlock", "s3:GetBucketPolicy",
                            "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration",
                            "s3:GetBucketLogging"],
-              assess=A.assess_s3_buckets, example=X.S3_BUCKETS)
+              assess=A.assess_s3_buckets, example=X.S3_BUCKETS,
+              vendor=["account_public_access_block", "public_access_block", "encryption",
+                      "policy", "versioning", "object_lock", "logging"])
     def s3_buckets(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every bucket's default encryption (and key), public access block (bucket and
         account), TLS-only policy, versioning, Object Lock and access logging: proves data at
@@ -450,7 +454,8 @@ class AwsConnector(Connector[AwsConfig]):
     @snapshot(controls=["CC7.2", "CC7.3"], max_age=DAY,
               permissions=["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
                            "cloudtrail:GetEventSelectors", "ec2:DescribeRegions"],
-              assess=A.assess_cloudtrail, example=X.CLOUDTRAIL)
+              assess=A.assess_cloudtrail, example=X.CLOUDTRAIL,
+              vendor=["event_selectors", "advanced_event_selectors"])
     def cloudtrail(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every CloudTrail trail with its coverage (multi-region, and the regions where
         DescribeTrails lists it), logging status, log file validation, encryption, CloudWatch
@@ -509,7 +514,7 @@ class AwsConnector(Connector[AwsConfig]):
                            "config:DescribeConfigurationRecorderStatus",
                            "config:DescribeDeliveryChannels",
                            "config:DescribeDeliveryChannelStatus", "ec2:DescribeRegions"],
-              assess=A.assess_config_recorders, example=X.CONFIG)
+              assess=A.assess_config_recorders, example=X.CONFIG, vendor=["recording_group"])
     def config_recorders(self, ctx: SnapshotContext) -> SnapshotResult:
         """Each region's AWS Config recorders (what they record, whether they are recording)
         and delivery channels (where they deliver, whether delivery succeeds): proves
@@ -589,7 +594,7 @@ class AwsConnector(Connector[AwsConfig]):
     @snapshot(controls=["CC6.2", "CC6.3", "CC8.1"], max_age=DAY, kind="population",
               permissions=["cloudtrail:LookupEvents"], assess=A.assess_iam_change_events,
               example=X.IAM_CHANGES, lookback=timedelta(days=90), max_window=timedelta(days=7),
-              items=A.iam_change_items)
+              items=A.iam_change_items, vendor=["request_parameters"])
     def iam_change_events(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every IAM write (create, delete, attach, detach, put, update...) recorded by
         CloudTrail in [period_start, period_end): the population of access changes to sample

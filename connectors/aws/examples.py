@@ -39,6 +39,7 @@ CREDENTIAL_REPORT: dict[str, Any] = {
              "cert_1_active": "false", "cert_1_last_rotated": "N/A", "cert_2_active": "false",
              "cert_2_last_rotated": "N/A"},
         ],
+        "report_problem": None,
     }],
     "unreadable": [],
 }
@@ -122,7 +123,10 @@ RDS: dict[str, Any] = {
                    "arn": f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-db", "engine": "postgres",
                    "storage_encrypted": True,
                    "kms_key_id": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-2222"}],
-    "clusters": [],
+    "clusters": [{"account_id": ACCOUNT, "region": "us-east-1", "id": "events-aurora",
+                  "arn": f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:events-aurora",
+                  "engine": "aurora-postgresql", "storage_encrypted": False,
+                  "kms_key_id": None}],
     "scope": [{"account_id": ACCOUNT, "region": "us-east-1"}],
     "unreadable": [],
 }

@@ -17,13 +17,12 @@ from connectors.azure.config import AzureConfig
 from connectors.base import (
     CheckResult,
     Connector,
-    ConnectorConfig,
     Provenance,
     SnapshotContext,
     SnapshotResult,
     snapshot,
 )
-from connectors.errors import ConfigError, ConnectorError
+from connectors.errors import ConnectorError
 
 DAY = timedelta(days=1)
 API = {"authorization": "2022-04-01", "diagnosticSettings": "2021-05-01-preview",
@@ -123,20 +122,17 @@ class _Run:
                 "unreadable": self.unreadable}
 
 
-class AzureConnector(Connector):
+class AzureConnector(Connector[AzureConfig]):
     """Evidence from an Azure tenant: RBAC, Entra ID MFA and Conditional Access, storage
     accounts, Key Vault and the subscription activity log."""
 
     name: ClassVar[str] = "azure"
     title: ClassVar[str] = "Microsoft Azure and Entra ID"
-    config_model: ClassVar[type[ConnectorConfig]] = AzureConfig
 
-    def __init__(self, instance: str, config: ConnectorConfig, *,
+    def __init__(self, instance: str, config: AzureConfig, *,
                  factory: CredentialFactory | None = None) -> None:
-        if not isinstance(config, AzureConfig):
-            raise ConfigError(f"azure/{instance}: expected an AzureConfig")
         super().__init__(instance, config, factory=factory or build_credential)
-        self.cfg: AzureConfig = config
+        self.cfg = self.config
         self._cred: TokenCredential | None = None
         self._cred_lock = threading.Lock()
 
@@ -195,7 +191,7 @@ class AzureConnector(Connector):
                            "Microsoft.Management/managementGroups/descendants/read",
                            "Microsoft.Resources/subscriptions/read"],
               assess=A.assess_role_assignments, example=X.ROLE_ASSIGNMENTS,
-              schema=X.SCHEMAS["role_assignments"])
+              vendor=X.VENDOR["role_assignments"])
     def role_assignments(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every role assignment that applies to each subscription: at the subscription, its
         resource groups and resources, and inherited from management groups (recorded with
@@ -315,7 +311,7 @@ class AzureConnector(Connector):
     @snapshot(controls=["CC6.1"], max_age=DAY,
               permissions=["graph:AuditLog.Read.All", "graph:RoleManagement.Read.Directory"],
               assess=A.assess_mfa_registration, example=X.MFA_REGISTRATION,
-              schema=X.SCHEMAS["entra_mfa_registration"])
+              vendor=X.VENDOR["entra_mfa_registration"])
     def entra_mfa_registration(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every user's MFA registration from Microsoft Graph's authentication-methods
         registration report (registered, capable, methods), with the directory-role holders
@@ -340,7 +336,7 @@ class AzureConnector(Connector):
               permissions=["graph:Policy.Read.All", "graph:RoleManagement.Read.Directory",
                            "graph:GroupMember.Read.All", "graph:User.Read.All"],
               assess=A.assess_conditional_access, example=X.CONDITIONAL_ACCESS,
-              schema=X.SCHEMAS["conditional_access"])
+              vendor=X.VENDOR["conditional_access"])
     def conditional_access(self, ctx: SnapshotContext) -> SnapshotResult:
         """Whether MFA is enforced, not only registered: the security-defaults policy and
         every Conditional Access policy (state, grant controls, users, groups and roles
@@ -402,7 +398,7 @@ class AzureConnector(Connector):
               permissions=["Microsoft.Storage/storageAccounts/read",
                            "Microsoft.Resources/subscriptions/read"],
               assess=A.assess_storage_accounts, example=X.STORAGE_ACCOUNTS,
-              schema=X.SCHEMAS["storage_accounts"])
+              vendor=X.VENDOR["storage_accounts"])
     def storage_accounts(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every storage account's encryption (and customer-managed key), minimum TLS
         version, HTTPS-only, anonymous blob access and shared-key access, as ARM returns
@@ -439,7 +435,7 @@ class AzureConnector(Connector):
                            "Microsoft.KeyVault/vaults/keys/read",
                            "Microsoft.Resources/subscriptions/read"],
               assess=A.assess_key_vaults, example=X.KEY_VAULTS,
-              schema=X.SCHEMAS["key_vaults"])
+              vendor=X.VENDOR["key_vaults"])
     def key_vaults(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every key vault's soft delete, purge protection and authorization mode (RBAC or
         access policies), and each key's rotation policy (through ARM, no data-plane
@@ -502,7 +498,7 @@ class AzureConnector(Connector):
               permissions=["Microsoft.Insights/DiagnosticSettings/Read",
                            "Microsoft.Resources/subscriptions/read"],
               assess=A.assess_diagnostic_settings, example=X.DIAGNOSTIC_SETTINGS,
-              schema=X.SCHEMAS["diagnostic_settings"])
+              vendor=X.VENDOR["diagnostic_settings"])
     def diagnostic_settings(self, ctx: SnapshotContext) -> SnapshotResult:
         """Each subscription's activity-log diagnostic settings: which categories go to which
         Log Analytics workspace, storage account, Event Hub or partner: proves
@@ -522,7 +518,7 @@ class AzureConnector(Connector):
                            "Microsoft.OperationalInsights/workspaces/tables/read",
                            "Microsoft.Resources/subscriptions/read"],
               assess=A.assess_activity_log, example=X.ACTIVITY_LOG,
-              schema=X.SCHEMAS["activity_log"])
+              vendor=X.VENDOR["activity_log"])
     def activity_log(self, ctx: SnapshotContext) -> SnapshotResult:
         """How long each subscription's activity log is kept: the retention of the
         AzureActivity table in every Log Analytics workspace it is exported to (archive
