@@ -250,7 +250,7 @@ def _validation_message(e: ValidationError, file: str, text: str,
     err = e.errors()[0]
     loc = tuple(x for x in err["loc"] if isinstance(x, str | int))
     path = (*prefix, *loc)
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     value = err.get("input")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -22,6 +23,14 @@ class SecretRef(BaseModel):
 
     env: str | None = None
     file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal(cls, data: Any) -> Any:
+        if not isinstance(data, dict | SecretRef):
+            raise ValueError('a secret is never written in the config: give { env = "NAME" } '
+                             'or { file = "PATH" }')
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> SecretRef:

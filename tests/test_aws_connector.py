@@ -565,6 +565,30 @@ def test_config_accepts_the_documented_shape_and_rejects_literal_secrets() -> No
         assert "wJalrXUtnFEMI" not in str(e.value)
 
 
+@pytest.mark.parametrize("where", [
+    'accounts = [{ role_arn = "arn:aws:iam::111122223333:role/EvidenceAgent", '
+    'external_id = "ext-LITERAL-42" }]',
+    'organizations_discovery = { external_id = "ext-LITERAL-42" }'])
+def test_a_literal_external_id_is_one_line_naming_the_key_without_its_value(where: str) -> None:
+    """external_id is a secret: a literal string is refused at load with one line that names
+    file, line and key and says how to give it, never echoing the value."""
+    import tempfile
+    from pathlib import Path
+
+    from collector.config import load
+    from collector.errors import ConfigError
+
+    with tempfile.TemporaryDirectory(prefix="kit7-") as d:
+        path = Path(d) / "evidence.toml"
+        path.write_text(f'[[connectors]]\ntype = "aws"\ninstance = "prod"\n{where}\n')
+        with pytest.raises(ConfigError) as e:
+            load(path)
+    msg = str(e.value)
+    assert "\n" not in msg and "ext-LITERAL-42" not in msg
+    assert msg.startswith(f"{path}:4: connectors[0].") and "external_id: " in msg
+    assert '{ env = "NAME" }' in msg and '{ file = "PATH" }' in msg
+
+
 def test_no_io_at_import_and_snapshots_are_declared() -> None:
     """Importing the connector opens no socket; every snapshot declares IAM actions."""
     import importlib

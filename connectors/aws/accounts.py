@@ -92,8 +92,8 @@ class Unreachable:
     error: ConnectorError
 
 
-def _secret(v: str | SecretRef | None) -> str | None:
-    return resolve_secret(v) if isinstance(v, SecretRef) else v
+def _secret(ref: SecretRef | None) -> str | None:
+    return None if ref is None else resolve_secret(ref)
 
 
 def _assume(rec: Recorder, base: boto3.Session, home: str, role_arn: str,

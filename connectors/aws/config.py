@@ -33,7 +33,7 @@ class AwsAccount(ConnectorConfig):
     label: str | None = None
     profile: str | None = None
     role_arn: str | None = None
-    external_id: str | SecretRef | None = None
+    external_id: SecretRef | None = None
     session_name: str = Field(default="evidence-agent", pattern=r"^[\w+=,.@-]{2,64}$")
 
     @model_validator(mode="after")
@@ -57,7 +57,7 @@ class OrganizationsDiscovery(ConnectorConfig):
     """List the organization's active member accounts and assume `role_name` in each."""
 
     role_name: str = Field(default="EvidenceAgentReadOnly", pattern=r"^[\w+=,.@/-]{1,64}$")
-    external_id: str | SecretRef | None = None
+    external_id: SecretRef | None = None
     exclude: tuple[str, ...] = ()
 
     @field_validator("exclude")
