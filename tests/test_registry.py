@@ -83,3 +83,19 @@ def test_assess_is_pure(cls: type[Connector], monkeypatch: pytest.MonkeyPatch) -
         assert first == second, f"{where}: assess() is not deterministic"
         assert first and all(isinstance(f, Finding) for f in first), where
         assert all(f.status in ("pass", "fail", "inconclusive") for f in first), where
+
+
+def test_every_platform_package_is_a_registered_connector_with_a_stand_in() -> None:
+    """Each package under connectors/ except the kit is a registered connector with a local
+    stand-in under simulators/ (and its conformance test); the kit is a library, not one."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    packages = {p.name for p in (root / "connectors").iterdir() if (p / "__init__.py").exists()}
+    built_in = {name for name, cls in registry().items()
+                if cls.__module__.startswith("connectors.")}
+    assert "kit" not in registry()
+    assert packages - {"kit"} == built_in
+    for name in sorted(built_in):
+        assert list((root / "simulators").glob(f"{name}*.py")), f"{name}: no stand-in"
+        assert (root / "tests" / f"test_{name}_conformance.py").exists(), name

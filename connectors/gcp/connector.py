@@ -14,13 +14,12 @@ from google.protobuf import json_format
 from connectors.base import (
     CheckResult,
     Connector,
-    ConnectorConfig,
     Provenance,
     SnapshotContext,
     SnapshotResult,
     snapshot,
 )
-from connectors.errors import AuthError, ConfigError, ConnectorError, PermissionDenied
+from connectors.errors import AuthError, ConnectorError, PermissionDenied
 from connectors.gcp import assess as A
 from connectors.gcp import examples as X
 from connectors.gcp.auth import CredentialFactory, default_credentials
@@ -157,21 +156,18 @@ def _audit(pol: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda a: str(a["service"]))
 
 
-class GcpConnector(Connector):
+class GcpConnector(Connector[GcpConfig]):
     """Evidence from Google Cloud: IAM (inherited), audit logs, KMS, Cloud Storage, org policy."""
 
     name: ClassVar[str] = "gcp"
     title: ClassVar[str] = "Google Cloud"
-    config_model: ClassVar[type[ConnectorConfig]] = GcpConfig
 
-    def __init__(self, instance: str, config: ConnectorConfig, *,
+    def __init__(self, instance: str, config: GcpConfig, *,
                  factory: CredentialFactory | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if not isinstance(config, GcpConfig):
-            raise ConfigError(f"gcp/{instance}: expected a GcpConfig")
         super().__init__(instance, config, factory=factory or default_credentials)
-        self.cfg: GcpConfig = config
+        self.cfg = self.config
         self._sleep = sleep
         self._clock = clock
         self._api: Api | None = None

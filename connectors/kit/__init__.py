@@ -1,4 +1,6 @@
 """The connector kit: what makes a record auditor-grade, written once for every connector.
+A library the platform connectors import, not a connector itself (nothing registers it,
+and it has no simulator: the connectors' simulators exercise it).
 
     recording   CallRecorder folds each HTTP exchange into one provenance call per logical
                 call (operation, parameters, status, pages, items, retries, the API's total);
