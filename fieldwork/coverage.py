@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from storage.canonical import iso
-from storage.index import records, series
+from storage.queries import records_describing, series_kinds
 from storage.store import EvidenceStore
 
 # worst first: a control's state on a day is the first of these any of its series has
@@ -135,29 +133,12 @@ def stretches(spans: Sequence[tuple[datetime, datetime]], states: Sequence[str]
 
 def _records(store: EvidenceStore, keys: set[tuple[str, str, str]], since: datetime,
              until: datetime) -> dict[tuple[str, str, str], list[Rec]]:
-    out: dict[tuple[str, str, str], list[Rec]] = {k: [] for k in keys}
-    cols = (records.c.connector, records.c.instance, records.c.snapshot, records.c.kind,
-            records.c.id, records.c.collected_finished_at, records.c.effective_at,
-            records.c.period_start, records.c.period_end, records.c.status,
-            records.c.assessment, records.c.max_age_seconds, records.c.seq)
-    with store.engine.connect() as conn:
-        for c, i, s in sorted(keys):
-            longest = conn.execute(select(func.max(records.c.max_age_seconds)).where(
-                records.c.connector == c, records.c.instance == i,
-                records.c.snapshot == s)).scalar() or 0
-            lo = since - timedelta(seconds=int(longest)) - timedelta(days=1)
-            q = (select(*cols).where(records.c.connector == c, records.c.instance == i,
-                                     records.c.snapshot == s,
-                                     records.c.collected_finished_at <= until,
-                                     records.c.collected_finished_at > lo)
-                 .order_by(records.c.collected_finished_at, records.c.seq))
-            for r in conn.execute(q):
-                out[(c, i, s)].append(Rec(
-                    r.id, r.collected_finished_at, r.effective_at or r.collected_finished_at,
-                    r.period_start, r.period_end, r.status,
-                    record_verdict(r.status, r.assessment),
-                    timedelta(seconds=r.max_age_seconds), r.seq))
-    return out
+    return {key: [Rec(r.id, r.collected_finished_at,
+                      r.effective_at or r.collected_finished_at, r.period_start, r.period_end,
+                      r.status, record_verdict(r.status, r.assessment),
+                      timedelta(seconds=r.max_age_seconds), r.seq) for r in rows]
+            for key, rows in records_describing(store.engine, sorted(keys), since,
+                                                until).items()}
 
 
 def _trusted(store: EvidenceStore, recs: Sequence[Rec]) -> list[Rec]:
@@ -175,10 +156,7 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
     """Per control (its ID -> the criteria it stands for): a state per day of the period,
     the stretches of each state and a summary."""
     spans = days(since, until)
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(series.c.control_id, series.c.connector, series.c.instance,
-                                   series.c.snapshot, series.c.kind)
-                            .where(series.c.connector != "fieldwork")).all()
+    rows = series_kinds(store.engine)
     by_criterion: dict[str, set[tuple[str, str, str, str]]] = {}
     for cid, c, i, s, k in rows:
         by_criterion.setdefault(cid, set()).add((c, i, s, k))

@@ -265,6 +265,37 @@ def series_by_criterion(engine: Engine) -> dict[str, set[tuple[str, str, str]]]:
     return out
 
 
+def series_kinds(engine: Engine) -> list[tuple[str, str, str, str, str]]:
+    """Every (criterion, connector, instance, snapshot, kind) series row, fieldwork aside."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(series.c.control_id, series.c.connector, series.c.instance,
+                                   series.c.snapshot, series.c.kind)
+                            .where(series.c.connector != "fieldwork")).all()
+    return [(str(cid), str(c), str(i), str(s), str(k)) for cid, c, i, s, k in rows]
+
+
+def records_describing(engine: Engine, keys: Sequence[tuple[str, str, str]], since: datetime,
+                       until: datetime) -> dict[tuple[str, str, str], list[Any]]:
+    """Per (connector, instance, snapshot) series, the records collected by `until` that
+    can still describe a moment from `since` on (collected within the series' longest max
+    age, plus a day, before it), oldest first."""
+    cols = (records.c.id, records.c.collected_finished_at, records.c.effective_at,
+            records.c.period_start, records.c.period_end, records.c.status,
+            records.c.assessment, records.c.max_age_seconds, records.c.seq)
+    out: dict[tuple[str, str, str], list[Any]] = {}
+    with engine.connect() as conn:
+        for c, i, s in sorted(keys):
+            where = (records.c.connector == c, records.c.instance == i, records.c.snapshot == s)
+            longest = conn.execute(select(func.max(records.c.max_age_seconds))
+                                   .where(*where)).scalar() or 0
+            lo = since - timedelta(seconds=int(longest)) - timedelta(days=1)
+            q = (select(*cols).where(*where, records.c.collected_finished_at <= until,
+                                     records.c.collected_finished_at > lo)
+                 .order_by(records.c.collected_finished_at, records.c.seq))
+            out[(c, i, s)] = list(conn.execute(q))
+    return out
+
+
 def newest_record_of(engine: Engine, connector: str, instance: str, snapshot: str,
                      at: datetime | None = None) -> dict[str, Any] | None:
     """The newest record of one series collected at or before `at` (default: any time)."""
