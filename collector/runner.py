@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from collector.config import Config, ConnectorInstance
@@ -33,7 +33,7 @@ from connectors.kit.redact import guard_loggers, redact_text
 from connectors.registry import get as get_connector
 from storage.locks import LockTimeout, lease
 from storage.store import EvidenceStore, NewRecord, utcnow
-from storage.windows import resume_point, span_text
+from storage.windows import CLOCK_TOLERANCE, resume_point, span_text
 
 log = logging.getLogger("evidence.collector")
 
@@ -418,11 +418,6 @@ class Collector:
         return status, period_end
 
 
-# Clocks that disagree by less than this are not worth a warning (HTTP dates have whole
-# seconds; hosts drift); a window's end is bounded by every clock all the same.
-CLOCK_WARN = timedelta(minutes=5)
-
-
 def _bound_window(start: datetime, end: datetime, started: datetime, finished: datetime,
                   source: tuple[datetime, datetime] | None
                   ) -> tuple[datetime, dict[str, Any], str | None]:
@@ -430,7 +425,9 @@ def _bound_window(start: datetime, end: datetime, started: datetime, finished: d
 
     A window never ends after its collection finished, nor after the source's own clock
     when the source first answered (its `Date`): events later than that did not exist there
-    yet, whatever this machine's clock said when the window was planned."""
+    yet, whatever this machine's clock said when the window was planned. Clocks that differ
+    by less than CLOCK_TOLERANCE get no warning (a `Date` has whole seconds; hosts drift),
+    but bound the window all the same."""
     window: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
     warnings: list[str] = []
     bound, by = finished, "the collection finished"
@@ -439,11 +436,11 @@ def _bound_window(start: datetime, end: datetime, started: datetime, finished: d
         window["source_clock"] = {"first": first.isoformat(), "last": last.isoformat()}
         if first < bound:
             bound, by = first, "the source's clock (its Date header)"
-        if started - first > CLOCK_WARN:
+        if started - first > CLOCK_TOLERANCE:
             warnings.append(f"this machine's clock is ahead of the source's by "
                             f"{span_text(started - first)} (source {first.isoformat()}, here "
                             f"{started.isoformat()}): the window ends at the source's time")
-        elif last - finished > CLOCK_WARN:
+        elif last - finished > CLOCK_TOLERANCE:
             warnings.append(f"this machine's clock is behind the source's by "
                             f"{span_text(last - finished)} (source {last.isoformat()}, here "
                             f"{finished.isoformat()})")
@@ -451,7 +448,7 @@ def _bound_window(start: datetime, end: datetime, started: datetime, finished: d
     if end > bound:
         window["requested_end"] = end.isoformat()
         window["bounded_by"] = by
-        if bound <= start - CLOCK_WARN:
+        if bound <= start - CLOCK_TOLERANCE:
             late = (f"the window starts at {start.isoformat()}, after {by} "
                     f"({bound.isoformat()}): nothing in it can be complete yet")
             warnings.append(late)
