@@ -7,6 +7,8 @@ A bundle is a zip:
     blobs/<sha256>    content, provenance and findings of the selected records
     seal.json         the ledger head at export time, signed with Ed25519
     seals.jsonl       the run seals that vouch for each selected record (who wrote it)
+    rotations.jsonl   every key rotation of the store (storage/rotation.py), so a verifier
+                      who pinned an older key follows the chain to the one that signed
     public_key.pem    the key that signed it (pin it: compare with `evidence key export`)
     SHA256SUMS        every file above, as `sha256sum -c` reads it
     SHA256SUMS.sig    SHA256SUMS's hash and the sealed head, signed: everything the bundle
@@ -39,6 +41,7 @@ from storage import keys
 from storage.canonical import canonical, iso
 from storage.ledger import Seal, record_hash
 from storage.queries import as_of, ledger_segment, seals_between
+from storage.rotation import key_chain
 from storage.store import EvidenceStore
 
 FORMAT = "evidence-agent.bundle/2"
@@ -47,8 +50,8 @@ STATEMENT = "evidence-agent.bundle-statement"
 # one; blobs are only hashed, streaming.
 MAX_CONTROL = 256 << 20
 MAX_LINE = 64 << 20
-CONTROL = ("manifest.json", "seal.json", "seals.jsonl", "public_key.pem", "SHA256SUMS",
-           "SHA256SUMS.sig")
+CONTROL = ("manifest.json", "seal.json", "seals.jsonl", "rotations.jsonl", "public_key.pem",
+           "SHA256SUMS", "SHA256SUMS.sig")
 BLOB_COLUMNS = ("content_sha256", "ipe_sha256", "findings_sha256")
 
 
@@ -103,7 +106,10 @@ def export_bundle(store: EvidenceStore, out: Path, criteria: Sequence[str],
     used = sorted({(s.seq, s.signature): s for s in vouching.values()}.values(),
                   key=lambda s: s.seq)
     files["seals.jsonl"] = b"".join(canonical(s.to_json()) + b"\n" for s in used)
-    files["public_key.pem"] = keys.public_pem(store.public_key()).encode()
+    files["public_key.pem"] = keys.public_pem(store.key.public_key()).encode()
+    # every key rotation, so a verifier who pinned an older key follows it to this one
+    files["rotations.jsonl"] = b"".join(canonical(s.to_json()) + b"\n"
+                                        for _label, s in store.rotation_seals())
     manifest = {"format": FORMAT, "exported_at": iso(store.clock()), "query": query,
                 "records": ids, "segment": {"from": first, "to": seal.seq},
                 "key_id": seal.key_id, "no_evidence_yet": res["no_evidence_yet"]}
@@ -332,15 +338,25 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
     if manifest.get("format") != FORMAT:
         rep.problems.append(f"manifest.json: unknown format {manifest.get('format')!r}")
     rep.key_id = seal.key_id
-    key = bundled_key
+    anchor = pinned if pinned is not None else bundled_key
+    rotations: list[tuple[str, Seal]] = []
+    for i, rline in enumerate(control.get("rotations.jsonl", b"").splitlines(), 1):
+        try:
+            rotations.append((f"rotations.jsonl:{i}", Seal.from_json(json.loads(rline))))
+        except (ValueError, KeyError, TypeError, RecursionError):
+            rep.problems.append(f"rotations.jsonl:{i}: not a seal")
+    chain = key_chain(anchor, rotations)
+    rep.problems.extend(f"{subject}: {detail}" for subject, detail in chain.problems)
     if pinned is not None:
         rep.key_pinned = True
-        if keys.key_id(pinned) != keys.key_id(bundled_key):
+        if keys.key_id(bundled_key) not in chain.pubs:
             rep.problems.append(f"public_key.pem is key {keys.key_id(bundled_key)}, not the "
-                                f"pinned key {keys.key_id(pinned)}")
-        key = pinned
-    if not seal.valid(key):
-        rep.problems.append(f"seal.json: signature does not verify with key {keys.key_id(key)}")
+                                f"pinned key {keys.key_id(pinned)} nor a key a recorded "
+                                "rotation links to it")
+    why = chain.why_not(seal)
+    if why is not None:
+        rep.problems.append(f"seal.json: {why}")
+    key = chain.pubs.get(seal.key_id, anchor)
     _check_statement(control.get("SHA256SUMS.sig"), sums_raw, seal, key, rep)
 
     seg = manifest.get("segment")
@@ -362,9 +378,9 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
         except (ValueError, KeyError, TypeError, RecursionError):
             rep.problems.append(f"seals.jsonl:{i}: not a seal")
             continue
-        if not vs.valid(key):
-            rep.problems.append(f"seals.jsonl:{i}: seal of #{vs.seq} does not verify with key "
-                                f"{keys.key_id(key)}")
+        why = chain.why_not(vs)
+        if why is not None:
+            rep.problems.append(f"seals.jsonl:{i}: seal of #{vs.seq}: {why}")
             continue
         vouching.append(vs)
     need = {vs.seq for vs in vouching} | {seal.seq} | ({against.seq} if against else set())
@@ -443,8 +459,9 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
     for name in sorted(n for n in infos if n.startswith("blobs/") and n not in named):
         rep.problems.append(f"{name}: no record in the manifest names this blob")
     if against is not None:
-        if not against.valid(key):
-            rep.problems.append("kept seal: signature does not verify")
+        why = chain.why_not(against)
+        if why is not None:
+            rep.problems.append(f"kept seal: {why}")
         elif against.seq > seal.seq:
             rep.problems.append(f"kept seal is at #{against.seq}, beyond this bundle's seal "
                                 f"#{seal.seq}: the ledger was cut back")

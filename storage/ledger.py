@@ -8,7 +8,7 @@ number of processes or containers still build one chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -174,12 +174,16 @@ class Seal:
 
 
 def make_seal(conn: Connection, key: Ed25519PrivateKey, now: datetime, run_id: str | None,
-              covers: Iterable[int] = (), purpose: str = "run", note: str | None = None,
+              covers: Iterable[int] = (), purpose: str = "run",
+              note: str | Callable[[int, str], str | None] | None = None,
               adopt: Ranges = ()) -> Seal:
     """Sign the current head and the records vouched for, and record the seal, in this
     transaction. A run vouches only for the records it wrote (`covers`); `adopt` ranges are
-    an operator's explicit adoption of records no seal covers."""
+    an operator's explicit adoption of records no seal covers. `note` may be a function of
+    the head (seq, hash) it seals (a key rotation's statement signs the head)."""
     seq, head = lock_head(conn)
+    if callable(note):
+        note = note(seq, head)
     ranges = to_ranges([*covers, *(q for a, b in adopt for q in range(a, b + 1))])
     if ranges and ranges[-1][1] > seq:
         raise ValueError(f"cannot vouch for #{ranges[-1][1]}: beyond the ledger head #{seq}")

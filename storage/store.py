@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connectors.errors import ConfigError, StorageError
@@ -24,6 +24,8 @@ from storage.index import make_engine, migrate, records, runs, seals, writer
 from storage.ledger import Ranges, Seal, append_rows, make_seal
 
 if TYPE_CHECKING:
+    from storage.rotation import KeyChain
+    from storage.runlock import RunLock
     from storage.settings import StoreSettings as Config
 
 Clock = Callable[[], datetime]
@@ -74,6 +76,7 @@ class EvidenceStore:
         self.key_path = key_path
         self.clock = clock
         self._key: Ed25519PrivateKey | None = None
+        self._run_locks: dict[str, RunLock] = {}
 
     @classmethod
     def open(cls, config: Config, *, create: bool = True, clock: Clock = utcnow) -> EvidenceStore:
@@ -104,30 +107,94 @@ class EvidenceStore:
     @property
     def key(self) -> Ed25519PrivateKey:
         """The signing key. Created only for a store that was never sealed: a store sealed by
-        one key refuses a missing or different key (ConfigError) rather than sealing with a
-        new one an auditor does not trust."""
+        one key refuses a missing or different key (ConfigError) unless a rotation to it is
+        recorded (`evidence key rotate`), rather than sealing with a key an auditor does not
+        trust."""
         if self._key is None:
             if self.key_path is None:
                 raise ConfigError("no signing key configured ([signing] key_file)")
-            sealed_by = self._sealed_by()
-            if not self.key_path.exists() and sealed_by is not None:
+            with self.engine.connect() as conn:
+                newest = self._newest_key_id(conn)
+            if not self.key_path.exists() and newest is not None:
                 raise ConfigError(
-                    f"signing key {self.key_path} is missing, but this store was sealed by key "
-                    f"{sealed_by}: restore the key file (a new key would not be trusted)")
+                    f"signing key {self.key_path} is missing, but this store is sealed by key "
+                    f"{newest}: restore the key file (a new key would not be trusted)")
             key = keys.load_or_create(self.key_path)
-            kid = keys.key_id(key.public_key())
-            if sealed_by is not None and kid != sealed_by:
-                raise ConfigError(
-                    f"signing key {self.key_path} is key {kid}, but this store's newest seal is "
-                    f"by key {sealed_by}: restore the right key file")
+            with self.engine.connect() as conn:
+                why = self._key_problem(conn, key)
+            if why is not None:
+                raise ConfigError(why)
             self._key = key
         return self._key
 
-    def _sealed_by(self) -> str | None:
-        with self.engine.connect() as conn:
-            kid = conn.execute(select(seals.c.key_id).order_by(seals.c.id.desc())
-                               .limit(1)).scalar()
+    @staticmethod
+    def _newest_key_id(conn: Connection) -> str | None:
+        kid = conn.execute(select(seals.c.key_id).order_by(seals.c.id.desc()).limit(1)).scalar()
         return None if kid is None else str(kid)
+
+    @staticmethod
+    def _sealed_by_chain(conn: Connection, chain: KeyChain) -> bool:
+        """Whether some seal in the index verifies with a key of `chain` (the store's history
+        is linked to the key we hold), whatever seals an insider added with other keys."""
+        for kid, pub in chain.pubs.items():
+            # newest first: the first that verifies settles it (rows an insider added with
+            # this key id and a bad signature only cost a check each)
+            rows = conn.execute(select(seals).where(seals.c.key_id == kid)
+                                .order_by(seals.c.id.desc()))
+            if any(Seal.from_row(row).valid(pub) for row in rows):
+                return True
+        return False
+
+    def _key_problem(self, conn: Connection, key: Ed25519PrivateKey) -> str | None:
+        """Why `key` may not seal this store now, or None. The chain of keys is built from
+        `key` itself (we hold it), so a rotation forged into the index can neither hand the
+        store to another key nor block this one: verify reports it."""
+        from storage.rotation import key_chain
+
+        kid = keys.key_id(key.public_key())
+        chain = key_chain(key.public_key(), self.rotation_seals(conn))
+        if chain.current != kid:
+            at = chain.window[kid][1]
+            return (f"signing key {self.key_path} is key {kid}, which was rotated out (to key "
+                    f"{chain.current}) at #{at}: use the new key file")
+        newest = self._newest_key_id(conn)
+        if newest is not None and not self._sealed_by_chain(conn, chain):
+            return (f"signing key {self.key_path} is key {kid}, but this store is sealed by key "
+                    f"{newest} and no rotation to key {kid} is recorded: restore the right key "
+                    f"file, or record a rotation with `evidence key rotate` while holding key "
+                    f"{newest}")
+        return None
+
+    def rotation_seals(self, conn: Connection | None = None) -> list[tuple[str, Seal]]:
+        """Every index seal that claims to be a key rotation, in ledger order, labelled."""
+        from storage.rotation import ROTATE
+
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.rotation_seals(c)
+        rows = conn.execute(select(seals).where(seals.c.purpose == ROTATE)
+                            .order_by(seals.c.seq, seals.c.id)).all()
+        return [(f"rotation seal at #{r.seq} ({r.sealed_at:%Y-%m-%dT%H:%M:%SZ})",
+                 Seal.from_row(r)) for r in rows]
+
+    def key_chain(self, anchor: Ed25519PublicKey) -> KeyChain:
+        """The keys the rotations recorded in this store link to `anchor`."""
+        from storage.rotation import key_chain
+
+        return key_chain(anchor, self.rotation_seals())
+
+    def rotate(self, new: Ed25519PrivateKey, reason: str | None) -> Seal:
+        """Record a rotation to `new`, signed by the current key (and by `new`): from this
+        seal on, seals are made with `new`."""
+        from storage.rotation import ROTATE, rotation_note
+
+        old = self.key
+        if keys.key_id(old.public_key()) == keys.key_id(new.public_key()):
+            raise ConfigError("the new key is the current key")
+        seal = self.seal(None, purpose=ROTATE,
+                         note=lambda seq, head: rotation_note(old, new, seq, head, reason))
+        self._key = new
+        return seal
 
     def public_key(self) -> Ed25519PublicKey:
         """The public half of the store's key; never creates a key (read commands use it)."""
@@ -188,7 +255,7 @@ class EvidenceStore:
         }
 
     def seal(self, run_id: str | None, covers: Iterable[int] = (), *, purpose: str = "run",
-             note: str | None = None, adopt: Ranges = ()) -> Seal:
+             note: str | Callable[[int, str], str] | None = None, adopt: Ranges = ()) -> Seal:
         """Sign the ledger head and vouch for `covers` (the records this run wrote): the
         seal goes to the index and to the seal store, or to neither (StorageError)."""
         from storage import access
@@ -196,10 +263,24 @@ class EvidenceStore:
         key = self.key
         try:
             with self.writer.begin() as conn:
+                if self._key_problem(conn, key) is not None and self.key_path is not None:
+                    # rotated since this process loaded its key: the key file has the new one
+                    self._key = None
+                    key = keys.load_private(self.key_path)
+                    why = self._key_problem(conn, key)
+                    if why is not None:
+                        raise ConfigError(why)
+                    self._key = key
                 # every seal also commits to the access log's head as it is now, so cutting
                 # entries off the log's tail is caught (storage/access.py)
-                note = access.note_with_head(note, access.head(conn))
-                seal = make_seal(conn, key, self.clock(), run_id, covers, purpose, note, adopt)
+                at = access.head(conn)
+
+                def note_at(seq: int, head: str) -> str | None:
+                    own = note(seq, head) if callable(note) else note
+                    return access.note_with_head(own, at)
+
+                seal = make_seal(conn, key, self.clock(), run_id, covers, purpose, note_at,
+                                 adopt)
                 # written before the index commits: an index seal always has its file
                 self.blobs.put_seal(seal_file_name(seal),
                                     json.dumps(seal.to_json(), indent=2).encode())
@@ -211,17 +292,32 @@ class EvidenceStore:
 
     # runs -------------------------------------------------------------------------------
     def start_run(self, trigger: str) -> str:
+        """Record a new run; it holds its run lock (storage/runlock.py) until finish_run, so
+        `verify` can tell a live run from a row that only says `running`."""
+        from storage import runlock
+
         run_id = new_id()
-        with self.writer.begin() as conn:
-            conn.execute(insert(runs).values(
-                id=run_id, trigger=trigger, host=socket.gethostname()[:255], pid=os.getpid(),
-                started_at=self.clock(), status="running", summary={}))
+        lock = runlock.hold(self.engine, run_id)  # before the row: a running row without a
+        try:                                      # held lock is never a live run
+            with self.writer.begin() as conn:
+                conn.execute(insert(runs).values(
+                    id=run_id, trigger=trigger, host=socket.gethostname()[:255],
+                    pid=os.getpid(), started_at=self.clock(), status="running", summary={}))
+        except BaseException:
+            lock.release()
+            raise
+        self._run_locks[run_id] = lock
         return run_id
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        with self.writer.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(
-                finished_at=self.clock(), status=status, summary=summary))
+        try:
+            with self.writer.begin() as conn:
+                conn.execute(update(runs).where(runs.c.id == run_id).values(
+                    finished_at=self.clock(), status=status, summary=summary))
+        finally:
+            lock = self._run_locks.pop(run_id, None)
+            if lock is not None:
+                lock.release()
 
     # reading ----------------------------------------------------------------------------
     def record(self, rid: str) -> dict[str, Any] | None:
@@ -258,6 +354,9 @@ class EvidenceStore:
             last = int(rows[-1]["seq"])
 
     def close(self) -> None:
+        for lock in list(self._run_locks.values()):
+            lock.release()
+        self._run_locks.clear()
         self.engine.dispose()
 
 

@@ -32,18 +32,18 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, select
 
-from storage import keys
+from storage import keys, runlock
 from storage.access import Claim, head_in_note
 from storage.blobs import FileBlobStore
 from storage.index import GENESIS, ledger_head, records, runs, seals
 from storage.ledger import Seal, fmt_ranges, record_hash
-from storage.locks import holder_is_dead
+from storage.rotation import KeyChain
 from storage.store import EvidenceStore
 
 # Seals stamped within this of verify's start are taken as written concurrently.
 CONCURRENT_SLACK = timedelta(seconds=5)
-# A run still marked running this long after it started is not waited for: its unsealed
-# records are reported.
+# A record this long after its (hashed) collection time is reported unsealed even while its
+# run still holds its run lock.
 RUN_MAX = timedelta(hours=12)
 # Below this many records verify works in-process; above it, worker processes share the work.
 PARALLEL_MIN = 20_000
@@ -230,7 +230,10 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     workers = workers or os.cpu_count() or 1
     if public is None:
         public = store.public_key()
-    pub_id = keys.key_id(public)
+    # the keys trusted from `public`: it and those recorded rotations link to it
+    chain = store.key_chain(public)
+    for subject, detail in chain.problems:
+        rep.problems.append(Problem("seal", subject, detail))
     with store.engine.connect() as conn:
         # The head is read once, first: records and seals that other collectors append
         # while we verify lie beyond it and are left for the next verify.
@@ -240,7 +243,7 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     started = datetime.now(UTC)
     concurrent = started - CONCURRENT_SLACK
 
-    base = _checkpoint(store, public, head_seq) if since_last else None
+    base = _checkpoint(store, chain, head_seq) if since_last else None
     lo = base.seq + 1 if base is not None else 1
     rep.since_seq = lo - 1
 
@@ -261,13 +264,13 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
         sealed_hash.update(c.sealed)
 
     claims: list[Claim] = []
-    covered = _verify_seals(store, rep, public, pub_id, against, sealed_hash, head_seq,
+    covered = _verify_seals(store, rep, chain, against, sealed_hash, head_seq,
                             concurrent, lo, claims)
     _outside_chain(store, rep)
-    _uncovered(store, rep, public, covered, lo, head_seq, started)
+    _uncovered(store, rep, chain, covered, lo, head_seq, started)
     _check_access_log(store, rep, claims)
     if rep.ok and write_checkpoint:
-        rep.checkpoint = _write_checkpoint(store, public, rep, head_seq)
+        rep.checkpoint = _write_checkpoint(store, chain, rep, head_seq)
     return rep
 
 
@@ -371,8 +374,8 @@ def _verify_chain(store: EvidenceStore, rep: VerifyReport, pool: Executor | None
     return chunks
 
 
-def _verify_seals(store: EvidenceStore, rep: VerifyReport, public: Ed25519PublicKey,
-                  pub_id: str, against: Seal | None, sealed_hash: dict[int, str],
+def _verify_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
+                  against: Seal | None, sealed_hash: dict[int, str],
                   head_seq: int, concurrent: datetime, lo: int,
                   claims: list[Claim]) -> list[tuple[int, int]]:
     """Check every seal (from seq `lo` on); return the ranges valid seals vouch for, and
@@ -416,11 +419,9 @@ def _verify_seals(store: EvidenceStore, rep: VerifyReport, public: Ed25519Public
         actual = hash_at(gseq) if gseq > 0 else None
         for label, seal, _from_index in entries:
             rep.seals += 1
-            if seal.key_id != pub_id:
-                rep.problems.append(Problem("seal", label, f"signed by unknown key {seal.key_id}"))
-                continue
-            if not seal.valid(public):
-                rep.problems.append(Problem("seal", label, "signature does not verify"))
+            why = chain.why_not(seal)
+            if why is not None:
+                rep.problems.append(Problem("seal", label, why))
                 continue
             seen = head_in_note(seal.note)
             if seen is not None:
@@ -466,35 +467,38 @@ def _outside_chain(store: EvidenceStore, rep: VerifyReport) -> None:
                                     "the head was rewound)"))
 
 
-def _uncovered(store: EvidenceStore, rep: VerifyReport, public: Ed25519PublicKey,
+def _uncovered(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
                covered: list[tuple[int, int]], lo: int, hi: int, started: datetime) -> None:
     """Report records #lo..#hi no valid seal vouches for (runs still going are pending)."""
     gaps = _gaps(covered, lo, hi)
     if gaps:
         # runs that sealed while we verified: their seals count (a run seals before its run
         # row stops saying `running`, so reading runs next cannot miss one)
-        covered = covered + _late_cover(store, public, rep.seal_max_id)
+        covered = covered + _late_cover(store, chain, rep.seal_max_id)
         gaps = _gaps(covered, lo, hi)
     if not gaps:
         return
 
-    # records of a run still going are sealed when it ends; a run marked running for too
-    # long (or whose row is missing) gets no such grace
+    # Records of a run still going are sealed when it ends: shown as pending, not as a
+    # problem, only while the run is provably alive (it holds its run lock, which no row can
+    # fake) and for at most RUN_MAX after the record's own, hashed, collection time.
     unsealed: list[int] = []
     pending: list[int] = []
+    alive: dict[str, bool] = {}
     with store.engine.connect() as conn:
         for a, b in gaps:
-            q = (select(records.c.seq, runs.c.status, runs.c.started_at, runs.c.host,
-                        runs.c.pid)
+            q = (select(records.c.seq, records.c.run_id, records.c.collected_started_at,
+                        runs.c.status)
                  .select_from(records.outerjoin(runs, runs.c.id == records.c.run_id))
                  .where(records.c.seq >= a, records.c.seq <= b).order_by(records.c.seq))
-            for seq, status, run_started, host, pid in conn.execute(q):
-                if status == "running" and run_started is not None and \
-                        started - RUN_MAX < run_started <= started and \
-                        not holder_is_dead(f"{host}:{pid}"):
-                    pending.append(int(seq))
-                else:
-                    unsealed.append(int(seq))
+            for seq, run_id, collected, status in conn.execute(q):
+                live = False
+                if status == "running" and collected is not None and \
+                        started - RUN_MAX < collected <= started + CONCURRENT_SLACK:
+                    if run_id not in alive:
+                        alive[run_id] = runlock.held(store.engine, str(run_id))
+                    live = alive[run_id]
+                (pending if live else unsealed).append(int(seq))
     from storage.ledger import to_ranges
 
     for a, b in to_ranges(unsealed):
@@ -524,7 +528,7 @@ def _gaps(covered: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, i
     return [g for g in gaps if g[0] <= g[1]]
 
 
-def _late_cover(store: EvidenceStore, public: Ed25519PublicKey,
+def _late_cover(store: EvidenceStore, chain: KeyChain,
                 max_id: int) -> list[tuple[int, int]]:
     """What seals written after verify began vouch for (signature and head checked)."""
     out: list[tuple[int, int]] = []
@@ -532,21 +536,20 @@ def _late_cover(store: EvidenceStore, public: Ed25519PublicKey,
         for row in conn.execute(select(seals).where(seals.c.id > max_id)).all():
             s = Seal.from_row(row)
             h = conn.execute(select(records.c.record_hash).where(records.c.seq == s.seq)).scalar()
-            if s.valid(public) and h == s.head_hash:
+            if chain.valid(s) and h == s.head_hash:
                 out.extend(r for r in s.vouches if r[1] <= s.seq)
     return out
 
 
-def _checkpoint(store: EvidenceStore, public: Ed25519PublicKey, head_seq: int) -> Seal | None:
-    """The newest verify checkpoint signed by `public` that still matches the chain."""
-    pub_id = keys.key_id(public)
+def _checkpoint(store: EvidenceStore, chain: KeyChain, head_seq: int) -> Seal | None:
+    """The newest verify checkpoint signed by a trusted key that still matches the chain."""
     with store.engine.connect() as conn:
         rows = conn.execute(select(seals).where(seals.c.purpose == CHECKPOINT,
                                                 seals.c.seq <= head_seq)
                             .order_by(seals.c.id.desc()).limit(20)).all()
         for row in rows:
             s = Seal.from_row(row)
-            if s.key_id != pub_id or not s.valid(public):
+            if not chain.valid(s):
                 continue
             h = conn.execute(select(records.c.record_hash).where(records.c.seq == s.seq)).scalar()
             if s.seq == 0 or h == s.head_hash:
@@ -554,13 +557,13 @@ def _checkpoint(store: EvidenceStore, public: Ed25519PublicKey, head_seq: int) -
     return None
 
 
-def _write_checkpoint(store: EvidenceStore, public: Ed25519PublicKey, rep: VerifyReport,
+def _write_checkpoint(store: EvidenceStore, chain: KeyChain, rep: VerifyReport,
                       head_seq: int) -> int | None:
     """Seal that the chain up to the head verified; skipped without the matching key."""
     from connectors.errors import EvidenceError
 
     try:
-        if not store.has_key() or keys.key_id(store.key.public_key()) != keys.key_id(public):
+        if not store.has_key() or keys.key_id(store.key.public_key()) != chain.current:
             return None
     except EvidenceError:
         return None  # a key problem is for collect to report; verify itself is done

@@ -24,11 +24,11 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
     from storage.queries import newest_runs
 
     rows = newest_runs(c.reader.engine, limit)
-    from storage.locks import holder_is_dead
+    from storage.runlock import held
 
     def state(r: Any) -> str:
-        if r["status"] == "running" and holder_is_dead(f"{r['host']}:{r['pid']}"):
-            return "interrupted"  # its process died without finishing the run
+        if r["status"] == "running" and not held(c.reader.engine, str(r["id"])):
+            return "interrupted"  # no live process holds its run lock: it died unfinished
         return str(r["status"])
 
     data = [{"id": r["id"], "trigger": r["trigger"], "status": state(r),
@@ -171,6 +171,36 @@ def key_create(c: Ctx) -> None:
     pub = made.public_key()
     click.echo(f"# key id {key_id(pub)}, private key written to {path}", err=True)
     click.echo(public_pem(pub), nl=False)
+
+
+@key.command("rotate")
+@click.option("--reason", help="Why the key is rotated (kept in the rotation seal).")
+@pass_ctx
+def key_rotate(c: Ctx, reason: str | None) -> None:
+    """Replace the signing key: a new key is made, and a rotation seal signed by the old key
+    (and by the new one) is recorded in the ledger and the seal store. The new key then
+    takes the key file's place; the old one is kept beside it as KEYFILE.<key id>.retired.
+
+    Verifiers that trust the old key follow the rotation to the new one (and back)."""
+    import os
+
+    from storage.keys import create, key_id, load_private, public_pem
+
+    store = c.store
+    old = store.key  # the current key: a wrong, missing or exposed key stops here
+    path = store.key_path
+    fresh = path.with_name(path.name + ".new")
+    new = create(fresh)
+    if new is None:  # a rotation that stopped before its files were swapped
+        new = load_private(fresh)
+    seal = store.rotate(new, reason[:1000] if reason else None)
+    retired = path.with_name(f"{path.name}.{key_id(old.public_key())}.retired")
+    os.replace(path, retired)
+    os.replace(fresh, path)
+    click.echo(f"# rotated key {key_id(old.public_key())} -> {key_id(new.public_key())} in "
+               f"the seal at #{seal.seq}; the old key is at {retired} (keep it offline or "
+               "destroy it); give auditors the new public key:", err=True)
+    click.echo(public_pem(new.public_key()), nl=False)
 
 
 @key.command("export")
