@@ -48,8 +48,8 @@ FORMAT = "evidence-agent.bundle/2"
 STATEMENT = "evidence-agent.bundle-statement"
 # Limits for reading a bundle: control files are held in memory, ledger lines parsed one by
 # one; blobs are only hashed, streaming.
-MAX_CONTROL = 256 << 20
-MAX_LINE = 64 << 20
+MAX_CONTROL = 64 << 20  # a 1M-record manifest is ~25 MB; seals.jsonl ~500 bytes a run
+MAX_LINE = 16 << 20  # one ledger record (canonical JSON, ~1-2 KB)
 CONTROL = ("manifest.json", "seal.json", "seals.jsonl", "rotations.jsonl", "public_key.pem",
            "SHA256SUMS", "SHA256SUMS.sig")
 BLOB_COLUMNS = ("content_sha256", "ipe_sha256", "findings_sha256")

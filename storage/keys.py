@@ -25,10 +25,10 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     """Load the PEM Ed25519 private key at `path`; ConfigError (one line naming the file) when
     it is missing, unreadable, not such a key, or readable or writable by group or others."""
     try:
-        mode = os.stat(path).st_mode
-        if mode & 0o077:
+        st = os.stat(path)
+        if st.st_mode & 0o077 and not _platform_secret(st):
             raise ConfigError(f"{path}: signing key is accessible by group or others (mode "
-                              f"{stat.S_IMODE(mode):04o}): refusing to use it; "
+                              f"{stat.S_IMODE(st.st_mode):04o}): refusing to use it; "
                               f"`chmod 600 {path}`, and rotate the key if others may have "
                               "read it")
         data = path.read_bytes()
@@ -41,6 +41,14 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{path}: key is not Ed25519")
     return key
+
+
+def _platform_secret(st: os.stat_result) -> bool:
+    """A secret volume's layout (Kubernetes `defaultMode: 0440` with `fsGroup`): owned by
+    root, readable by our own group only, writable by nobody else, and we are not root."""
+    mode = stat.S_IMODE(st.st_mode)
+    return (st.st_uid == 0 and os.geteuid() != 0 and not mode & 0o037
+            and st.st_gid in {os.getegid(), *os.getgroups()})
 
 
 def _first(e: BaseException) -> str:

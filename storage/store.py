@@ -140,7 +140,8 @@ class EvidenceStore:
             # newest first: the first that verifies settles it (rows an insider added with
             # this key id and a bad signature only cost a check each)
             rows = conn.execute(select(seals).where(seals.c.key_id == kid)
-                                .order_by(seals.c.id.desc()))
+                                .order_by(seals.c.id.desc())
+                                .execution_options(yield_per=64))  # streamed, not fetched
             if any(Seal.from_row(row).valid(pub) for row in rows):
                 return True
         return False

@@ -296,3 +296,47 @@ def test_bundle_after_a_rotation_verifies_against_the_old_pinned_key(cfg: Path) 
     other = Ed25519PrivateKey.generate().public_key()
     rep = verify_bundle(out, pinned=other)
     assert any("not the pinned key" in p for p in rep.problems)
+
+
+@pytest.mark.parametrize(("mode", "ok"), [(0o440, True), (0o444, False), (0o460, False)])
+def test_secret_volume_layout_is_the_one_exception(mode: int, ok: bool) -> None:
+    """A root-owned key only the agent's own group can read (a Kubernetes secret volume with
+    `defaultMode: 0440` and `fsGroup`) is accepted when the agent is not root; readable by
+    others, or group-writable, it is refused."""
+    import os
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to lay out a root-owned key for another user")
+    nobody = 65534
+    d = Path(tempfile.mkdtemp(prefix="keys8-vol-"))
+    try:
+        d.chmod(0o755)
+        key = d / "signing.key"
+        key.write_bytes(_pem(Ed25519PrivateKey.generate()))
+        os.chown(key, 0, nobody)
+        key.chmod(mode)
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the agent, as a user that is not root, in the key's group only
+            try:
+                os.setgroups([])
+                os.setgid(nobody)
+                os.setuid(nobody)
+                keys.load_private(key)
+                msg, rc = b"", 0
+            except Exception as e:
+                msg, rc = str(e).encode(), 2
+            os.write(wfd, msg)
+            os._exit(rc)
+        os.close(wfd)
+        _, status = os.waitpid(pid, 0)
+        out = os.read(rfd, 4096).decode()
+        os.close(rfd)
+        assert (os.waitstatus_to_exitcode(status) == 0) == ok, out
+        if not ok:
+            assert f"(mode {mode:04o}): refusing to use it" in out
+    finally:
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
