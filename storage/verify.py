@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, func, select
+from sqlalchemy import JSON, Boolean, Engine, func, select
 
 from storage import keys, runlock
 from storage.access import Claim, head_in_note
 from storage.blobs import FileBlobStore
-from storage.index import GENESIS, ledger_head, records, runs, seals
-from storage.ledger import Seal, fmt_ranges, record_hash
+from storage.canonical import _dumps
+from storage.index import GENESIS, UTCDateTime, ledger_head, records, runs, seals
+from storage.ledger import HASHED, RECORD_VERSION, Seal, fmt_ranges, record_hash
 from storage.rotation import KeyChain
 from storage.store import EvidenceStore
 
@@ -159,26 +161,22 @@ def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
         if sealed_seqs is None:
             sealed_seqs = frozenset(int(x) for x in conn.execute(
                 select(seals.c.seq).where(seals.c.seq >= lo, seals.c.seq <= hi)).scalars())
-    root = Path(blob_root) if blob_root else None
+    root = os.path.join(blob_root, "sha256") if blob_root else None
 
     @lru_cache(maxsize=50_000)
     def exists(sha: str) -> bool:
         if root is None:
             return True  # not a file store: the parent checks
-        return (root / "sha256" / sha[:2] / sha[2:4] / sha).is_file()
+        return os.path.isfile(os.path.join(root, sha[:2], sha[2:4], sha))
 
     expected, prev = lo, None
     last_seq = lo - 1
     cur = lo
     while cur <= hi:
-        with eng.connect() as conn:
-            rows = conn.execute(select(records).where(records.c.seq >= cur,
-                                                      records.c.seq <= hi)
-                                .order_by(records.c.seq).limit(5000)).mappings().all()
+        rows = _hashed_rows(eng, cur, hi, 5000)
         if not rows:
             break
-        for row in rows:
-            r = dict(row)
+        for r, h in rows:
             res.count += 1
             seq = int(r["seq"])
             subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
@@ -191,7 +189,6 @@ def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
             elif prev is not None and r["prev_hash"] != prev:
                 res.problems.append(("chain", subject, f"prev_hash does not match record "
                                      f"#{seq - 1}: the chain was rewritten"))
-            h = record_hash(r)
             if h != r["record_hash"]:
                 res.problems.append(("record", subject,
                                      "edited: its fields no longer match its record_hash"))
@@ -211,6 +208,81 @@ def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
         res.problems.append(("chain", span, "record(s) missing from the chain (deleted or "
                              f"cut off: the ledger head is at or beyond #{hi})"))
     return res
+
+
+def _hashed_rows(eng: Engine, lo: int, hi: int, limit: int
+                 ) -> list[tuple[dict[str, Any], str]]:
+    """Up to `limit` records from #lo to #hi in seq order, each with the record_hash its
+    fields give. On SQLite the rows are read untyped and hashed by `_fast_hash` (several
+    times cheaper than decoding every column); a row it cannot hash, or whose hash does not
+    match, is decided by the typed path, so the answer is the typed path's for every row."""
+    if eng.dialect.name != "sqlite":
+        with eng.connect() as conn:
+            rows = conn.execute(select(records).where(records.c.seq >= lo, records.c.seq <= hi)
+                                .order_by(records.c.seq).limit(limit)).mappings().all()
+        return [(r, record_hash(r)) for r in (dict(x) for x in rows)]
+    out: list[tuple[dict[str, Any], str]] = []
+    with eng.connect() as conn:
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            raw = cur.execute(_RAW_SELECT, (lo, hi, limit)).fetchall()
+        finally:
+            cur.close()
+        for t in raw:
+            h = _fast_hash(t)
+            if h is not None and h == t[_HASH]:
+                out.append((dict(zip(_RAW_COLS, t, strict=True)), h))
+                continue
+            try:
+                r = dict(conn.execute(select(records).where(records.c.seq == t[_SEQ]))
+                         .mappings().one())
+                out.append((r, record_hash(r)))
+            except Exception:  # a value not even the typed path can read: edited
+                out.append((dict(zip(_RAW_COLS, t, strict=True)), "unreadable"))
+    return out
+
+
+_RAW_COLS = (*HASHED, "record_hash")
+_SEQ = _RAW_COLS.index("seq")
+_HASH = _RAW_COLS.index("record_hash")
+_RAW_SELECT = (f"SELECT {', '.join(_RAW_COLS)} FROM records WHERE seq >= ? AND seq <= ? "
+               "ORDER BY seq LIMIT ?")
+_TIMES = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, UTCDateTime)]
+_BOOLS = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, Boolean)]
+_JSONS = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, JSON)]
+_SQLITE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+def _fast_hash(raw: Sequence[Any]) -> str | None:
+    """The hash `record_hash` gives an untyped SQLite row in the forms the index writes:
+    times as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC; `iso` writes `YYYY-MM-DDTHH:MM:SS.ffffffZ`),
+    booleans as 0/1, JSON columns as JSON text. None for any other form.
+
+    Sound as a shortcut when it matches the stored hash: equal bytes parse to the same JSON
+    document the typed path would serialize. The caller sends every mismatch to the typed
+    path, so a form json.dumps writes differently from RFC 8785 costs time, never a verdict."""
+    v = list(raw[:len(HASHED)])
+    for i in _TIMES:
+        x = v[i]
+        if x is not None:
+            if type(x) is not str or not _SQLITE_TIME.fullmatch(x):
+                return None
+            v[i] = f"{x[:10]}T{x[11:]}Z"
+    for i in _BOOLS:
+        x = v[i]
+        if x is not None:
+            if type(x) is not int or x not in (0, 1):
+                return None
+            v[i] = x == 1
+    try:
+        for i in _JSONS:
+            if v[i] is not None:
+                v[i] = json.loads(v[i])
+        d = dict(zip(HASHED, v, strict=True))
+        d["v"] = RECORD_VERSION
+        return hashlib.sha256(_dumps(d).encode("utf-8")).hexdigest()
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
+        return None
 
 
 def _pool(workers: int) -> Executor:

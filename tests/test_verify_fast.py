@@ -1,0 +1,105 @@
+"""verify's untyped SQLite read (`_hashed_rows`) gives, for every row, the record_hash the
+typed path gives, whatever an insider writes into the row's raw columns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from collector.config import load
+from collector.runner import Collector, Selection
+from storage.index import records
+from storage.ledger import record_hash
+from storage.store import EvidenceStore
+from storage.verify import _fast_hash, _hashed_rows, verify
+
+# raw edits, as SQL on the row with seq = :s, and whether the typed path sees the same
+# value (None: whatever it says, the untyped path must say the same)
+EDITS: list[tuple[str, bool | None]] = [
+    ("UPDATE records SET api_totals = json(api_totals) || ' ' WHERE seq = :s", True),
+    ("UPDATE records SET controls = replace(controls, ', ', ',') WHERE seq = :s", True),
+    ("UPDATE records SET complete = 2 WHERE seq = :s", None),
+    ("UPDATE records SET complete = 1 - complete WHERE seq = :s", False),
+    ("UPDATE records SET record_count = record_count + 0.0 WHERE seq = :s", None),
+    ("UPDATE records SET record_count = 9007199254740993 WHERE seq = :s", False),
+    ("UPDATE records SET collected_started_at = replace(collected_started_at, ' ', 'T') "
+     "WHERE seq = :s", None),
+    ("UPDATE records SET collected_started_at = substr(collected_started_at, 1, 19) "
+     "WHERE seq = :s", None),
+    ("UPDATE records SET principal = CAST('x' AS BLOB) WHERE seq = :s", None),
+    ("UPDATE records SET assessment = '{\"pass\": 1.5}' WHERE seq = :s", False),
+    ("UPDATE records SET error = 'caf\u00e9 \U0001f600' WHERE seq = :s", False),
+]
+
+
+@pytest.fixture
+def store(config_file: Callable[..., Path]) -> EvidenceStore:
+    cfg = load(config_file())
+    st = EvidenceStore.open(cfg)
+    for _ in range(3):
+        Collector(cfg, st).run(Selection())
+    return st
+
+
+def _typed(st: EvidenceStore) -> dict[int, str | Exception]:
+    out: dict[int, str | Exception] = {}
+    with st.engine.connect() as c:
+        for row in c.execute(select(records).order_by(records.c.seq)).mappings():
+            try:
+                out[int(row["seq"])] = record_hash(dict(row))
+            except Exception as e:  # a value the typed path cannot even hash
+                out[int(row["seq"])] = e
+    return out
+
+
+def test_fast_hash_matches_the_stored_hash_of_every_untouched_row(store: EvidenceStore) -> None:
+    """On rows the index wrote, the untyped hash is the stored record_hash."""
+    with store.engine.connect() as c:
+        raw = c.exec_driver_sql("SELECT * FROM records").all()
+    assert raw
+    rows = _hashed_rows(store.engine, 1, 10**9, 10**6)
+    assert len(rows) == len(raw) and all(h == r["record_hash"] for r, h in rows)
+
+
+@pytest.mark.parametrize(("sql", "same"), EDITS)
+def test_untyped_and_typed_paths_agree_on_raw_edits(store: EvidenceStore, sql: str,
+                                                    same: bool | None) -> None:
+    """A raw edit the typed path sees as no change passes, any other is reported edited:
+    `_hashed_rows` answers exactly as the typed path for every row."""
+    seq = 3
+    with store.engine.begin() as c:
+        c.execute(text(sql), {"s": seq})
+    typed = _typed(store)
+    fast = {int(r["seq"]): (r["record_hash"], h)
+            for r, h in _hashed_rows(store.engine, 1, 10**9, 10**6)}
+    for s, (stored, h) in fast.items():
+        want = typed[s]
+        if isinstance(want, Exception):
+            assert h != stored
+        else:
+            assert (h == stored) == (want == stored), (s, sql)
+    unchanged = fast[seq][1] == fast[seq][0]
+    if same is not None:
+        assert unchanged == same, sql
+    problems = [p for p in verify(store, write_checkpoint=False).problems
+                if p.kind == "record" and p.subject.startswith(f"#{seq} ")]
+    assert bool(problems) != unchanged
+
+
+def test_fast_hash_refuses_forms_the_index_never_writes() -> None:
+    """A time without microseconds or a boolean 2 is left to the typed path (None)."""
+    from storage.ledger import HASHED
+
+    base = ["x"] * len(HASHED)
+    t = HASHED.index("collected_started_at")
+    b = HASHED.index("complete")
+    row = list(base)
+    row[t] = "2026-01-01 00:00:00"
+    assert _fast_hash(row) is None
+    row = list(base)
+    row[t] = "2026-01-01 00:00:00.000000"
+    row[b] = 2
+    assert _fast_hash(row) is None
