@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from collector.controls import is_criterion
 from connectors.base import Connector, ConnectorConfig, Finding
 from connectors.registry import broken, registry
+from tests.conftest import subprocess_env
 
 
 def _all() -> list[type[Connector]]:
@@ -99,3 +102,31 @@ def test_every_platform_package_is_a_registered_connector_with_a_stand_in() -> N
     for name in sorted(built_in):
         assert list((root / "simulators").glob(f"{name}*.py")), f"{name}: no stand-in"
         assert (root / "tests" / f"test_{name}_conformance.py").exists(), name
+
+
+def test_get_imports_only_the_connector_it_names() -> None:
+    """Looking up one connector imports that connector alone, not every platform's SDK (a
+    collection of `aws` must not pay for importing Google Cloud's and Azure's clients)."""
+    code = ("import json, sys\n"
+            "from connectors.registry import get\n"
+            "assert get('aws').name == 'aws'\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.count('.') <= 1)))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    loaded = set(json.loads(out))
+    assert "connectors.aws" in loaded
+    for other in ("connectors.gcp", "connectors.azure", "connectors.okta", "connectors.github",
+                  "connectors.jira", "google", "azure", "okta", "github", "jira", "fieldwork"):
+        assert other not in loaded, f"get('aws') imported {other}"
+
+
+def test_unknown_connector_names_the_known_ones() -> None:
+    """An unknown name is a ConfigError listing every registered connector."""
+    from connectors.errors import ConfigError
+    from connectors.registry import get
+
+    with pytest.raises(ConfigError) as e:
+        get("no-such-platform")
+    assert "unknown connector 'no-such-platform'" in str(e.value)
+    for name in ("aws", "gcp", "okta", "synthetic"):
+        assert name in str(e.value)
