@@ -325,6 +325,10 @@ def parse(text: str, fp: Path | None = None) -> Config:
 
     seen: set[str] = set()
     for i, raw in enumerate(raw_conns):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{_where(file, text, ('connectors',))}: connectors[{i}]: "
+                              f"expected a table such as [[connectors]] type = \"aws\" "
+                              f"(got {raw!r})")
         body = dict(raw)
         typ = body.pop("type", None)
         inst = body.pop("instance", None)

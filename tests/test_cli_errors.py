@@ -259,3 +259,13 @@ def test_export_to_a_full_disk_leaves_nothing_behind(collected: Path, tmp_path: 
         assert code == 1, err
         assert err == f"evidence: error: cannot write {out}: No space left on device\n"
         assert sorted(p.name for p in full.iterdir()) == [".filler"]
+
+
+@pytest.mark.parametrize("value", ['["aws"]', "[1]"])
+def test_connectors_not_tables_is_one_line(tmp_path: Path, value: str) -> None:
+    """`connectors = ["aws"]` or `[1]`: one line naming the file, line and entry, exit 2."""
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(f"connectors = {value}\n")
+    for as_json in (False, True):
+        code, out, err = _cli("-c", str(cfg), "collect", *(["--json"] if as_json else []))
+        _one_line(code, out, err, 2, f"{cfg}:1: connectors[0]: expected a table", as_json)
