@@ -284,7 +284,7 @@ class Collector:
         now = self.clock()
         # after the last trusted window; a window stored while a clock was ahead is
         # reported and collected again, never taken as done (storage/windows.py)
-        start, notes = resume_point(self.store.engine, inst.type, inst.instance, spec.name,
+        start, notes = resume_point(self.store, inst.type, inst.instance, spec.name,
                                     now, spec.lookback)
         for note in notes:
             log.warning("%s %s: %s", inst.key, spec.name, note)

@@ -230,7 +230,7 @@ def _inputs(store: Any, since: datetime, until: datetime
         rows = complete_windows(store.engine, c, i, s, since, until)
         gh_rows += rows
         for a, b, why in holes((since, until), rows,
-                               ahead_windows(store.engine, rows, store.clock())):
+                               ahead_windows(store, rows, store.clock())):
             gaps.append({"series": f"{c}/{i}:{s}", "start": iso(a) or "", "end": iso(b) or "",
                          "reason": why})
     far = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)

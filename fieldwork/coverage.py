@@ -76,6 +76,7 @@ class Rec:
     verdict: str
     max_age: timedelta
     seq: int = 0
+    ipe_sha256: str | None = None
 
 
 def posture_states(recs: Sequence[Rec], spans: Sequence[tuple[datetime, datetime]],
@@ -136,7 +137,8 @@ def _records(store: EvidenceStore, keys: set[tuple[str, str, str]], since: datet
     return {key: [Rec(r.id, r.collected_finished_at,
                       r.effective_at or r.collected_finished_at, r.period_start, r.period_end,
                       r.status, record_verdict(r.status, r.assessment),
-                      timedelta(seconds=r.max_age_seconds), r.seq) for r in rows]
+                      timedelta(seconds=r.max_age_seconds), r.seq, r.ipe_sha256)
+                  for r in rows]
             for key, rows in records_describing(store.engine, sorted(keys), since,
                                                 until).items()}
 
@@ -145,9 +147,9 @@ def _trusted(store: EvidenceStore, recs: Sequence[Rec]) -> list[Rec]:
     """The windows no later clock reading contradicts (storage/windows.py)."""
     from storage.windows import ahead_windows
 
-    ahead = ahead_windows(store.engine, [
-        {"id": r.id, "seq": r.seq, "period_start": r.period_start, "period_end": r.period_end}
-        for r in recs if r.status == "complete"], store.clock())
+    ahead = ahead_windows(store, [
+        {"id": r.id, "seq": r.seq, "period_start": r.period_start, "period_end": r.period_end,
+         "ipe_sha256": r.ipe_sha256} for r in recs if r.status == "complete"], store.clock())
     return [r for r in recs if r.id not in ahead]
 
 

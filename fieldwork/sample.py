@@ -99,7 +99,7 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
                     continue
                 seen.add(iid)
                 pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
-        ahead = ahead_windows(store.engine, rows, store.clock())
+        ahead = ahead_windows(store, rows, store.clock())
         for a, b, why in holes((since, until), rows, ahead):
             pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or "",
                              "reason": why})

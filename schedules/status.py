@@ -50,7 +50,7 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
     for inst in config.connectors:
         for spec in inst.specs():
             if spec.kind == "population":  # a watermark ahead of now, a hole left by it
-                _start, notes = resume_point(store.engine, inst.type, inst.instance,
+                _start, notes = resume_point(store, inst.type, inst.instance,
                                              spec.name, now, spec.lookback)
                 windows += [{"series": f"{inst.key}:{spec.name}", "warning": n} for n in notes]
             newest = newest_complete(store.engine, inst.type, inst.instance, spec.name)

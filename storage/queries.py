@@ -281,7 +281,8 @@ def records_describing(engine: Engine, keys: Sequence[tuple[str, str, str]], sin
     age, plus a day, before it), oldest first."""
     cols = (records.c.id, records.c.collected_finished_at, records.c.effective_at,
             records.c.period_start, records.c.period_end, records.c.status,
-            records.c.assessment, records.c.max_age_seconds, records.c.seq)
+            records.c.assessment, records.c.max_age_seconds, records.c.seq,
+            records.c.ipe_sha256)
     out: dict[tuple[str, str, str], list[Any]] = {}
     with engine.connect() as conn:
         for c, i, s in sorted(keys):

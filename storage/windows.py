@@ -15,14 +15,19 @@ collects again from its start.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, select
 
-from storage.canonical import iso
+from connectors.errors import EvidenceError
+from storage.canonical import iso, sha256_hex
 from storage.index import records, seals
+
+if TYPE_CHECKING:
+    from storage.store import EvidenceStore
 
 # Clocks of the hosts writing one store differ a little; a window is judged ahead only past it.
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -49,25 +54,47 @@ class SealClock:
         return self._min[i] if i < len(self._min) else None
 
 
-def ahead_windows(engine: Engine, rows: Sequence[Mapping[str, Any]], now: datetime
+def ahead_windows(store: EvidenceStore, rows: Sequence[Mapping[str, Any]], now: datetime
                   ) -> dict[str, str]:
-    """Of complete window records `rows`: record id -> why its end lies after a later clock
-    reading (now, or a seal signed after it)."""
+    """Of complete window records `rows` (with `ipe_sha256`): record id -> why its end lies
+    after a later clock reading (now, or a seal signed after it). A window whose end the
+    source's own clock vouched for when it was collected is never ahead: then the later
+    reading is the wrong clock (this machine's, behind), not the window."""
     out: dict[str, str] = {}
     clock: SealClock | None = None
     for r in rows:
         end = r["period_end"]
         if end is None or r["period_start"] is None:
             continue
+        why = None
         if end > now + CLOCK_TOLERANCE:
-            out[str(r["id"])] = f"it ends {span_text(end - now)} after now ({iso(now)})"
-            continue
-        clock = clock or SealClock(engine)
-        sealed = clock.after(int(r["seq"]))
-        if sealed is not None and end > sealed + CLOCK_TOLERANCE:
-            out[str(r["id"])] = (f"it ends {span_text(end - sealed)} after a seal written after "
-                                 f"it ({iso(sealed)})")
+            why = f"it ends {span_text(end - now)} after now ({iso(now)})"
+        else:
+            clock = clock or SealClock(store.engine)
+            sealed = clock.after(int(r["seq"]))
+            if sealed is not None and end > sealed + CLOCK_TOLERANCE:
+                why = (f"it ends {span_text(end - sealed)} after a seal written after it "
+                       f"({iso(sealed)})")
+        if why is not None and not source_vouches(store, r):
+            out[str(r["id"])] = why
     return out
+
+
+def source_vouches(store: EvidenceStore, row: Mapping[str, Any]) -> bool:
+    """Whether the window's provenance shows the source's clock (its `Date`) at or past the
+    window's end when it was read. Read only for windows a later clock contradicts (rare);
+    a blob that is missing or does not match its hash vouches for nothing."""
+    sha = row.get("ipe_sha256")
+    if not sha:
+        return False
+    try:
+        data = store.blobs.get(str(sha))
+        if sha256_hex(data) != sha:
+            return False
+        first = json.loads(data)["window"]["source_clock"]["first"]
+        return bool(row["period_end"] <= datetime.fromisoformat(str(first)))
+    except (EvidenceError, OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def holes(span: tuple[datetime, datetime], rows: Sequence[Mapping[str, Any]],
@@ -124,7 +151,7 @@ def series_windows(engine: Engine, connector: str, instance: str, snapshot: str
                    ) -> list[dict[str, Any]]:
     """Every complete window of a population series, in ledger order."""
     cols = [records.c[n] for n in ("seq", "id", "period_start", "period_end",
-                                   "collected_finished_at")]
+                                   "collected_finished_at", "ipe_sha256")]
     with engine.connect() as conn:
         rows = conn.execute(select(*cols).where(and_(
             records.c.connector == connector, records.c.instance == instance,
@@ -134,7 +161,7 @@ def series_windows(engine: Engine, connector: str, instance: str, snapshot: str
     return [dict(r) for r in rows]
 
 
-def resume_point(engine: Engine, connector: str, instance: str, snapshot: str,
+def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: str,
                  now: datetime, lookback: timedelta,
                  settled: Sequence[tuple[datetime, datetime]] = ()
                  ) -> tuple[datetime, list[str]]:
@@ -144,11 +171,11 @@ def resume_point(engine: Engine, connector: str, instance: str, snapshot: str,
     such as a span the source no longer keeps); but where a window collected while a clock
     was ahead leaves a hole, from the start of that hole (never before `now - lookback`), so
     it is collected again rather than skipped."""
-    rows = series_windows(engine, connector, instance, snapshot)
+    rows = series_windows(store.engine, connector, instance, snapshot)
     floor = now - lookback
     if not rows and not settled:
         return floor, []
-    ahead = ahead_windows(engine, rows, now)
+    ahead = ahead_windows(store, rows, now)
     trusted = [r for r in rows if str(r["id"]) not in ahead]
     mark = max([r["period_end"] for r in trusted] + [b for _, b in settled], default=None)
     start = mark if mark is not None else floor
@@ -157,6 +184,9 @@ def resume_point(engine: Engine, connector: str, instance: str, snapshot: str,
     if newest > now + CLOCK_TOLERANCE:
         notes.append(f"the watermark {iso(newest)} is ahead of now ({iso(now)}) by "
                      f"{span_text(newest - now)}")
+        if mark is not None and mark > now + CLOCK_TOLERANCE:
+            notes.append("the source's clock vouched for it when it was collected: this "
+                         "machine's clock is behind; collection goes on when it catches up")
     covered = [(r["period_start"], r["period_end"]) for r in trusted] + list(settled)
     open_, first = [], None
     for r in rows:

@@ -6,8 +6,9 @@ synthetic connector it also serves `/settings` and `/events` (cursor-paged, filt
 `since` <= at < `until`). Every request must carry `Authorization: Bearer <token>`.
 
 Given a `clock`, the API keeps its own time: its answers carry that time in their `Date`
-header (or the time of `date_clock`, to play a source whose Date is wrong), and `/events`
-holds no event later than it (an event cannot be listed before it happened)."""
+header (or the time of `date_clock`, to play a source whose Date is wrong; when that gives
+None, an empty Date: a source without a clock), and `/events` holds no event later than it
+(an event cannot be listed before it happened)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class ListApi:
                  settings: dict[str, Any] | None = None,
                  events: list[dict[str, Any]] | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 date_clock: Callable[[], datetime] | None = None) -> None:
+                 date_clock: Callable[[], datetime | None] | None = None) -> None:
         self.items = items if isinstance(items, list) else \
             [{"id": i, "name": f"item-{i}"} for i in range(items)]
         self.token = token
@@ -44,7 +45,8 @@ class ListApi:
         if self.clock is None:
             return self._answer(environ, start_response)
         now = self.clock()
-        date = format_datetime((self.date_clock or self.clock)(), usegmt=True)
+        told = (self.date_clock or self.clock)()
+        date = "" if told is None else format_datetime(told, usegmt=True)
 
         def dated(status: str, headers: list[tuple[str, str]], *a: Any) -> Any:
             return start_response(status, [*headers, ("Date", date)], *a)

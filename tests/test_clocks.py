@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from azure.core import PipelineClient
 from azure.core.rest import HttpRequest
 from botocore.config import Config as BotoConfig
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 from sqlalchemy import select
 
@@ -43,6 +44,7 @@ from storage.index import runs
 from storage.store import EvidenceStore
 from storage.windows import holes, resume_point
 from tests.clock import Clock
+from tests.conftest import write_config
 from tests.listapi import ListApi
 
 TOKEN = "clock-test-token-0123456789"
@@ -258,8 +260,9 @@ def index_url(request: pytest.FixtureRequest) -> str | None:
 def test_two_days_ahead_then_fixed_without_the_sources_clock_refills_the_hole(
         config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
         index_url: str | None) -> None:
-    """Where the source's Date cannot bound the window (here it is as far ahead as this
-    machine's clock), the run two days ahead stores windows ending in the future. After the fix
+    """Where the source's Date cannot bound the window (here the source sends none, as a
+    window stored before the bound existed), the run two days ahead stores windows ending in
+    the future. After the fix
     the watermark ahead of now is reported, recorded in the run and in the first window's
     provenance, and does not stop collection: the next runs collect again from where the
     trusted windows end, and `population` names the hole, with why, until it is filled."""
@@ -267,7 +270,7 @@ def test_two_days_ahead_then_fixed_without_the_sources_clock_refills_the_hole(
     t = SOURCE_T
     src, here = Clock(t), Clock(t)
     api = ListApi(25, TOKEN, events=hourly_events(t + timedelta(days=5), days=10), clock=src,
-                  date_clock=here)
+                  date_clock=lambda: None)
     with Served(api) as srv:
         col, st = _collector(config_file, srv.url, here, index_url)
         col.run(Selection(snapshots=("events",)))
@@ -339,7 +342,7 @@ def test_status_and_collect_report_a_watermark_ahead_of_now(
     now = datetime.now(UTC)
     src, here = Clock(now), Clock(now + timedelta(days=2))
     api = ListApi(25, TOKEN, events=hourly_events(now + timedelta(days=3)), clock=src,
-                  date_clock=here)
+                  date_clock=lambda: None)
     with Served(api) as srv:
         col, st = _collector(config_file, srv.url, here)
         col.run(Selection(snapshots=("events",)))
@@ -480,9 +483,56 @@ def test_a_settled_span_moves_the_start_but_covers_no_hole(
     st = EvidenceStore.open(load(config_file()))
     now = SOURCE_T
     gone = (now - timedelta(days=3), now - timedelta(days=1))
-    assert resume_point(st.engine, "synthetic", "one", "events", now, timedelta(days=3)) == \
+    assert resume_point(st, "synthetic", "one", "events", now, timedelta(days=3)) == \
         (now - timedelta(days=3), [])
-    assert resume_point(st.engine, "synthetic", "one", "events", now, timedelta(days=3),
+    assert resume_point(st, "synthetic", "one", "events", now, timedelta(days=3),
                         settled=[gone]) == (gone[1], [])
     assert holes((gone[0], now), [], {}, [(*gone, "past retention")]) == [
         (gone[0], gone[1], "past retention"), (gone[1], now, "no complete window")]
+
+
+# --- any sequence of wrong local clocks, with a source that keeps true time --------------------
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=hs.lists(hs.tuples(hs.integers(1, 2880),        # real minutes passing
+                                hs.integers(-2880, 2880),    # this machine's clock error
+                                hs.integers(0, 90)),         # the source's Date lagging
+                      min_size=1, max_size=5))
+@example(steps=[(10, 2880, 0), (30, 0, 0)])      # two days ahead, then fixed
+@example(steps=[(10, 0, 0), (60, -1380, 0)])     # right, then 23 hours behind
+@example(steps=[(10, 1380, 30), (60, -1380, 0)])  # ahead with a lagging source, then behind
+def test_whatever_our_clock_says_windows_never_outrun_the_source(
+        steps: list[tuple[int, int, int]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs with this machine's clock ahead or behind by up to two days, against a source
+    whose Date is true or lags (but never runs backwards): no complete window ends after the
+    real time it was collected at, and once the clock is right again the population from
+    the first window on holds every event that happened, once, with no hole."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    truth = Clock(SOURCE_T)
+    lag = [timedelta(0)]
+    api = ListApi(25, TOKEN, events=hourly_events(SOURCE_T + timedelta(days=12), days=20),
+                  clock=truth, date_clock=lambda: truth.t - lag[0])
+    here = Clock(SOURCE_T)
+    with Served(api) as srv, tempfile.TemporaryDirectory(dir=tmp_path) as d:
+        conns = (f'[[connectors]]\ntype = "synthetic"\ninstance = "one"\nurl = "{srv.url}"\n'
+                 'token = { env = "SYNTHETIC_TOKEN" }\n')
+        cfg = load(write_config(Path(d), connectors=conns))
+        st = EvidenceStore.open(cfg, clock=here)
+        col = Collector(cfg, st, clock=here, sleep=lambda s: None)
+        for minutes, error, lag_minutes in [*steps, (60, 0, 0)]:  # last: the clock is fixed
+            truth.t += timedelta(minutes=minutes)
+            here.t = truth.t + timedelta(minutes=error)
+            lag[0] = min(timedelta(minutes=lag_minutes), lag[0] + timedelta(minutes=minutes))
+            summary = col.run(Selection(snapshots=("events",)))
+            assert summary.outcomes[0].status == "complete", summary.outcomes
+            for rid in summary.outcomes[0].record_ids:
+                rec = st.record(rid)
+                assert rec is not None and rec["period_end"] <= truth.t - lag[0]
+        recs = _events(st)
+        since = min(r["period_start"] for r in recs)
+        pop = freeze_population(st, ["CC8.1"], since, truth.t)
+        assert pop.gaps == []
+        assert sorted(i["id"] for i in pop.items) == _due(api, since, truth.t)
+        st.close()
