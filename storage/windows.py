@@ -9,7 +9,9 @@ reading of the clock: the time now, or any seal written after the window (a seal
 on its writer's clock when its run ends). A window ending after such a reading, by more than
 CLOCK_TOLERANCE, is "ahead": it is no evidence for anything after its start (when it really
 ran is unknown), so its span is a hole until trusted windows cover it, and the runner
-collects again from its start.
+collects again from the start of that hole. Unless the window's provenance shows the
+source's clock at or past its end: then the later reading was the wrong clock (ours,
+behind), and the window stands.
 """
 
 from __future__ import annotations
@@ -206,7 +208,8 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
             notes.append(f"the part of that hole before {iso(floor)} is older than the "
                          "snapshot's lookback and is not collected again")
     if notes:
-        notes.append(f"collecting from {iso(start)}")
+        notes.append(f"collecting from {iso(start)}" if start < now else
+                     f"nothing to collect until this machine's clock passes {iso(start)}")
     return start, notes
 
 

@@ -536,3 +536,34 @@ def test_whatever_our_clock_says_windows_never_outrun_the_source(
         assert pop.gaps == []
         assert sorted(i["id"] for i in pop.items) == _due(api, since, truth.t)
         st.close()
+
+
+def test_a_clock_behind_the_watermark_waits_and_says_so(
+        source: tuple[ListApi, Clock, str], config_file: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows the source's Date vouched for stand when this machine's clock later reads a
+    day earlier: the run says its clock is behind, collects nothing, leaves no hole, and
+    goes on from the watermark once the clock is right."""
+    monkeypatch.setenv("SYNTHETIC_TOKEN", TOKEN)
+    api, src, url = source
+    here = Clock(SOURCE_T)
+    api.events = hourly_events(SOURCE_T + timedelta(days=3), days=8)
+    col, st = _collector(config_file, url, here)
+    col.run(Selection(snapshots=("events",)))
+    before = len(_events(st))
+
+    src.t += timedelta(hours=2)
+    here.t = src.t - timedelta(days=1)
+    behind = col.run(Selection(snapshots=("events",))).outcomes[0]
+    assert behind.status == "complete" and behind.record_ids == []
+    assert any("this machine's clock is behind" in w for w in behind.warnings), behind.warnings
+    assert behind.warnings[-1] == (f"nothing to collect until this machine's clock passes "
+                                   f"{iso(SOURCE_T)}")
+    assert len(_events(st)) == before
+    since = SOURCE_T - timedelta(days=3)
+    assert freeze_population(st, ["CC8.1"], since, SOURCE_T).gaps == []
+
+    here.t = src.t
+    col.run(Selection(snapshots=("events",)))
+    assert freeze_population(st, ["CC8.1"], since, src.t).gaps == []
+    assert _changes(st, since, src.t) == _due(api, since, src.t)
