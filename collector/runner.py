@@ -29,9 +29,11 @@ from collector.errors import (
     TransientError,
 )
 from connectors.base import Connector, Finding, Provenance, SnapshotContext, SnapshotSpec
+from connectors.errors import DataUnavailable
 from connectors.kit.redact import guard_loggers, redact_text
 from connectors.registry import get as get_connector
 from storage.locks import LockTimeout, lease
+from storage.queries import PERMANENT_GAP, permanent_gaps
 from storage.store import EvidenceStore, NewRecord, utcnow
 from storage.windows import CLOCK_TOLERANCE, resume_point, span_text
 
@@ -284,8 +286,11 @@ class Collector:
         now = self.clock()
         # after the last trusted window; a window stored while a clock was ahead is
         # reported and collected again, never taken as done (storage/windows.py)
+        # spans the source no longer keeps were recorded once as permanent gaps: never again
+        settled = [(r["period_start"], r["period_end"]) for r in permanent_gaps(
+            self.store.engine, inst.type, inst.instance, spec.name)]
         start, notes = resume_point(self.store, inst.type, inst.instance, spec.name,
-                                    now, spec.lookback)
+                                    now, spec.lookback, settled)
         for note in notes:
             log.warning("%s %s: %s", inst.key, spec.name, note)
         out.warnings += notes
@@ -294,6 +299,9 @@ class Collector:
             end = min(now, start + spec.max_window)
             status, stored_end = self._one(run_id, inst, cls, spec, out, start, end, notes)
             notes = []  # the first window's provenance says why it starts where it does
+            if status == "gap" and stored_end is not None and stored_end > start:
+                start = stored_end  # recorded once; the source keeps what comes after it
+                continue
             if status != "complete":
                 break  # the window stays a visible gap; the next run starts here again
             if stored_end is not None and stored_end < end:
@@ -305,13 +313,15 @@ class Collector:
              period_end: datetime | None, resumed: list[str] | None = None
              ) -> tuple[str, datetime | None]:
         """Run one snapshot (one window of a population) and store its record; returns its
-        status and the window end it was stored with."""
+        status ("gap" for a span recorded as a permanent gap) and the window end it was
+        stored with."""
         started = self.clock()
         factory = self.factories.get(inst.key, self.factories.get(inst.type))
         result = None
         error: str | None = None
         attempts = 0
         earlier: list[dict[str, Any]] = []
+        gap = False
         cfg = self.config.collector
         # Calls retry themselves (the kit: 429, 5xx, resets, within the connector's budget).
         # A TransientError escaping a snapshot is a whole-snapshot condition (a report still
@@ -327,6 +337,16 @@ class Collector:
             connector = cls(inst.instance, inst.config, factory=factory)
             try:
                 result = connector.run(spec.name, ctx)
+                break
+            except DataUnavailable as e:
+                if period_start is not None and period_end is not None and \
+                        period_start < e.available_from:
+                    # Recorded once, as failed, for [start, available_from): the watermark
+                    # moves past it and populations show the hole with this reason.
+                    period_end = min(period_end, e.available_from)
+                    error, gap = f"{PERMANENT_GAP}{e}", True
+                else:
+                    error = f"{type(e).__name__}: {e}"
                 break
             except TransientError as e:
                 if attempts >= cfg.max_attempts or self._stop.is_set():
@@ -415,7 +435,7 @@ class Collector:
             out.assessment[k] = out.assessment.get(k, 0) + v
         out.status = status
         out.error = error
-        return status, period_end
+        return ("gap" if gap else status), period_end
 
 
 def _bound_window(start: datetime, end: datetime, started: datetime, finished: datetime,

@@ -6,6 +6,7 @@
     │   ├── AuthError            credentials missing, wrong or expired
     │   ├── PermissionDenied     authenticated, but a read permission is missing
     │   ├── TransientError       retry with backoff (honours retry_after)
+    │   ├── DataUnavailable      the source no longer keeps part of a window: a permanent gap
     │   └── UnexpectedResponse   the platform answered something we do not understand
     └── StorageError         the store could not be read or written
         └── IntegrityError       stored evidence does not match its hashes or signatures
@@ -14,6 +15,8 @@ Every error carries a one-line `hint` for the operator. Messages never contain s
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class EvidenceError(Exception):
@@ -50,6 +53,16 @@ class TransientError(ConnectorError):
     def __init__(self, message: str, *, hint: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+
+
+class DataUnavailable(ConnectorError):
+    """The source no longer keeps the start of a population window (e.g. past a log's
+    retention): no retry can ever fill [window start, available_from). The runner records
+    that span once as a permanent gap, moves the watermark past it and collects the rest."""
+
+    def __init__(self, message: str, *, available_from: datetime, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.available_from = available_from
 
 
 class UnexpectedResponse(ConnectorError):

@@ -24,7 +24,12 @@ from typing import Any
 from collector.errors import ConfigError
 from connectors.registry import get as get_connector
 from storage.canonical import canonical, iso, sha256_hex
-from storage.queries import complete_windows, parse_time, population_series
+from storage.queries import (
+    complete_windows,
+    parse_time,
+    permanent_gaps,
+    population_series,
+)
 from storage.store import EvidenceStore, NewRecord
 from storage.windows import ahead_windows, holes
 
@@ -100,7 +105,10 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
                 seen.add(iid)
                 pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
         ahead = ahead_windows(store, rows, store.clock())
-        for a, b, why in holes((since, until), rows, ahead):
+        # a span the source no longer keeps is a hole no later run can fill: say why
+        lost = [(r["period_start"], r["period_end"], str(r["error"]))
+                for r in permanent_gaps(store.engine, connector, instance, snap, since, until)]
+        for a, b, why in holes((since, until), rows, ahead, lost):
             pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or "",
                              "reason": why})
     pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))

@@ -179,60 +179,110 @@ def _event(rng: random.Random, event_type: str, when: datetime, target: dict[str
     }
 
 
-def default_policies(org: OktaOrg, when: datetime, *, weak: bool = False) -> None:
-    """Password, MFA enrollment, global sign-on and an access policy, each with rules."""
-    def pol(n: int, ptype: str, name: str, settings: dict[str, Any] | None,
-            rules: list[dict[str, Any]], *, system: bool = False) -> None:
-        pid = okta_id("00p", n * 977)
-        p: dict[str, Any] = {"id": pid, "status": "ACTIVE", "name": name, "description": name,
-                             "priority": 1, "system": system, "type": ptype,
-                             "conditions": {"people": {"groups": {"include": ["EVERYONE"]}}},
-                             "created": ts(when), "lastUpdated": ts(when)}
-        if settings is not None:
-            p["settings"] = settings
-        org.policies.setdefault(ptype, []).append(p)
-        for i, r in enumerate(rules):
-            r.update({"id": okta_id("0pr", n * 977 + i + 1), "status": "ACTIVE",
-                      "priority": i + 1, "system": False, "type": r.get("type", ptype),
-                      "created": ts(when), "lastUpdated": ts(when)})
-        org.rules[pid] = rules
+def add_policy(org: OktaOrg, n: int, ptype: str, name: str, settings: dict[str, Any] | None,
+               rules: list[dict[str, Any]], when: datetime, *, priority: int = 1,
+               groups: list[str] | None = None, system: bool = False,
+               status: str = "ACTIVE") -> str:
+    """One policy with its rules (priorities 1..n, the last a system default when the
+    policy is one), in the Policy API's shapes; returns its id."""
+    pid = okta_id("00p", n * 977)
+    p: dict[str, Any] = {"id": pid, "status": status, "name": name, "description": name,
+                         "priority": priority, "system": system, "type": ptype,
+                         "conditions": {"people": {"groups": {
+                             "include": groups or ["EVERYONE"]}}},
+                         "created": ts(when), "lastUpdated": ts(when)}
+    if ptype == "ACCESS_POLICY":
+        p["conditions"] = None  # authentication policies are bound to apps, not groups
+    if settings is not None:
+        p["settings"] = settings
+    org.policies.setdefault(ptype, []).append(p)
+    for i, r in enumerate(rules):
+        r.setdefault("status", "ACTIVE")
+        r.update({"id": okta_id("0pr", n * 977 + i + 1), "priority": i + 1,
+                  "system": bool(r.pop("_system", False)), "type": r.get("type", ptype),
+                  "created": ts(when), "lastUpdated": ts(when)})
+    org.rules[pid] = rules
+    return pid
 
-    pol(1, "PASSWORD", "Default Policy", {
-        "password": {"complexity": {"minLength": 8 if weak else 14, "minLowerCase": 1,
-                                    "minUpperCase": 1, "minNumber": 1,
-                                    "minSymbol": 0 if weak else 1, "excludeUsername": True},
-                     "age": {"maxAgeDays": 0, "expireWarnDays": 0, "minAgeMinutes": 0,
-                             "historyCount": 4},
-                     "lockout": {"maxAttempts": 10, "autoUnlockMinutes": 0}},
-        "recovery": {"factors": {"okta_email": {"status": "ACTIVE"}}},
-        "delegation": {"options": {"skipUnlock": False}}},
-        [{"name": "Default Rule", "type": "PASSWORD",
-          "actions": {"passwordChange": {"access": "ALLOW"},
-                      "selfServicePasswordReset": {"access": "ALLOW"},
-                      "selfServiceUnlock": {"access": "DENY"}}}], system=True)
-    pol(2, "MFA_ENROLL", "Default Policy", {
+
+def password_settings(min_length: int, symbol: int, history: int, max_age: int,
+                      attempts: int) -> dict[str, Any]:
+    """A password policy's `settings` (Policy API: password complexity, age, lockout)."""
+    return {"password": {"complexity": {"minLength": min_length, "minLowerCase": 1,
+                                        "minUpperCase": 1, "minNumber": 1,
+                                        "minSymbol": symbol, "excludeUsername": True},
+                         "age": {"maxAgeDays": max_age, "expireWarnDays": 0,
+                                 "minAgeMinutes": 0, "historyCount": history},
+                         "lockout": {"maxAttempts": attempts, "autoUnlockMinutes": 0}},
+            "recovery": {"factors": {"okta_email": {"status": "ACTIVE"}}},
+            "delegation": {"options": {"skipUnlock": False}}}
+
+
+def default_policies(org: OktaOrg, when: datetime, *, weak: bool = False,
+                     priority: int = 1) -> None:
+    """Password, MFA enrollment, global sign-on and an access policy, each with rules:
+    Okta's default (system) policies, strong or (`weak`) failing every policy check."""
+    pw = password_settings(8, 0, 4, 0, 0) if weak else password_settings(14, 1, 4, 0, 10)
+    add_policy(org, 1, "PASSWORD", "Default Policy", pw,
+               [{"name": "Default Rule", "type": "PASSWORD", "_system": True,
+                 "actions": {"passwordChange": {"access": "ALLOW"},
+                             "selfServicePasswordReset": {"access": "ALLOW"},
+                             "selfServiceUnlock": {"access": "DENY"}}}],
+               when, priority=priority, system=True)
+    add_policy(org, 2, "MFA_ENROLL", "Default Policy", {
         "type": "AUTHENTICATORS",
-        "authenticators": [{"key": "okta_verify", "enroll": {"self": "REQUIRED"}},
+        "authenticators": [{"key": "okta_password", "enroll": {"self": "REQUIRED"}},
+                           {"key": "okta_verify",
+                            "enroll": {"self": "OPTIONAL" if weak else "REQUIRED"}},
                            {"key": "webauthn", "enroll": {"self": "OPTIONAL"}},
                            {"key": "phone_number",
                             "enroll": {"self": "OPTIONAL" if weak else "NOT_ALLOWED"}}]},
-        [{"name": "Default Rule", "type": "MFA_ENROLL",
-          "actions": {"enroll": {"self": "CHALLENGE"}}}], system=True)
-    pol(3, "OKTA_SIGN_ON", "Default Policy", None,
-        [{"name": "Require MFA", "type": "SIGN_ON",
-          "conditions": {"network": {"connection": "ANYWHERE"}},
-          "actions": {"signon": {"access": "ALLOW", "requireFactor": not weak,
-                                 "factorPromptMode": "SESSION",
-                                 "session": {"maxSessionIdleMinutes": 120,
-                                             "maxSessionLifetimeMinutes": 720,
-                                             "usePersistentCookie": False}}}}], system=True)
-    pol(4, "ACCESS_POLICY", "Admin Console", None,
-        [{"name": "Admins: phishing-resistant", "type": "ACCESS_POLICY",
-          "actions": {"appSignOn": {"access": "ALLOW", "verificationMethod": {
-              "type": "ASSURANCE", "factorMode": "2FA", "reauthenticateIn": "PT2H",
-              "constraints": [{"possession": {"phishingResistant": "REQUIRED"}}]}}}},
-         {"name": "Catch-all Rule", "type": "ACCESS_POLICY",
-          "actions": {"appSignOn": {"access": "DENY"}}}])
+        [{"name": "Default Rule", "type": "MFA_ENROLL", "_system": True,
+          "actions": {"enroll": {"self": "CHALLENGE"}}}], when, priority=priority, system=True)
+    add_policy(org, 3, "OKTA_SIGN_ON", "Default Policy", None,
+               [{"name": "Default Rule", "type": "SIGN_ON", "_system": True,
+                 "conditions": {"network": {"connection": "ANYWHERE"}},
+                 "actions": {"signon": {"access": "ALLOW", "requireFactor": not weak,
+                                        "factorPromptMode": "SESSION",
+                                        "session": {"maxSessionIdleMinutes": 120,
+                                                    "maxSessionLifetimeMinutes": 720,
+                                                    "usePersistentCookie": False}}}}],
+               when, priority=priority, system=True)
+    add_policy(org, 4, "ACCESS_POLICY", "Admin Console", None,
+               [{"name": "Admins: phishing-resistant", "type": "ACCESS_POLICY",
+                 "actions": {"appSignOn": {"access": "ALLOW", "verificationMethod": {
+                     "type": "ASSURANCE", "factorMode": "2FA", "reauthenticateIn": "PT2H",
+                     "constraints": [{"possession": {"phishingResistant": "REQUIRED"}}]}}}},
+                {"name": "Catch-all Rule", "type": "ACCESS_POLICY", "_system": True,
+                 "actions": {"appSignOn": {"access": "DENY"}}}], when)
+
+
+def demo_policies(org: OktaOrg, when: datetime, admins: str) -> None:
+    """The demo's policies: strong ones for the `admins` group ahead of weak defaults, and a
+    password-only intranet app, so each policy check shows a pass and a fail."""
+    default_policies(org, when, weak=True, priority=2)
+    add_policy(org, 11, "PASSWORD", "Admins", password_settings(16, 1, 24, 90, 5),
+               [{"name": "Admins rule", "type": "PASSWORD",
+                 "actions": {"passwordChange": {"access": "ALLOW"},
+                             "selfServicePasswordReset": {"access": "DENY"},
+                             "selfServiceUnlock": {"access": "DENY"}}}],
+               when, groups=[admins])
+    add_policy(org, 12, "MFA_ENROLL", "Admins", {
+        "type": "AUTHENTICATORS",
+        "authenticators": [{"key": "okta_password", "enroll": {"self": "REQUIRED"}},
+                           {"key": "webauthn", "enroll": {"self": "REQUIRED"}}]},
+        [{"name": "Admins enroll", "type": "MFA_ENROLL",
+          "actions": {"enroll": {"self": "LOGIN"}}}], when, groups=[admins])
+    add_policy(org, 13, "OKTA_SIGN_ON", "Admins", None,
+               [{"name": "Admins: MFA every session", "type": "SIGN_ON",
+                 "actions": {"signon": {"access": "ALLOW", "requireFactor": True,
+                                        "factorPromptMode": "ALWAYS"}}}],
+               when, groups=[admins])
+    add_policy(org, 14, "ACCESS_POLICY", "Intranet", None,
+               [{"name": "Password only", "type": "ACCESS_POLICY",
+                 "actions": {"appSignOn": {"access": "ALLOW", "verificationMethod": {
+                     "type": "ASSURANCE", "factorMode": "1FA", "reauthenticateIn": "PT12H",
+                     "constraints": [{"knowledge": {"types": ["password"]}}]}}}}], when)
 
 
 def generate_org(users: int = 200, *, seed: int = 7, now: datetime | None = None,
@@ -312,7 +362,7 @@ def demo_org(now: datetime) -> OktaOrg:
     org.assign_user_role(ada["id"], "SUPER_ADMIN", "Super Administrator", now - 300 * day)
     gid = org.add_group("IT Admins", [sam["id"], fay["id"]], now - 250 * day)
     org.assign_group_role(gid, "ORG_ADMIN", "Organization Administrator", now - 250 * day)
-    default_policies(org, now - 500 * day)
+    demo_policies(org, now - 500 * day, gid)
     rng = random.Random(1)
     org.events = sorted([
         _event(rng, "user.lifecycle.deactivate", now - 10 * day, gone, ada),

@@ -202,6 +202,29 @@ def population_series(engine: Engine, criteria: Sequence[str],
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
+# The `error` of a failed population record whose window the source no longer keeps (past
+# its retention): that span can never be collected, so the watermark moves past it and
+# populations list it as a gap with this reason (see Collector._population).
+PERMANENT_GAP = "permanent gap: "
+
+
+def permanent_gaps(engine: Engine, connector: str, instance: str, snapshot: str,
+                   since: datetime | None = None, until: datetime | None = None
+                   ) -> list[dict[str, Any]]:
+    """Permanent-gap records of a series (whose window overlaps [since, until) if given)."""
+    q = and_(records.c.connector == connector, records.c.instance == instance,
+             records.c.snapshot == snapshot, records.c.status == "failed",
+             records.c.error.like(PERMANENT_GAP + "%"), records.c.period_start.is_not(None),
+             records.c.period_end.is_not(None))
+    if until is not None:
+        q = and_(q, records.c.period_start < until)
+    if since is not None:
+        q = and_(q, records.c.period_end > since)
+    with engine.connect() as conn:
+        rows = conn.execute(select(records).where(q).order_by(records.c.seq)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def complete_windows(engine: Engine, connector: str, instance: str, snapshot: str,
                      since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Complete population records of a series whose window overlaps [since, until)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connectors.errors import ConfigError, StorageError
@@ -22,6 +22,7 @@ from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.canonical import canonical, sha256_hex
 from storage.index import make_engine, migrate, records, runs, seals, writer
 from storage.ledger import Ranges, Seal, append_rows, make_seal
+from storage.queries import PERMANENT_GAP
 
 if TYPE_CHECKING:
     from storage.rotation import KeyChain
@@ -327,12 +328,16 @@ class EvidenceStore:
             return dict(row) if row else None
 
     def watermark(self, connector: str, instance: str, snapshot: str) -> datetime | None:
-        """Where a population's next window starts: the end of its last complete window."""
+        """Where a population's next window starts: the end of its last complete window, or
+        of a permanent gap (a span the source no longer keeps, recorded once)."""
         with self.engine.connect() as conn:
             mark: datetime | None = conn.execute(
                 select(func.max(records.c.period_end)).where(
                     records.c.connector == connector, records.c.instance == instance,
-                    records.c.snapshot == snapshot, records.c.status == "complete")).scalar()
+                    records.c.snapshot == snapshot,
+                    or_(records.c.status == "complete",
+                        and_(records.c.status == "failed",
+                             records.c.error.like(PERMANENT_GAP + "%"))))).scalar()
         return mark
 
     def blob_json(self, sha: str) -> Any:

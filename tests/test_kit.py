@@ -34,6 +34,8 @@ from connectors.kit import (
     redact_url,
     retry_after,
 )
+from connectors.kit.aio import new_retrier as aio_retrier
+from connectors.kit.aio import session as aio_session
 from connectors.kit.aio import trace_config
 from connectors.kit.azure import RecordingPolicy
 from connectors.kit.http import new_retrier, record_session
@@ -217,6 +219,48 @@ def test_aiohttp_trace_records_each_request_and_retries(api: tuple[Served, Fault
     assert asyncio.run(go()) == [429, 200]
     (call,) = ipe.calls
     assert (call.operation, call.retries, call.ok, call.status) == ("GET /cursor", 1, True, 200)
+
+
+def test_aiohttp_session_retries_per_call_and_records_each_retry(
+        api: tuple[Served, Faults]) -> None:
+    """The kit's aiohttp session waits out a 429's Retry-After (then an Okta-style
+    x-rate-limit-reset) on the page that failed, counts both retries on that call, folds the
+    pages, and gives up within the budget with the server's last answer."""
+    import time as _time
+
+    api[1].inject(Fault(429, headers={"Retry-After": "2"}, path_contains="/link",
+                        query_contains="page=2"))
+    api[1].inject(Fault(429, headers={"x-rate-limit-reset": str(int(_time.time()) + 3)},
+                        path_contains="/link", query_contains="page=2"))
+    ipe = Provenance()
+    waits: list[float] = []
+
+    async def nap(s: float) -> None:
+        waits.append(s)
+
+    async def go(budget: float) -> list[int]:
+        retrier = aio_retrier(RetryPolicy(max_attempts=4, budget_seconds=budget))
+        out = []
+        async with aio_session(CallRecorder(ipe), retrier, target="org", sleep=nap) as s:
+            url: str | None = f"{api[0].url}/link?per_page=10"
+            while url:
+                async with s.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+                    out.append(r.status)
+                    nxt = r.links.get("next")
+                    url = str(nxt["url"]) if nxt and r.status == 200 else None
+        return out
+
+    assert asyncio.run(go(60)) == [200, 200, 200]
+    (call,) = ipe.calls
+    assert (call.operation, call.pages, call.items, call.retries, call.status, call.target) == \
+        ("GET /link", 3, 25, 2, 200, "org")
+    assert waits[0] == 2 and 0 < waits[1] <= 3 and ipe.retries == 2
+    api[1].inject(Fault(429, headers={"Retry-After": "30"}, path_contains="/link", times=None))
+    spent = Provenance()
+    ipe = spent
+    assert asyncio.run(go(10)) == [429]  # 30 s is past the 10 s budget: no wait at all
+    (call,) = spent.calls
+    assert (call.ok, call.status, call.retries) == (False, 429, 0)
 
 
 def test_fan_out_records_an_unreadable_scope_and_goes_on() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from collector.errors import ConnectorError, PermissionDenied
+from connectors.errors import DataUnavailable
 from connectors.okta import OktaConnector
 from connectors.okta.assess import assess_admins, assess_users
 from connectors.okta.client import make_client
@@ -80,10 +81,18 @@ def test_users_every_user_with_factors(sim: OktaSimulator) -> None:
     ipe = c.ipe.to_json()
     assert ipe["pagination_exhausted"] and not ipe["errors"]
     assert ipe["principal"].startswith("API token of user00000")
-    listed = [x for x in ipe["calls"] if x["operation"].startswith("GET /api/v1/users")
-              and "{id}" not in x["operation"] and x["operation"] != "GET /api/v1/users/me"]
-    assert sum(x["items"] for x in listed) == len(users)
+    # The kit records each request: the two list calls with their pages folded, and one
+    # call per user's factors with its status and item count.
+    listed = [x for x in ipe["calls"] if x["operation"] == "GET /api/v1/users"]
+    assert len(listed) == 2 and sum(x["items"] for x in listed) == len(users)
     assert sum(x["pages"] for x in listed) >= len(users) // 100
+    assert {x["params"].get("filter") for x in listed} == {None, 'status eq "DEPROVISIONED"'}
+    factors = {x["operation"]: x for x in ipe["calls"] if x["operation"].endswith("/factors")}
+    assert len(factors) == len(users)
+    for u in org.users:
+        call = factors[f"GET /api/v1/users/{u['id']}/factors"]
+        assert (call["status"], call["items"], call["ok"]) == (200, len(org.factors[u["id"]]),
+                                                               True)
 
 
 def test_oauth_service_app_collects_with_its_scopes(sim: OktaSimulator, key_file: Path) -> None:
@@ -146,12 +155,20 @@ def test_lifecycle_window_follows_next_to_the_end(sim: OktaSimulator) -> None:
     assert c.ipe.to_json()["pages"] >= len(got) // 10 and c.ipe.pagination_exhausted
 
 
-def test_window_beyond_retention_is_cut_short(sim: OktaSimulator) -> None:
-    """A window starting past Okta's 90 days collects what is kept and says the rest is lost."""
+def test_window_beyond_retention_is_data_unavailable(sim: OktaSimulator) -> None:
+    """A window starting past Okta's 90 days is refused before any call, naming where the
+    kept log begins (so the runner can record the lost span once and go on from there)."""
+    sim.reset_calls()
     c = ctx("user_lifecycle_events", NOW - timedelta(days=100), NOW - timedelta(days=85))
-    res = OktaConnector("t", token_config(sim.url)).run("user_lifecycle_events", c)
-    assert not c.ipe.pagination_exhausted and "90-day" in c.ipe.errors[0]
-    assert res.content["window"]["since"] > (NOW - timedelta(days=91)).isoformat()
+    with pytest.raises(DataUnavailable) as e:
+        OktaConnector("t", token_config(sim.url)).run("user_lifecycle_events", c)
+    floor = datetime.now(UTC) - timedelta(days=90)
+    assert floor < e.value.available_from < floor + timedelta(minutes=10)
+    assert "no longer available at the source" in str(e.value) and "90 days" in str(e.value)
+    assert not [x for x in sim.calls if "/api/v1/logs" in x[1]]
+    inside = ctx("user_lifecycle_events", NOW - timedelta(days=89), NOW - timedelta(days=85))
+    OktaConnector("t", token_config(sim.url)).run("user_lifecycle_events", inside)
+    assert inside.ipe.pagination_exhausted and not inside.ipe.errors
 
 
 def test_rate_limit_is_waited_out_within_budget() -> None:

@@ -85,3 +85,48 @@ def test_cli_check_and_permissions(sim: OktaSimulator, config_file: Callable[...
     monkeypatch.setenv("OKTA_TEST_TOKEN", "wrong-token-value-123")
     r = CliRunner().invoke(cli, ["-c", str(cfg), "connectors", "check"])
     assert r.exit_code == 1 and "E0000011" in r.output and "wrong-token-value" not in r.output
+
+
+def test_windows_past_retention_are_one_permanent_gap_each(
+        sim: OktaSimulator, config_file: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watermark older than Okta's 90 days: the span the log no longer keeps is recorded
+    once as a failed permanent gap with the reason, the watermark moves past it, the rest is
+    collected, a later run records nothing again, and the population lists the hole."""
+    from fieldwork.sample import freeze_population
+    from storage.canonical import iso
+    from tests.clock import Clock
+
+    monkeypatch.setenv("OKTA_TEST_TOKEN", TOKEN)
+    cfg = load(config_file(connectors=_conns(sim.url)))
+    st = EvidenceStore.open(cfg)
+    clock = Clock(NOW - timedelta(days=100))  # a collector that last ran 100 days ago
+    sel = Selection(snapshots=("user_lifecycle_events",))
+    first = Collector(cfg, st, clock=clock, sleep=lambda s: None).run(sel).outcomes[0]
+    old = [st.record(r) for r in first.record_ids]
+    assert old and all(r and r["status"] == "failed" for r in old)
+    assert all(r and str(r["error"]).startswith("permanent gap: Okta keeps System Log events")
+               for r in old)
+    assert st.watermark("okta", "wf", "user_lifecycle_events") == clock.t
+
+    clock.t = datetime.now(UTC)
+    second = Collector(cfg, st, clock=clock, sleep=lambda s: None).run(sel).outcomes[0]
+    recs = [r for r in (st.record(x) for x in second.record_ids) if r]
+    gaps = [r for r in recs if r["status"] == "failed"]
+    done = [r for r in recs if r["status"] == "complete"]
+    assert second.status == "complete" and len(gaps) == 2 and done
+    floor = clock.t - timedelta(days=90)
+    assert floor < gaps[-1]["period_end"].replace(tzinfo=UTC) < floor + timedelta(minutes=10)
+    assert gaps[-1]["period_end"] == done[0]["period_start"]  # collected from where it is kept
+    assert done[-1]["period_end"].replace(tzinfo=UTC) == clock.t
+
+    third = Collector(cfg, st, clock=clock, sleep=lambda s: None).run(sel).outcomes[0]
+    assert all(r and r["status"] != "failed" for r in (st.record(x) for x in third.record_ids))
+
+    pop = freeze_population(st, ["CC6.2"], clock.t - timedelta(days=120), clock.t,
+                            snapshot="user_lifecycle_events")
+    holes = [g for g in pop.gaps if g["reason"].startswith("permanent gap: ")]
+    assert holes and all("no longer available at the source" in g["reason"] for g in holes)
+    assert not pop.complete
+    assert max(g["end"] for g in pop.gaps) <= str(iso(done[0]["period_start"]))
+    st.close()

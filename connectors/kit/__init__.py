@@ -6,7 +6,7 @@ and it has no simulator: the connectors' simulators exercise it).
                 call (operation, parameters, status, pages, items, retries, the API's total);
                 transports feed it: http.record_session (requests: PyGithub, jira,
                 google-auth), boto.instrument (botocore), azure.RecordingPolicy (azure-core),
-                aio.trace_config (aiohttp: okta). Secrets are redacted (redact.py).
+                aio.session (aiohttp: okta). Secrets are redacted (redact.py).
     paging      paginate / link_pages / cursor_pages / offset_pages / next_link_pages / drain:
                 count pages, stop on a repeated cursor, mark the record cut short (partial)
                 when a later page fails after its retries.

@@ -2,20 +2,23 @@
 (tenacity) that honours `Retry-After` and the vendors' reset headers (`x-ratelimit-reset`
 from GitHub, `x-rate-limit-reset` from Okta), within a time budget shared by one run.
 
-A transport wraps each exchange in `Retrier.run`; `on_retry` is where it records the retry.
+A transport wraps each exchange in `Retrier.run` (`Retrier.arun` for coroutines);
+`on_retry` is where it records the retry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception,
@@ -116,14 +119,32 @@ class Retrier(Generic[R]):
             on_retry: Callable[[str, float], None] = lambda reason, wait: None) -> R:
         """`attempt()` until it succeeds, is not retryable, or attempts or budget run out;
         then its last answer (or error). `on_retry(reason, wait)` runs before each wait."""
-        planned: dict[int, float] = {}
-
         def once() -> R:
             out = attempt()
             again = classify(out)
             if again is not None:
                 raise again
             return out
+
+        return Retrying(sleep=self.sleep, **self._plan(on_retry))(once)
+
+    async def arun(self, attempt: Callable[[], Awaitable[R]], *,
+                   classify: Callable[[R], Again | None],
+                   on_retry: Callable[[str, float], None] = lambda reason, wait: None,
+                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> R:
+        """`run` for coroutines (aiohttp-based SDKs): the same policy, budget and records."""
+        async def once() -> R:
+            out = await attempt()
+            again = classify(out)
+            if again is not None:
+                raise again
+            return out
+
+        return await AsyncRetrying(sleep=sleep, **self._plan(on_retry))(once)
+
+    def _plan(self, on_retry: Callable[[str, float], None]) -> dict[str, Any]:
+        """tenacity's stop / wait / retry / callbacks for one call."""
+        planned: dict[int, float] = {}
 
         def wait_for(rs: RetryCallState) -> float:
             if rs.attempt_number not in planned:
@@ -144,19 +165,17 @@ class Retrier(Generic[R]):
             reason = exc.reason if isinstance(exc, Again) else type(exc).__name__
             on_retry(reason, planned.get(rs.attempt_number, 0.0))
 
-        def give_up(rs: RetryCallState) -> R:
+        def give_up(rs: RetryCallState) -> Any:
             exc = rs.outcome.exception() if rs.outcome else None
             if isinstance(exc, Again):
-                return exc.result  # type: ignore[return-value]
+                return exc.result
             assert exc is not None
             raise exc
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.policy.max_attempts) | OutOfBudget(),
-            wait=wait_for, sleep=self.sleep, before_sleep=before_sleep,
-            retry=retry_if_exception(lambda e: isinstance(e, Again) or self.transient(e)),
-            retry_error_callback=give_up)
-        return retrying(once)
+        return {"stop": stop_after_attempt(self.policy.max_attempts) | OutOfBudget(),
+                "wait": wait_for, "before_sleep": before_sleep,
+                "retry": retry_if_exception(lambda e: isinstance(e, Again) or self.transient(e)),
+                "retry_error_callback": give_up}
 
 
 def status_again(status: int, headers: Mapping[str, str], policy: RetryPolicy,

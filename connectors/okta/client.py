@@ -1,4 +1,4 @@
-"""Okta calls through the `okta` SDK's request executor, with our own pacing and paging.
+"""Okta calls through the `okta` SDK's request executor, recorded and retried by the kit.
 
 Why the executor and not the SDK's typed methods: the typed methods send `SSWS<token>`
 without the space Okta documents, keep response headers in a plain dict (only the last of
@@ -8,9 +8,12 @@ building requests, the `SSWS <token>` header, and the OAuth 2.0 private_key_jwt 
 signs the client assertion, fetches and caches the access token). We keep the raw JSON
 Okta answered (that is the evidence) and read every `Link` line ourselves.
 
-Rate limits: a bucket whose `x-rate-limit-remaining` falls below the number of calls we
-may have in flight pauses until its `x-rate-limit-reset`; a 429 waits until that reset.
-All waiting in one snapshot shares one budget (`rate_limit_wait_seconds`); when it is spent,
+The SDK's session is the kit's (`connectors.kit.aio.session`): every request is recorded
+on the snapshot's provenance and retried per call (429, 5xx, resets), waiting out
+`Retry-After` or Okta's `x-rate-limit-reset`, all waits of one snapshot within one budget
+(`rate_limit_wait_seconds`). Okta-specific, inside it: a bucket whose
+`x-rate-limit-remaining` falls below the calls we may have in flight pauses until its reset
+(from the same budget), so concurrent calls do not run into 429s. When the budget is spent,
 `RateLimitExhausted` is raised and the snapshot records itself as incomplete.
 """
 
@@ -22,10 +25,12 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from connectors.base import ApiCall, Provenance
+import aiohttp
+
+from connectors.base import Provenance
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -33,6 +38,7 @@ from connectors.errors import (
     TransientError,
     UnexpectedResponse,
 )
+from connectors.kit import CallRecorder, RetryPolicy, aio
 from connectors.okta.config import OktaConfig
 from connectors.secrets import resolve_secret
 
@@ -67,8 +73,8 @@ def operation_scope(operation: str) -> str | None:
     """The scope a recorded operation ("GET /api/v1/...") needs; reading one's own user
     (`/api/v1/users/me`, the API token's principal) needs none beyond a valid token."""
     path = operation.split(" ", 2)[1] if " " in operation else operation
-    if path == "/api/v1/users/me":
-        return None
+    if path == "/api/v1/users/me" or path.startswith("/oauth2/"):
+        return None  # the token request is how a service app authenticates
     return scope_for(path)
 
 
@@ -156,116 +162,96 @@ def links(headers: Any) -> dict[str, str]:
     return out
 
 
-class OktaHttp:
-    """GETs against one org through one SDK client, recorded on the snapshot's provenance."""
+class Pacer:
+    """Okta meters each endpoint bucket: once a bucket's `x-rate-limit-remaining` falls below
+    the calls we may have in flight, later calls to it wait for its `x-rate-limit-reset`."""
 
-    def __init__(self, cfg: OktaConfig, client: Any, ipe: Provenance, *,
-                 sleep: Callable[[float], Any] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: OktaConfig, retrier: Any,
+                 sleep: Callable[[float], Awaitable[Any]], clock: Callable[[], float]) -> None:
         self.cfg = cfg
-        self.client = client
-        self.ipe = ipe
+        self.budget = retrier.budget
         self._sleep = sleep
         self._clock = clock
-        self.waited = 0.0
-        self.requests = 0
         self._paused: dict[str, float] = {}
 
-    async def _wait(self, seconds: float, why: str) -> None:
-        if self.waited + seconds > self.cfg.rate_limit_wait_seconds:
-            raise RateLimitExhausted(
-                f"{why}: waiting {seconds:.0f}s more would exceed the "
-                f"{self.cfg.rate_limit_wait_seconds:g}s rate-limit budget",
-                hint="raise rate_limit_wait_seconds or collect when the org is quieter",
-                retry_after=seconds)
-        self.waited += seconds
-        await self._sleep(seconds)
+    async def middleware(self, req: aiohttp.ClientRequest,
+                         handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        bucket = _bucket(req.url.path)
+        pause = self._paused.get(bucket, 0.0) - self._clock()
+        if pause > 0:
+            if not self.budget.take(pause):
+                raise RateLimitExhausted(
+                    f"rate limit of {bucket} spent: waiting {pause:.0f}s more would exceed "
+                    f"the {self.cfg.rate_limit_wait_seconds:g}s rate-limit budget",
+                    hint="raise rate_limit_wait_seconds or collect when the org is quieter",
+                    retry_after=pause)
+            await self._sleep(pause)
+        resp = await handler(req)
+        remaining = resp.headers.get("x-rate-limit-remaining")
+        if resp.status == 429 or (remaining is not None and remaining.strip().isdigit()
+                                  and int(remaining) < self.cfg.concurrency):
+            resets = resp.headers.getall("x-rate-limit-reset", [])
+            try:
+                reset = min(float(v) for v in resets) if resets else None
+            except ValueError:
+                reset = None
+            if reset is not None and resp.status != 429:  # a 429's wait is the retrier's
+                self._paused[bucket] = max(self._paused.get(bucket, 0.0), reset + 0.05)
+        return resp
 
-    def _reset_in(self, headers: Any) -> float | None:
-        vals = headers.getall("x-rate-limit-reset", []) if hasattr(headers, "getall") else []
-        if not vals:
-            return None
-        try:
-            reset = min(float(v) for v in vals)
-        except ValueError:
-            return None
-        return max(0.0, reset - self._clock()) + 0.05
 
-    async def get(self, path_or_url: str, params: dict[str, Any] | None = None, *,
-                  call: ApiCall | None = None) -> tuple[Any, Any]:
-        """One GET (path or absolute next-link URL): (parsed JSON, response headers);
-        retries are counted on `call`, the provenance entry this request belongs to."""
+class OktaHttp:
+    """GETs against one org through one SDK client whose session is the kit's."""
+
+    def __init__(self, cfg: OktaConfig, client: Any) -> None:
+        self.cfg = cfg
+        self.client = client
+
+    async def get(self, path_or_url: str, params: dict[str, Any] | None = None
+                  ) -> tuple[Any, Any]:
+        """One GET (path or absolute next-link URL): (parsed JSON, response headers)."""
         url = path_or_url
         if params:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
         path = urllib.parse.urlsplit(url).path if url.startswith("http") else url
-        bucket = _bucket(path)
+        path = path.split("?")[0]
         ex = self.client.get_request_executor()
-        attempt = 0
-        while True:
-            attempt += 1
-            pause = self._paused.get(bucket, 0.0) - self._clock()
-            if pause > 0:
-                await self._wait(pause, f"rate limit of {bucket} spent")
-            req, err = await ex.create_request("GET", url, None, {})
-            if err is not None:
-                raise self._token_error(err)
-            resp, body, err = await ex.execute(req)
-            self.requests += 1
-            if resp is None:
-                if attempt < self.cfg.max_attempts:
-                    self._retried(call)
-                    await self._sleep(min(2.0 ** attempt * 0.1, 5.0))
-                    continue
-                raise TransientError(f"GET {path}: no answer ({type(err).__name__})",
-                                     hint="check network access to the Okta org")
-            status = resp.status
-            headers = resp.headers
-            remaining = headers.get("x-rate-limit-remaining") if 200 <= status < 300 else None
-            # Stop early enough that the calls already in flight do not run into 429s.
-            if remaining is not None and remaining.strip().isdigit() and \
-                    int(remaining) < self.cfg.concurrency:
-                reset_in = self._reset_in(headers)
-                if reset_in is not None:
-                    self._paused[bucket] = max(self._paused.get(bucket, 0.0),
-                                               self._clock() + reset_in)
-            if 200 <= status < 300:
-                try:
-                    return (json.loads(body) if body else None), headers
-                except ValueError:
-                    raise UnexpectedResponse(f"GET {path}: answer is not JSON") from None
-            detail = _okta_error(body)
-            if status == 429:
-                self._retried(call)
-                # An explicit Retry-After wins; Okta itself sends x-rate-limit-reset.
-                ra = headers.get("Retry-After")
-                wait = float(ra) if ra and ra.isdigit() else self._reset_in(headers)
-                wait = 1.0 if wait is None else wait
-                self._paused[bucket] = max(self._paused.get(bucket, 0.0), self._clock() + wait)
-                await self._wait(wait, f"GET {path}: 429 {detail}")
-                continue
-            if status >= 500 and attempt < self.cfg.max_attempts:
-                self._retried(call)
-                await self._sleep(min(2.0 ** attempt * 0.1, 5.0))
-                continue
-            if status == 401:
-                raise AuthError(f"GET {path}: 401 {detail}",
-                                hint="the API token or service app credentials are invalid "
-                                     "or expired")
-            if status == 403:
-                raise PermissionDenied(f"GET {path}: 403 {detail}",
-                                       hint=f"grant {scope_for(path)} (read-only admin role "
-                                            "for an API token)")
-            if status == 404:
-                raise NotFound(f"GET {path}: 404 {detail}")
-            if status >= 500:
-                raise TransientError(f"GET {path}: {status} {detail} after {attempt} attempts")
-            raise UnexpectedResponse(f"GET {path}: {status} {detail}")
-
-    def _retried(self, call: ApiCall | None) -> None:
-        self.ipe.retried()
-        if call is not None:
-            call.retries += 1
+        req, err = await ex.create_request("GET", url, None, {})
+        if err is not None:
+            if isinstance(err, RateLimitExhausted):
+                raise err
+            raise self._token_error(err)
+        resp, body, err = await ex.execute(req)
+        if resp is None:
+            if isinstance(err, ConnectorError):
+                raise err  # the pacer's RateLimitExhausted
+            raise TransientError(f"GET {path}: no answer ({type(err).__name__})",
+                                 hint="check network access to the Okta org")
+        status = resp.status
+        if 200 <= status < 300:
+            try:
+                return (json.loads(body) if body else None), resp.headers
+            except ValueError:
+                raise UnexpectedResponse(f"GET {path}: answer is not JSON") from None
+        detail = _okta_error(body)
+        if status == 429:
+            raise RateLimitExhausted(
+                f"GET {path}: 429 {detail}; still limited after the retries the "
+                f"{self.cfg.rate_limit_wait_seconds:g}s rate-limit budget allowed",
+                hint="raise rate_limit_wait_seconds or collect when the org is quieter")
+        if status == 401:
+            raise AuthError(f"GET {path}: 401 {detail}",
+                            hint="the API token or service app credentials are invalid "
+                                 "or expired")
+        if status == 403:
+            raise PermissionDenied(f"GET {path}: 403 {detail}",
+                                   hint=f"grant {scope_for(path)} (read-only admin role "
+                                        "for an API token)")
+        if status == 404:
+            raise NotFound(f"GET {path}: 404 {detail}")
+        if status >= 500:
+            raise TransientError(f"GET {path}: {status} {detail} after retries")
+        raise UnexpectedResponse(f"GET {path}: {status} {detail}")
 
     @staticmethod
     def _token_error(err: Any) -> ConnectorError:
@@ -278,32 +264,37 @@ class OktaHttp:
                          hint="check the service app's client_id, key and key_id")
 
     async def pages(self, path: str, params: dict[str, Any] | None = None, *,
-                    operation: str, stop_on_empty: bool = False
-                    ) -> AsyncIterator[list[Any]]:
-        """Each page of a Link-paginated list, following rel="next" with loop detection;
-        the call (params, pages, items) is recorded, cut short if it did not finish."""
-        call = self.ipe.call(operation, dict(params or {}), pages=0, items=0)
+                    stop_on_empty: bool = False) -> AsyncIterator[list[Any]]:
+        """Each page of a Link-paginated list, following rel="next" (every `Link` line, not
+        the SDK's last one) with loop detection; the kit folds the pages into one call."""
         seen: set[str] = set()
         url: str | None = path
         first = True
-        try:
-            while url is not None:
-                data, headers = await self.get(url, params if first else None, call=call)
-                first = False
-                page = data if isinstance(data, list) else (data or {}).get("value", [])
-                call.pages += 1
-                call.items = (call.items or 0) + len(page)
-                nxt = links(headers).get("next")
-                if nxt is None and isinstance(data, dict):
-                    nxt = ((data.get("_links") or {}).get("next") or {}).get("href")
-                if page:
-                    yield page
-                if nxt is None or (stop_on_empty and not page):
-                    break
-                if nxt in seen:
-                    raise UnexpectedResponse(f"{operation}: the next link repeats ({nxt})")
-                seen.add(nxt)
-                url = nxt
-        except ConnectorError as e:
-            call.ok, call.error = False, str(e)[:300]
-            raise
+        while url is not None:
+            data, headers = await self.get(url, params if first else None)
+            first = False
+            page = data if isinstance(data, list) else (data or {}).get("value", [])
+            nxt = links(headers).get("next")
+            if page:
+                yield page
+            if nxt is None or (stop_on_empty and not page):
+                break
+            if nxt in seen:
+                raise UnexpectedResponse(f"GET {path}: the next link repeats ({nxt})")
+            seen.add(nxt)
+            url = nxt
+
+
+def retry_policy(cfg: OktaConfig) -> RetryPolicy:
+    """Per call: up to `max_attempts`, all waits of one snapshot within the rate-limit budget."""
+    return RetryPolicy(max_attempts=cfg.max_attempts, budget_seconds=cfg.rate_limit_wait_seconds)
+
+
+def recorded_session(cfg: OktaConfig, ipe: Provenance, *,
+                     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                     clock: Callable[[], float] = time.time) -> aiohttp.ClientSession:
+    """The kit's recording, retrying aiohttp session for one snapshot, with Okta's pacing."""
+    retrier = aio.new_retrier(retry_policy(cfg))
+    pacer = Pacer(cfg, retrier, sleep, clock)
+    return aio.session(CallRecorder(ipe), retrier, target=None, sleep=sleep,
+                       extra=(pacer.middleware,))

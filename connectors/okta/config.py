@@ -43,7 +43,7 @@ class OktaConfig(ConnectorConfig):
     # How long one snapshot may wait on Okta's rate limits (x-rate-limit-reset) in total
     # before it stops and is recorded as incomplete.
     rate_limit_wait_seconds: float = Field(default=300.0, ge=0, le=3600)
-    max_attempts: int = Field(default=4, ge=1, le=10)  # per call, for 5xx and network errors
+    max_attempts: int = Field(default=4, ge=1, le=10)  # per call: 429, 5xx, network errors
     page_limit: int = Field(default=200, ge=1, le=200)
     log_page_limit: int = Field(default=1000, ge=1, le=1000)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from connectors.base import (
     CheckResult,
     Connector,
-    ConnectorConfig,
     Provenance,
     SnapshotContext,
     SnapshotResult,
@@ -19,6 +19,7 @@ from connectors.base import (
 from connectors.errors import (
     ConfigError,
     ConnectorError,
+    DataUnavailable,
     PermissionDenied,
     TransientError,
     UnexpectedResponse,
@@ -32,8 +33,10 @@ from connectors.okta.client import (
     OktaHttp,
     RateLimitExhausted,
     make_client,
+    recorded_session,
 )
 from connectors.okta.config import OktaConfig
+from connectors.okta.policies import assess_policies
 
 DAY = timedelta(days=1)
 RETENTION = timedelta(days=90)
@@ -107,20 +110,16 @@ async def bounded(items: list[_T], fn: Callable[[_T], Awaitable[_R]], n: int
     return [r if r is not None else RuntimeError("not run") for r in results]
 
 
-class OktaConnector(Connector):
+class OktaConnector(Connector[OktaConfig]):
     """Evidence from an Okta org: users and MFA, admin roles, policies, lifecycle events."""
 
     name: ClassVar[str] = "okta"
     title: ClassVar[str] = "Okta"
-    config_model: ClassVar[type[ConnectorConfig]] = OktaConfig
 
-    def __init__(self, instance: str, config: ConnectorConfig, *,
+    def __init__(self, instance: str, config: OktaConfig, *,
                  factory: ClientFactory | None = None,
                  sleep: Callable[[float], Awaitable[Any]] | None = None) -> None:
-        if not isinstance(config, OktaConfig):
-            raise ConfigError(f"okta/{instance}: expected an OktaConfig")
         super().__init__(instance, config, factory=factory)
-        self.cfg: OktaConfig = config
         self._sleep = sleep or asyncio.sleep
 
     @classmethod
@@ -132,7 +131,16 @@ class OktaConnector(Connector):
     # --- plumbing -----------------------------------------------------------------------------
 
     def _mode(self) -> str:
-        return "oauth" if self.cfg.oauth is not None else "api_token"
+        return "oauth" if self.config.oauth is not None else "api_token"
+
+    @asynccontextmanager
+    async def _http(self, mode: str, scopes: tuple[str, ...], ipe: Provenance
+                    ) -> AsyncIterator[OktaHttp]:
+        """An SDK client whose session is the kit's (every call recorded on `ipe`, retried)."""
+        client = make_client(self.config, mode, self.factory, scopes)
+        async with client, recorded_session(self.config, ipe, sleep=self._sleep) as session:
+            client.get_request_executor().set_session(session)
+            yield OktaHttp(self.config, client)
 
     def _collect(self, ctx: SnapshotContext,
                  body: Callable[[OktaHttp], Coroutine[Any, Any, SnapshotResult]]
@@ -143,59 +151,46 @@ class OktaConnector(Connector):
             # snapshots that need it.
             scopes = self.snapshots()[ctx.snapshot].permissions if \
                 ctx.snapshot in self.snapshots() else SCOPES
-            client = make_client(self.cfg, mode, self.factory, tuple(scopes))
-            async with client:
-                http = OktaHttp(self.cfg, client, ctx.ipe, sleep=self._sleep)
-                ctx.ipe.source = self.cfg.org_url
+            async with self._http(mode, tuple(scopes), ctx.ipe) as http:
+                ctx.ipe.source = self.config.org_url
                 if mode == "oauth":
-                    assert self.cfg.oauth is not None
-                    ctx.ipe.principal = f"service app {self.cfg.oauth.client_id} (OAuth 2.0, " \
-                                        "private_key_jwt)"
+                    assert self.config.oauth is not None
+                    ctx.ipe.principal = f"service app {self.config.oauth.client_id} " \
+                                        "(OAuth 2.0, private_key_jwt)"
                 else:
-                    me_call = ctx.ipe.call("GET /api/v1/users/me", items=1)
-                    me, _ = await http.get("/api/v1/users/me", call=me_call)
+                    me, _ = await http.get("/api/v1/users/me")
                     login = (me.get("profile") or {}).get("login")
                     ctx.ipe.principal = f"API token of {login} ({me.get('id')})"
                 try:
-                    result = await body(http)
+                    return await body(http)
                 except RateLimitExhausted as e:
                     # Waited as long as allowed: a recorded failure, not a retry loop.
                     raise ConnectorError(e.message, hint=e.hint) from None
-                ctx.ipe.api_total("http_requests", http.requests)
-                return result
 
         return asyncio.run(go())
 
     async def _factors(self, http: OktaHttp, ctx: SnapshotContext,
                        rows: list[dict[str, Any]]) -> None:
-        call = ctx.ipe.call("GET /api/v1/users/{id}/factors",
-                            {"users": len(rows), "concurrency": self.cfg.concurrency},
-                            pages=0, items=0)
-
         async def one(row: dict[str, Any]) -> list[dict[str, Any]]:
-            data, _ = await http.get(f"/api/v1/users/{row['id']}/factors", call=call)
+            data, _ = await http.get(f"/api/v1/users/{row['id']}/factors")
             return [factor_row(f) for f in data or []]
 
-        results = await bounded(rows, one, self.cfg.concurrency)
+        results = await bounded(rows, one, self.config.concurrency)
         cut: str | None = None
         for row, res in zip(rows, results, strict=True):
             if isinstance(res, list):
                 row["factors"] = res
-                call.pages += 1
-                call.items = (call.items or 0) + len(res)
             elif isinstance(res, NotFound):
                 row["factors_error"] = "the user no longer exists (404)"
             elif isinstance(res, RateLimitExhausted):
                 row["factors_error"] = "not read: the rate-limit budget was spent"
                 cut = str(res)
             elif isinstance(res, PermissionDenied):
-                call.ok, call.error = False, str(res)
                 raise res
             else:
                 row["factors_error"] = str(res)[:300]
                 ctx.ipe.error(f"factors of {row['id']}: {str(res)[:200]}")
         if cut:
-            call.ok, call.error = False, cut
             ctx.ipe.cut_short(f"factors not read for every user: {cut}")
 
     # --- check ----------------------------------------------------------------------------
@@ -206,8 +201,8 @@ class OktaConnector(Connector):
         principals: list[str] = []
         ok_any = False
         for mode in ("oauth", "api_token"):
-            if (mode == "oauth" and self.cfg.oauth is None) or (
-                    mode == "api_token" and self.cfg.api_token is None):
+            if (mode == "oauth" and self.config.oauth is None) or (
+                    mode == "api_token" and self.config.api_token is None):
                 continue
             try:
                 ok, principal, detail = asyncio.run(self._check(mode))
@@ -217,7 +212,7 @@ class OktaConnector(Connector):
             if principal:
                 principals.append(principal)
             lines.append(f"{mode}: {detail}")
-        return CheckResult(ok_any, ", ".join(principals) or None, self.cfg.org_url,
+        return CheckResult(ok_any, ", ".join(principals) or None, self.config.org_url,
                            "; ".join(lines))
 
     async def _check(self, mode: str) -> tuple[bool, str | None, str]:
@@ -230,13 +225,11 @@ class OktaConnector(Connector):
                       "limit": 1, "since": _iso(datetime.now(UTC) - timedelta(minutes=5)),
                       "until": _iso(datetime.now(UTC))})}
         if mode == "oauth":
-            assert self.cfg.oauth is not None
-            principal = f"service app {self.cfg.oauth.client_id}"
+            assert self.config.oauth is not None
+            principal = f"service app {self.config.oauth.client_id}"
             missing = []
-            client = make_client(self.cfg, mode, self.factory, SCOPES)
-            async with client:
+            async with self._http(mode, SCOPES, Provenance()) as http:
                 try:  # one token with every scope: the usual, cheap case
-                    http = OktaHttp(self.cfg, client, Provenance())
                     for path, params in probes.values():
                         await http.get(path, params)
                     return True, principal, f"works ({principal}; all of {', '.join(SCOPES)})"
@@ -245,18 +238,15 @@ class OktaConnector(Connector):
                 except ConnectorError as e:
                     return False, principal, f"fails: {e}"
             for scope, (path, params) in probes.items():
-                client = make_client(self.cfg, mode, self.factory, (scope,))
-                async with client:
+                async with self._http(mode, (scope,), Provenance()) as one:
                     try:
-                        await OktaHttp(self.cfg, client, Provenance()).get(path, params)
+                        await one.get(path, params)
                     except PermissionDenied:
                         missing.append(scope)
                     except ConnectorError as e:
                         return False, principal, f"fails: {e}"
         else:
-            client = make_client(self.cfg, mode, self.factory)
-            async with client:
-                http = OktaHttp(self.cfg, client, Provenance())
+            async with self._http(mode, SCOPES, Provenance()) as http:
                 try:
                     me, _ = await http.get("/api/v1/users/me")
                 except ConnectorError as e:
@@ -286,13 +276,12 @@ class OktaConnector(Connector):
         access reviews."""
         async def body(http: OktaHttp) -> SnapshotResult:
             seen: dict[str, dict[str, Any]] = {}
-            lim = self.cfg.page_limit
+            lim = self.config.page_limit
             # Listing without a filter leaves DEPROVISIONED users out (Okta documents it).
             for params in ({"limit": lim},
                            {"limit": lim, "filter": 'status eq "DEPROVISIONED"'}):
-                op = "GET /api/v1/users"
                 try:
-                    async for page in http.pages("/api/v1/users", params, operation=op):
+                    async for page in http.pages("/api/v1/users", params):
                         for u in page:
                             seen[u["id"]] = user_row(u)  # deactivated meanwhile: newest wins
                 except (RateLimitExhausted, TransientError, UnexpectedResponse) as e:
@@ -304,7 +293,7 @@ class OktaConnector(Connector):
             else:
                 for r in rows:
                     r["factors_error"] = "not read: the user list was cut short"
-            return SnapshotResult({"org": self.cfg.org_url, "users": rows}, len(rows))
+            return SnapshotResult({"org": self.config.org_url, "users": rows}, len(rows))
 
         return self._collect(ctx, body)
 
@@ -320,56 +309,42 @@ class OktaConnector(Connector):
             unreadable: list[dict[str, Any]] = []
             admins: dict[str, dict[str, Any]] = {}
             ids: list[str] = []
-            async for page in http.pages("/api/v1/iam/assignees/users", {"limit": 100},
-                                         operation="GET /api/v1/iam/assignees/users"):
+            async for page in http.pages("/api/v1/iam/assignees/users", {"limit": 100}):
                 ids.extend(str(x["id"]) for x in page)
-            roles_call = ctx.ipe.call("GET /api/v1/users/{id}/roles", {"users": len(ids)},
-                                      pages=0, items=0)
-            user_call = ctx.ipe.call("GET /api/v1/users/{id}", {"users": len(ids)},
-                                     pages=0, items=0)
 
             async def user_and_roles(uid: str) -> tuple[dict[str, Any], list[Any]]:
-                u, _ = await http.get(f"/api/v1/users/{uid}", call=user_call)
-                user_call.pages += 1
-                user_call.items = (user_call.items or 0) + 1
-                r, _ = await http.get(f"/api/v1/users/{uid}/roles", call=roles_call)
+                u, _ = await http.get(f"/api/v1/users/{uid}")
+                r, _ = await http.get(f"/api/v1/users/{uid}/roles")
                 return u, r or []
 
-            for uid, res in zip(ids, await bounded(ids, user_and_roles, self.cfg.concurrency),
+            for uid, res in zip(ids, await bounded(ids, user_and_roles, self.config.concurrency),
                                 strict=True):
                 if isinstance(res, BaseException):
                     self._raise_fatal(res)
                     unreadable.append({"what": f"user {uid}", "error": str(res)[:300]})
                     continue
                 u, roles = res
-                roles_call.pages += 1
-                roles_call.items = (roles_call.items or 0) + len(roles)
                 row = admins.setdefault(uid, {**user_row(u), "roles": []})
                 for r in roles:
                     assignments.append(self._assignment("USER", uid, row["login"], r))
                     row["roles"].append(f"{r.get('type')} (direct)")
             groups: list[dict[str, Any]] = []
-            async for page in http.pages("/api/v1/groups", {"limit": 10000},
-                                         operation="GET /api/v1/groups"):
+            async for page in http.pages("/api/v1/groups", {"limit": 10000}):
                 groups.extend(page)
-            groles_call = ctx.ipe.call("GET /api/v1/groups/{id}/roles",
-                                       {"groups": len(groups)}, pages=0, items=0)
 
             async def group_roles(g: dict[str, Any]) -> list[Any]:
-                r, _ = await http.get(f"/api/v1/groups/{g['id']}/roles", call=groles_call)
+                r, _ = await http.get(f"/api/v1/groups/{g['id']}/roles")
                 return list(r or [])
 
             admin_groups: list[dict[str, Any]] = []
             for g, gres in zip(groups, await bounded(groups, group_roles,
-                                                     self.cfg.concurrency), strict=True):
+                                                     self.config.concurrency), strict=True):
                 name = (g.get("profile") or {}).get("name")
                 if isinstance(gres, BaseException):
                     self._raise_fatal(gres)
                     unreadable.append({"what": f"group {name} ({g['id']})",
                                        "error": str(gres)[:300]})
                     continue
-                groles_call.pages += 1
-                groles_call.items = (groles_call.items or 0) + len(gres)
                 if not gres:
                     continue
                 entry: dict[str, Any] = {"id": g["id"], "name": name, "members": [],
@@ -380,8 +355,7 @@ class OktaConnector(Connector):
                     assignments.append(self._assignment("GROUP", g["id"], name, r))
                 try:
                     async for page in http.pages(f"/api/v1/groups/{g['id']}/users",
-                                                 {"limit": 1000},
-                                                 operation=f"GET /api/v1/groups/{g['id']}/users"):
+                                                 {"limit": 1000}):
                         for u in page:
                             entry["members"].append(u["id"])
                             row = admins.setdefault(u["id"], {**user_row(u), "roles": []})
@@ -400,7 +374,7 @@ class OktaConnector(Connector):
                     ctx.ipe.error(f"members of group {g['name']}: {g['error']}")
             assignments.sort(key=lambda a: (a["principal_type"], str(a["principal_id"]),
                                             str(a["role_id"])))
-            return SnapshotResult({"org": self.cfg.org_url, "assignments": assignments,
+            return SnapshotResult({"org": self.config.org_url, "assignments": assignments,
                                    "groups": admin_groups, "admins": rows,
                                    "unreadable": unreadable}, len(assignments))
 
@@ -421,34 +395,30 @@ class OktaConnector(Connector):
                 "created": r.get("created")}
 
     @snapshot(controls=["CC6.1"], max_age=DAY, permissions=["okta.policies.read"],
-              example=X.POLICIES, schema=X.POLICIES_SCHEMA)
+              assess=assess_policies, example=X.POLICIES, schema=X.POLICIES_SCHEMA)
     def policies(self, ctx: SnapshotContext) -> SnapshotResult:
         """Password, MFA enrollment, global sign-on and authentication (access) policies,
-        each with its rules in priority order: proves how sign-in and MFA are enforced."""
+        each with its rules in priority order: proves how sign-in and MFA are enforced
+        (password settings, MFA enrollment for everyone, no sign-in without MFA)."""
         async def body(http: OktaHttp) -> SnapshotResult:
             out: list[dict[str, Any]] = []
             unavailable: dict[str, str] = {}
             for ptype in POLICY_TYPES:
-                call = ctx.ipe.call("GET /api/v1/policies", {"type": ptype})
                 try:
-                    data, _ = await http.get("/api/v1/policies", {"type": ptype}, call=call)
+                    data, _ = await http.get("/api/v1/policies", {"type": ptype})
                 except ConnectorError as e:
                     self._raise_fatal(e)
                     # e.g. ACCESS_POLICY does not exist in a Classic Engine org (400).
-                    call.ok, call.error = False, str(e)[:300]
                     unavailable[ptype] = str(e)[:300]
                     continue
-                call.items = len(data or [])
                 for p in sorted(data or [], key=lambda p: (p.get("priority") or 0,
                                                            str(p.get("id")))):
-                    rcall = ctx.ipe.call(f"GET /api/v1/policies/{p['id']}/rules")
-                    rules, _ = await http.get(f"/api/v1/policies/{p['id']}/rules", call=rcall)
-                    rcall.items = len(rules or [])
+                    rules, _ = await http.get(f"/api/v1/policies/{p['id']}/rules")
                     p = {k: v for k, v in p.items() if k != "_links"}
                     p["rules"] = sorted(rules or [], key=lambda r: (r.get("priority") or 0,
                                                                     str(r.get("id"))))
                     out.append(p)
-            return SnapshotResult({"org": self.cfg.org_url, "policies": out,
+            return SnapshotResult({"org": self.config.org_url, "policies": out,
                                    "unavailable_types": unavailable}, len(out))
 
         return self._collect(ctx, body)
@@ -466,23 +436,27 @@ class OktaConnector(Connector):
         end = ctx.period_end or now
         floor = now - RETENTION + timedelta(minutes=5)
         if start < floor:
-            ctx.ipe.cut_short(f"events before {_iso(floor)} are past Okta's 90-day System Log "
-                              f"retention: the window from {_iso(start)} cannot be complete")
-            start = floor
+            # No retry can bring these back: the runner records the span once as a
+            # permanent gap and asks again from `floor`.
+            raise DataUnavailable(
+                f"Okta keeps System Log events 90 days: events from {_iso(start)} to "
+                f"{_iso(min(floor, end))} are no longer available at the source",
+                available_from=floor,
+                hint="collect user_lifecycle_events on a schedule (at least every 80 days) "
+                     "so every window is read while Okta still keeps it")
         flt = " or ".join(f'eventType eq "{t}"' for t in LIFECYCLE_EVENT_TYPES)
 
         async def body(http: OktaHttp) -> SnapshotResult:
             events: list[dict[str, Any]] = []
             params = {"since": _iso(start), "until": _iso(end), "filter": flt,
-                      "limit": self.cfg.log_page_limit, "sortOrder": "ASCENDING"}
+                      "limit": self.config.log_page_limit, "sortOrder": "ASCENDING"}
             if start < end:
                 try:
-                    async for page in http.pages("/api/v1/logs", params,
-                                                 operation="GET /api/v1/logs"):
+                    async for page in http.pages("/api/v1/logs", params):
                         events.extend(page)
                 except (RateLimitExhausted, TransientError, UnexpectedResponse) as e:
                     ctx.ipe.cut_short(f"System Log not read to the end: {e}")
-            return SnapshotResult({"org": self.cfg.org_url,
+            return SnapshotResult({"org": self.config.org_url,
                                    "window": {"since": _iso(start), "until": _iso(end)},
                                    "filter": flt, "events": events}, len(events))
 
