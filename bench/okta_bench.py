@@ -63,14 +63,15 @@ def run(url: str, concurrency: int) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1
+    requests = ipe["pages"] + ipe["retries"]  # every page of every call, and every retry
     return {"users": res.record_count, "collect_seconds": round(t1 - t0, 1),
             "assess_and_canonical_seconds": round(t2 - t1, 1),
-            "http_requests": ipe["api_totals"].get("http_requests"),
+            "http_requests": requests, "provenance_calls": ipe["api_calls"],
             "pages": ipe["pages"], "rate_limit_retries": ipe["retries"],
             "complete": ipe["pagination_exhausted"] and not ipe["errors"],
-            "content_mb": round(len(blob) / 1e6, 1), "verdicts": counts,
-            "requests_per_second": round((ipe["api_totals"].get("http_requests") or 0)
-                                         / max(t1 - t0, 1e-9), 1)}
+            "content_mb": round(len(blob) / 1e6, 1),
+            "provenance_mb": round(len(canonical(ipe)) / 1e6, 1), "verdicts": counts,
+            "requests_per_second": round(requests / max(t1 - t0, 1e-9), 1)}
 
 
 def main() -> int:

@@ -58,7 +58,9 @@ class TransientError(ConnectorError):
 class DataUnavailable(ConnectorError):
     """The source no longer keeps the start of a population window (e.g. past a log's
     retention): no retry can ever fill [window start, available_from). The runner records
-    that span once as a permanent gap, moves the watermark past it and collects the rest."""
+    that span once as a permanent gap, moves the watermark past it and collects the rest;
+    `available_from` should lie a little inside what the source keeps, so the next window,
+    asked for moments later, is not past the retention again."""
 
     def __init__(self, message: str, *, available_from: datetime, hint: str = "") -> None:
         super().__init__(message, hint=hint)

@@ -435,9 +435,10 @@ class OktaConnector(Connector[OktaConfig]):
         start = ctx.period_start or (now - DAY)
         end = ctx.period_end or now
         floor = now - RETENTION + timedelta(minutes=5)
-        if start < floor:
+        if start < now - RETENTION + timedelta(minutes=1):
             # No retry can bring these back: the runner records the span once as a
-            # permanent gap and asks again from `floor`.
+            # permanent gap and asks again from `floor`, a few minutes inside the retention
+            # so that the next window (moments later) is not past it again.
             raise DataUnavailable(
                 f"Okta keeps System Log events 90 days: events from {_iso(start)} to "
                 f"{_iso(min(floor, end))} are no longer available at the source",
