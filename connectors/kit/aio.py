@@ -71,6 +71,7 @@ def middleware(recorder: CallRecorder, retrier: Retrier[aiohttp.ClientResponse],
             except Exception as e:
                 note(None, type(e).__name__)
                 raise
+            recorder.saw_date(resp.headers.get("Date"))  # the source's clock
             items = total = None
             if resp.status < 400 and "json" in resp.headers.get("Content-Type", ""):
                 with contextlib.suppress(ValueError):
@@ -80,7 +81,8 @@ def middleware(recorder: CallRecorder, retrier: Retrier[aiohttp.ClientResponse],
             return resp
 
         def classify(resp: aiohttp.ClientResponse) -> Again | None:
-            again = status_again(resp.status, resp.headers, retrier.policy)
+            again = status_again(resp.status, resp.headers, retrier.policy,
+                                 now=retrier.clock())
             if again is not None:
                 again.result = resp
             return again
