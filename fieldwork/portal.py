@@ -448,11 +448,11 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         r = _record(record_id)
         out = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in r.items()}
         out["provenance"] = portal.store.blob_json(r["ipe_sha256"])
-        from fieldwork.exceptions import active, apply
+        from fieldwork.exceptions import apply
 
         now = portal.clock()
         out["findings"] = apply(portal.store.blob_json(r["findings_sha256"]), r["connector"],
-                                r["instance"], r["snapshot"], active(portal.store, now), now) \
+                                r["instance"], r["snapshot"], portal.register.active(now), now) \
             if r["findings_sha256"] else None
         return out
 

@@ -103,6 +103,15 @@ def test_coverage_cli_reports_gaps_and_writes_html(config_file: Callable[..., Pa
     assert "<table>" in html.read_text()
 
 
+def _export_oscal(config: Path, out: Path) -> Any:
+    """`evidence export --format oscal` for CC6.1 and CC7.2 as of 2026-03-10, parsed."""
+    res = CliRunner().invoke(cli, ["-c", str(config), "export", "--control", "CC6.1",
+                                   "--control", "CC7.2", "--as-of", "2026-03-10",
+                                   "--format", "oscal", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    return json.loads(out.read_text())
+
+
 def test_oscal_export_is_valid_against_the_oscal_models(config_file: Callable[..., Path],
                                                        tmp_path: Path) -> None:
     """The OSCAL document parses with compliance-trestle's models generated from NIST's
@@ -110,12 +119,7 @@ def test_oscal_export_is_valid_against_the_oscal_models(config_file: Callable[..
     from trestle.oscal.assessment_results import AssessmentResults
 
     path, s = _store(config_file)
-    out = tmp_path / "ar.json"
-    res = CliRunner().invoke(cli, ["-c", str(path), "export", "--control", "CC6.1",
-                                   "--control", "CC7.2", "--as-of", "2026-03-10",
-                                   "--format", "oscal", "-o", str(out)])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
+    doc = _export_oscal(path, tmp_path / "ar.json")
     model = AssessmentResults.model_validate(doc["assessment-results"])
     (result,) = model.results
     assert {f.target.target_id for f in result.findings or []} == {"cc6.1", "cc7.2"}
@@ -178,11 +182,7 @@ def test_oscal_export_is_valid_against_nists_json_schema(config_file: Callable[.
     JSON schema file; the same validator refuses the document once it is broken."""
     path, _ = _store(config_file)
     out = tmp_path / "ar.json"
-    res = CliRunner().invoke(cli, ["-c", str(path), "export", "--control", "CC6.1",
-                                   "--control", "CC7.2", "--as-of", "2026-03-10",
-                                   "--format", "oscal", "-o", str(out)])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
+    doc = _export_oscal(path, out)
     v = _oscal_validator()
     assert _errors(v, doc) == []
     assert doc["assessment-results"]["results"][0]["observations"]
