@@ -65,8 +65,9 @@ def main() -> int:
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--dir", help="Work folder (default: a temporary one).")
     args = ap.parse_args()
-    d = Path(args.dir or tempfile.mkdtemp(prefix="zipbomb_"))
-    d.mkdir(parents=True, exist_ok=True)
+    if args.dir:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="zipbomb_", dir=args.dir))
     print(json.dumps(machine()), flush=True)
     good = small_bundle(d)
     size = int(args.gib * (1 << 30))

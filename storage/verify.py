@@ -26,6 +26,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from json.encoder import encode_basestring
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -247,40 +248,61 @@ _SEQ = _RAW_COLS.index("seq")
 _HASH = _RAW_COLS.index("record_hash")
 _RAW_SELECT = (f"SELECT {', '.join(_RAW_COLS)} FROM records WHERE seq >= ? AND seq <= ? "
                "ORDER BY seq LIMIT ?")
-_TIMES = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, UTCDateTime)]
-_BOOLS = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, Boolean)]
-_JSONS = [i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, JSON)]
+_TIMES = frozenset(i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, UTCDateTime))
+_BOOLS = frozenset(i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, Boolean))
+_JSONS = frozenset(i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, JSON))
 _SQLITE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+# the hashed object's members in canonical (sorted) order: (index in the raw row or -1 for
+# the version, `"name":` as canonical JSON writes it)
+_MEMBERS = [(HASHED.index(k) if k != "v" else -1, f"{encode_basestring(k)}:")
+            for k in sorted((*HASHED, "v"))]
+
+
+@lru_cache(maxsize=4096)
+def _json_member(text: str) -> str:
+    """A JSON column's stored text as canonical JSON (these repeat: controls, totals)."""
+    return _dumps(json.loads(text))
 
 
 def _fast_hash(raw: Sequence[Any]) -> str | None:
     """The hash `record_hash` gives an untyped SQLite row in the forms the index writes:
     times as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC; `iso` writes `YYYY-MM-DDTHH:MM:SS.ffffffZ`),
-    booleans as 0/1, JSON columns as JSON text. None for any other form.
+    booleans as 0/1, JSON columns as JSON text; the canonical JSON is written member by
+    member (keys in sorted order, as `canonical` sorts them). None for any other form.
 
     Sound as a shortcut when it matches the stored hash: equal bytes parse to the same JSON
     document the typed path would serialize. The caller sends every mismatch to the typed
-    path, so a form json.dumps writes differently from RFC 8785 costs time, never a verdict."""
-    v = list(raw[:len(HASHED)])
-    for i in _TIMES:
-        x = v[i]
-        if x is not None:
-            if type(x) is not str or not _SQLITE_TIME.fullmatch(x):
-                return None
-            v[i] = f"{x[:10]}T{x[11:]}Z"
-    for i in _BOOLS:
-        x = v[i]
-        if x is not None:
-            if type(x) is not int or x not in (0, 1):
-                return None
-            v[i] = x == 1
+    path, so a form written differently from RFC 8785 costs time, never a verdict."""
+    parts: list[str] = []
     try:
-        for i in _JSONS:
-            if v[i] is not None:
-                v[i] = json.loads(v[i])
-        d = dict(zip(HASHED, v, strict=True))
-        d["v"] = RECORD_VERSION
-        return hashlib.sha256(_dumps(d).encode("utf-8")).hexdigest()
+        for i, key in _MEMBERS:
+            if i < 0:
+                parts.append(f"{key}{RECORD_VERSION}")
+                continue
+            x = raw[i]
+            t = type(x)
+            if x is None:
+                enc = "null"
+            elif i in _TIMES:
+                if t is not str or not _SQLITE_TIME.fullmatch(x):
+                    return None
+                enc = f'"{x[:10]}T{x[11:]}Z"'
+            elif i in _BOOLS:
+                if t is not int or x not in (0, 1):
+                    return None
+                enc = "true" if x == 1 else "false"
+            elif i in _JSONS:
+                if t is not str:
+                    return None
+                enc = _json_member(x)
+            elif t is str:
+                enc = encode_basestring(x)
+            elif t is int:
+                enc = str(x)
+            else:
+                return None
+            parts.append(key + enc)
+        return hashlib.sha256(("{" + ",".join(parts) + "}").encode("utf-8")).hexdigest()
     except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
         return None
 

@@ -56,10 +56,23 @@ def _typed(st: EvidenceStore) -> dict[int, str | Exception]:
 
 
 def test_fast_hash_matches_the_stored_hash_of_every_untouched_row(store: EvidenceStore) -> None:
-    """On rows the index wrote, the untyped hash is the stored record_hash."""
+    """On rows the index wrote (strings with quotes, backslashes, control characters and
+    characters beyond the BMP included), the untyped hash itself is the stored record_hash:
+    no row needs the typed path."""
+    from datetime import UTC, datetime
+
+    from storage.store import NewRecord
+    from storage.verify import _RAW_SELECT
+
+    t = datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=UTC)
+    odd = 'q"uote \\ back\nline\x01\t caf\u00e9 \U0001f600 \u2028'
+    store.append([NewRecord("odd", "synthetic", odd, "items", "population", ["CC6.1"], 0, t,
+                            t, "partial", {"calls": []}, content={"k": odd}, has_content=True,
+                            period_start=t, period_end=t, error=odd)])
     with store.engine.connect() as c:
-        raw = c.exec_driver_sql("SELECT * FROM records").all()
-    assert raw
+        raw = c.exec_driver_sql(_RAW_SELECT, (1, 10**9, 10**6)).all()
+    assert len(raw) > 10
+    assert all(_fast_hash(r) == r[-1] for r in raw)
     rows = _hashed_rows(store.engine, 1, 10**9, 10**6)
     assert len(rows) == len(raw) and all(h == r["record_hash"] for r, h in rows)
 
