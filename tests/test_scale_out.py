@@ -53,10 +53,11 @@ def test_shards_in_parallel_keep_one_chain(tmp_path: Path, pg_url: str,
           f'endpoint_url = "{endpoint}"\nretention_days = 1\n')
     cfg = write_config(tmp_path, s3, index_url=pg_url, connectors=conns)
     env = subprocess_env(**AWS_ENV)
-    # migrate once up front, as a deployment's first job would; the shards then race on appends
-    init = subprocess.run([EVIDENCE, "-c", str(cfg), "runs"], env=env, capture_output=True,
+    # no index yet: the six first collections race to create it (migrate holds an advisory
+    # lock on PostgreSQL) and then on appends; read commands never create an index
+    runs = subprocess.run([EVIDENCE, "-c", str(cfg), "runs"], env=env, capture_output=True,
                           text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
+    assert runs.returncode == 1 and "holds no evidence index" in runs.stderr, runs.stderr
 
     procs = [subprocess.Popen([EVIDENCE, "-c", str(cfg), "collect", "--json",
                                "--connector", f"synthetic/shard{i}"],
