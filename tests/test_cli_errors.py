@@ -269,3 +269,14 @@ def test_connectors_not_tables_is_one_line(tmp_path: Path, value: str) -> None:
     for as_json in (False, True):
         code, out, err = _cli("-c", str(cfg), "collect", *(["--json"] if as_json else []))
         _one_line(code, out, err, 2, f"{cfg}:1: connectors[0]: expected a table", as_json)
+
+
+def test_migrate_creates_the_index_that_read_commands_need(config_file: Callable[..., Path]
+                                                           ) -> None:
+    """`evidence migrate` creates the index explicitly; read commands then work on it."""
+    path = config_file()
+    assert _cli("-c", str(path), "runs")[0] == 1
+    code, out, _ = _cli("-c", str(path), "migrate")
+    assert code == 0 and out.startswith("index at schema revision ")
+    code, out, _ = _cli("-c", str(path), "runs", "--json")
+    assert code == 0 and json.loads(out) == []

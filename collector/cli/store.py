@@ -48,6 +48,17 @@ def runs(c: Ctx, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
+@pass_ctx
+def migrate(c: Ctx) -> None:
+    """Create the index or bring it to this version's schema (what every writing command
+    does first; read commands never do). Safe with concurrent callers."""
+    from storage.index import schema_head
+
+    _ = c.store
+    click.echo(f"index at schema revision {schema_head()}")
+
+
+@cli.command()
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
               help="A seal exported earlier: also check today's chain extends it.")
 @click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
