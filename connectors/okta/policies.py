@@ -146,12 +146,17 @@ def password_findings(p: dict[str, Any]) -> list[Finding]:
         v = d.get(k)
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
-    out: list[Finding] = []
-    n = num(cx, "minLength")
-    out.append(_f(f"{base}:min_length", "inconclusive" if n is None else
-                  "pass" if n >= MIN_LENGTH else "fail",
-                  f"{name}: minimum length " + ("not in the policy" if n is None else
-                                                f"{n} (needs at least {MIN_LENGTH})")))
+    def bounded(check: str, what: str, value: int | None, lo: int, hi: int | None,
+                zero: str, unit: str = "") -> Finding:
+        # Okta documents 0 as "no limit" for age and lockout: a fail, said in its words.
+        ok = value is not None and lo <= value and (hi is None or value <= hi)
+        need = f"at least {lo}" if hi is None else f"{lo} to {hi}"
+        text = "not in the policy" if value is None else zero if value == 0 and zero else \
+            f"{value}{unit} (needs {need})"
+        return _f(f"{base}:{check}", "inconclusive" if value is None else
+                  "pass" if ok else "fail", f"{name}: {what} {text}")
+
+    out = [bounded("min_length", "minimum length", num(cx, "minLength"), MIN_LENGTH, None, "")]
     vals = {k: num(cx, k) for k, _ in CLASSES}
     missing = [label for k, label in CLASSES if (v := vals[k]) is not None and v < 1]
     unknown = [k for k, _ in CLASSES if vals[k] is None]
@@ -160,25 +165,12 @@ def password_findings(p: dict[str, Any]) -> list[Finding]:
                   f"{name}: " + (f"does not require a {', a '.join(missing)}" if missing else
                                  f"{', '.join(unknown)} not in the policy" if unknown else
                                  "requires lower, upper, number and symbol")))
-    h = num(age, "historyCount")
-    out.append(_f(f"{base}:history", "inconclusive" if h is None else
-                  "pass" if h >= MIN_HISTORY else "fail",
-                  f"{name}: password history " + ("not in the policy" if h is None else
-                                                  f"{h} (needs at least {MIN_HISTORY})")))
-    a = num(age, "maxAgeDays")
-    out.append(_f(f"{base}:max_age", "inconclusive" if a is None else
-                  "pass" if 1 <= a <= MAX_AGE_DAYS else "fail",
-                  f"{name}: maximum password age " + (
-                      "not in the policy" if a is None else
-                      "0 (passwords never expire)" if a == 0 else
-                      f"{a} days (needs 1 to {MAX_AGE_DAYS})")))
-    m = num(lock, "maxAttempts")
-    out.append(_f(f"{base}:lockout", "inconclusive" if m is None else
-                  "pass" if 1 <= m <= MAX_LOCKOUT_ATTEMPTS else "fail",
-                  f"{name}: lockout " + (
-                      "not in the policy" if m is None else
-                      "0 (accounts never lock)" if m == 0 else
-                      f"after {m} failed attempts (needs 1 to {MAX_LOCKOUT_ATTEMPTS})")))
+    out.append(bounded("history", "password history", num(age, "historyCount"), MIN_HISTORY,
+                       None, ""))
+    out.append(bounded("max_age", "maximum password age", num(age, "maxAgeDays"), 1,
+                       MAX_AGE_DAYS, "0 (passwords never expire)", " days"))
+    out.append(bounded("lockout", "lockout after failed attempts:", num(lock, "maxAttempts"),
+                       1, MAX_LOCKOUT_ATTEMPTS, "0 (accounts never lock)"))
     return out
 
 
