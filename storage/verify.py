@@ -11,8 +11,10 @@ What is checked (threat model: write access to the index and the blob store, not
 
 Scale: the chain is cut into ranges checked by worker processes (record hashing is pure
 Python, so threads would share one core), blobs are re-hashed by worker processes too, and
-seals are streamed, so memory stays flat. `since_last` checks only what was added after the
-newest verify checkpoint (a seal a full verify writes when it found nothing wrong).
+seals are streamed, so memory stays flat. On SQLite, records are hashed from untyped rows
+(`_fast_hash`); a row whose hash does not match is re-decided by the typed path.
+`since_last` checks only what was added after the newest verify checkpoint (a seal a full
+verify writes when it found nothing wrong).
 """
 
 from __future__ import annotations
