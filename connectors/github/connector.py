@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from connectors.base import (
     CheckResult,
     Connector,
-    ConnectorConfig,
     Provenance,
     SnapshotContext,
     SnapshotResult,
@@ -40,21 +39,18 @@ def _user(u: Any) -> str | None:
     return u.get("login") if isinstance(u, dict) else None
 
 
-class GitHubConnector(Connector):
+class GitHubConnector(Connector[GitHubConfig]):
     """Evidence from GitHub organizations (github.com or Enterprise Server)."""
 
     name: ClassVar[str] = "github"
     title: ClassVar[str] = "GitHub"
-    config_model: ClassVar[type[ConnectorConfig]] = GitHubConfig
 
-    def __init__(self, instance: str, config: ConnectorConfig, *,
+    def __init__(self, instance: str, config: GitHubConfig, *,
                  factory: ClientFactory | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
-        if not isinstance(config, GitHubConfig):
-            raise ConfigError(f"github/{instance}: expected a GitHubConfig")
         super().__init__(instance, config, factory=factory or default_factory)
-        self.cfg: GitHubConfig = config
+        self.cfg = self.config
         self._sleep = sleep
         self._clock = clock
         self._apis: list[Api] = []

@@ -207,16 +207,15 @@ class _Session:
     tz: ZoneInfo
 
 
-class JiraConnector(Connector):
+class JiraConnector(Connector[JiraConfig]):
     """Jira Cloud and Server/Data Center through the `jira` SDK."""
 
     name = "jira"
     title = "Jira Cloud and Server/Data Center (jira SDK): change tickets and approvals"
-    config_model = JiraConfig
 
     @property
     def cfg(self) -> JiraConfig:
-        return cast(JiraConfig, self.config)
+        return self.config
 
     def _factory(self) -> ClientFactory:
         f = self.factory
