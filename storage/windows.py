@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, func, select
 
 from connectors.errors import EvidenceError
 from storage.canonical import iso, sha256_hex
@@ -38,9 +38,10 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 class SealClock:
     """The earliest seal time among seals written at or after a ledger position."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, from_seq: int = 0) -> None:
         with engine.connect() as conn:
             rows = conn.execute(select(seals.c.seq, seals.c.sealed_at)
+                                .where(seals.c.seq >= from_seq)
                                 .order_by(seals.c.seq, seals.c.id)).all()
         self._seqs = [int(r.seq) for r in rows]
         self._min: list[datetime] = []
@@ -72,7 +73,7 @@ def ahead_windows(store: EvidenceStore, rows: Sequence[Mapping[str, Any]], now: 
         if end > now + CLOCK_TOLERANCE:
             why = f"it ends {span_text(end - now)} after now ({iso(now)})"
         else:
-            clock = clock or SealClock(store.engine)
+            clock = clock or SealClock(store.engine, min(int(x["seq"]) for x in rows))
             sealed = clock.after(int(r["seq"]))
             if sealed is not None and end > sealed + CLOCK_TOLERANCE:
                 why = (f"it ends {span_text(end - sealed)} after a seal written after it "
@@ -149,18 +150,32 @@ def subtract(span: tuple[datetime, datetime],
     return [g for g in gaps if g[0] < g[1]]
 
 
-def series_windows(engine: Engine, connector: str, instance: str, snapshot: str
-                   ) -> list[dict[str, Any]]:
-    """Every complete window of a population series, in ledger order."""
+def series_windows(engine: Engine, connector: str, instance: str, snapshot: str,
+                   ending_after: datetime | None = None) -> list[dict[str, Any]]:
+    """The complete windows of a population series (ending after `ending_after`, when
+    given), in ledger order."""
     cols = [records.c[n] for n in ("seq", "id", "period_start", "period_end",
                                    "collected_finished_at", "ipe_sha256")]
+    where = [records.c.connector == connector, records.c.instance == instance,
+             records.c.snapshot == snapshot, records.c.status == "complete",
+             records.c.period_start.is_not(None), records.c.period_end.is_not(None)]
+    if ending_after is not None:
+        where.append(records.c.period_end > ending_after)
     with engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(and_(
+        rows = conn.execute(select(*cols).where(and_(*where))
+                            .order_by(records.c.seq)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def _older_mark(engine: Engine, connector: str, instance: str, snapshot: str,
+                upto: datetime) -> datetime | None:
+    """The end of the newest complete window ending by `upto`."""
+    with engine.connect() as conn:
+        mark: datetime | None = conn.execute(select(func.max(records.c.period_end)).where(
             records.c.connector == connector, records.c.instance == instance,
             records.c.snapshot == snapshot, records.c.status == "complete",
-            records.c.period_start.is_not(None), records.c.period_end.is_not(None)))
-            .order_by(records.c.seq)).mappings().all()
-    return [dict(r) for r in rows]
+            records.c.period_end <= upto)).scalar()
+    return mark
 
 
 def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: str,
@@ -171,15 +186,20 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
 
     After the end of its last trusted window (or `settled` span: one never to be collected,
     such as a span the source no longer keeps); but where a window collected while a clock
-    was ahead leaves a hole, from the start of that hole (never before `now - lookback`), so
-    it is collected again rather than skipped."""
-    rows = series_windows(store.engine, connector, instance, snapshot)
+    was ahead leaves a hole, from the start of that hole (never before `now - lookback`:
+    older windows count only through the newest end among them), so it is collected again
+    rather than skipped."""
     floor = now - lookback
-    if not rows and not settled:
+    # only windows reaching into the lookback can leave a hole this run may fill; older
+    # ones count for the watermark through one aggregate
+    rows = series_windows(store.engine, connector, instance, snapshot, ending_after=floor)
+    older = _older_mark(store.engine, connector, instance, snapshot, floor)
+    if not rows and not settled and older is None:
         return floor, []
     ahead = ahead_windows(store, rows, now)
     trusted = [r for r in rows if str(r["id"]) not in ahead]
-    mark = max([r["period_end"] for r in trusted] + [b for _, b in settled], default=None)
+    mark = max([r["period_end"] for r in trusted] + [b for _, b in settled]
+               + ([older] if older is not None else []), default=None)
     start = mark if mark is not None else floor
     notes: list[str] = []
     newest = max((r["period_end"] for r in rows), default=start)
@@ -192,7 +212,8 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
     covered = [(r["period_start"], r["period_end"]) for r in trusted] + list(settled)
     open_, first = [], None
     for r in rows:
-        left = subtract((r["period_start"], r["period_end"]), covered) \
+        # before the floor nothing is collected again (`population` still names that part)
+        left = subtract((max(r["period_start"], floor), r["period_end"]), covered) \
             if str(r["id"]) in ahead else []
         if left:
             open_.append(r)
@@ -203,10 +224,7 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
         more = f" and {len(open_) - 3} more" if len(open_) > 3 else ""
         notes.append(f"{len(open_)} complete window(s) were collected while a clock was ahead "
                      f"and vouch for nothing after their start: {shown}{more}")
-        start = max(floor, first)
-        if first < floor:
-            notes.append(f"the part of that hole before {iso(floor)} is older than the "
-                         "snapshot's lookback and is not collected again")
+        start = min(start, first)  # never past a hole a failed window left before it
     if notes:
         notes.append(f"collecting from {iso(start)}" if start < now else
                      f"nothing to collect until this machine's clock passes {iso(start)}")
