@@ -107,13 +107,13 @@ def main() -> None:
         ipe = Provenance()
         ctx = SnapshotContext("bench", snap, datetime.now(UTC), ipe, logging.getLogger("b"),
                               END - timedelta(days=30), END)
-        before, started = served(), time.time()
+        before, started, cpu0 = served(), time.time(), time.process_time()
         res = conn.run(snap, ctx)
         conn.close()
-        wall = time.time() - started
+        wall, cpu = time.time() - started, time.process_time() - cpu0
         calls = served() - before
         rows.append((snap, res.record_count, wall, calls, (wall * args.time_scale) / 3600,
-                     ipe.pagination_exhausted and not ipe.errors, ipe.retries))
+                     ipe.pagination_exhausted and not ipe.errors, ipe.retries, cpu))
         if snap == "merged_changes":
             result = res
             mc_ipe = ipe.to_json()
@@ -128,10 +128,12 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child.stdin.close()
     child.wait()
-    print(f"\n{'snapshot':<18}{'records':>8}{'wall s':>9}{'requests':>10}{'sim hours':>10}"
-          f"{'complete':>10}{'waits':>7}")
-    for snap, n, wall, calls, hours, ok, waits in rows:
-        print(f"{snap:<18}{n:>8}{wall:>9.1f}{calls:>10}{hours:>10.2f}{ok!s:>10}{waits:>7}")
+    # CPU s: this process's CPU (all its threads; the simulator is another process).
+    print(f"\n{'snapshot':<18}{'records':>8}{'wall s':>9}{'CPU s':>8}{'ms/req':>8}"
+          f"{'requests':>10}{'sim hours':>10}{'complete':>10}{'waits':>7}")
+    for snap, n, wall, calls, hours, ok, waits, cpu in rows:
+        print(f"{snap:<18}{n:>8}{wall:>9.1f}{cpu:>8.2f}{1000 * cpu / max(calls, 1):>8.3f}"
+              f"{calls:>10}{hours:>10.2f}{ok!s:>10}{waits:>7}")
     prs = len(got)
     mc = rows[-1]
     print(f"\nmerged PRs fetched {prs} of {len(expected)}; verdicts agree with the seed on "

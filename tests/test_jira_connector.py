@@ -220,3 +220,19 @@ def test_jql_bare_dates_mean_midnight_at_the_start_of_the_day_in_the_users_zone(
             assert {i.key for i in got} == want
             assert any(t.resolutiondate and bound < t.resolutiondate < bound + timedelta(days=1)
                        for t in data.tickets)
+
+
+def test_the_last_retried_answer_keeps_jiras_error_message(
+        config_file: Callable[..., Path], sim: JiraSimulator) -> None:
+    """A 500 on every attempt: the kit reads each retried answer's body before retrying, so
+    the last one still carries Jira's documented `errorMessages` into the failed outcome and
+    the provenance call (redacted, bounded), not an empty body."""
+    sim.inject(Fault(500, path=_search(sim), times=-1))
+    summary, store = _run(config_file, sim)
+    out = summary.outcomes[0]
+    assert out.status == "failed" and "HTTP 500: Internal server error" in (out.error or "")
+    r = store.record(out.record_ids[0])
+    assert r is not None
+    calls = [c for c in store.blob_json(r["ipe_sha256"])["calls"] if not c["ok"]]
+    assert calls and calls[-1]["error"] == "HTTP 500: Internal server error"
+    assert calls[-1]["retries"] >= 1

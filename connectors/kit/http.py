@@ -25,7 +25,7 @@ from connectors.errors import (
     UnexpectedResponse,
 )
 from connectors.kit.record import CallRecorder
-from connectors.kit.redact import guard_loggers, redact_url
+from connectors.kit.redact import guard_loggers, redact_text, redact_url
 from connectors.kit.retry import RETRY_STATUSES, Again, Retrier, status_again
 
 log = logging.getLogger("evidence.kit.http")
@@ -45,6 +45,90 @@ def count_items(body: Any) -> tuple[int | None, int | None]:
     lists = [v for v in body.values() if isinstance(v, list)]
     total = next((body[f] for f in TOTAL_FIELDS if isinstance(body.get(f), int)), None)
     return (len(lists[0]) if len(lists) == 1 else None), total
+
+
+def _count_once(resp: requests.Response) -> tuple[int | None, int | None]:
+    """`count_items` of a JSON answer, parsed once: the parse is handed to the first
+    `resp.json()` (the jira SDK, the paging helpers) instead of being done again. Later calls,
+    or calls with arguments, parse afresh, so no caller shares a mutable object with another.
+    (PyGithub parses `resp.text` itself; there the count costs one C-level parse.)"""
+    try:
+        body = json.loads(resp.content or b"null")
+    except ValueError:
+        return None, None
+    plain = resp.json
+    handed: list[bool] = []
+
+    def json_once(**kw: Any) -> Any:
+        if kw or handed:
+            return plain(**kw)
+        handed.append(True)
+        return body
+
+    resp.json = json_once  # type: ignore[method-assign]
+    return count_items(body)
+
+
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read; more is cut
+ERROR_TEXT_LIMIT = 300  # characters of the vendor's error message kept in a record
+
+
+def _read_bounded(r: requests.Response) -> None:
+    """Read an answer's body into `r.content`, at most ERROR_BODY_LIMIT bytes (an error page
+    can be large), then release the connection."""
+    try:
+        data = r.raw.read(ERROR_BODY_LIMIT, decode_content=True) if r.raw is not None else b""
+    except Exception:  # a body we cannot read is only a lost message
+        data = b""
+    r._content = data or b""
+    r._content_consumed = True  # type: ignore[attr-defined]
+    r.close()
+
+
+def error_text(resp: requests.Response) -> str | None:
+    """The vendor's own error message in a failed answer, redacted and at most
+    ERROR_TEXT_LIMIT characters: Jira `errorMessages` / `errors`, Okta `errorSummary` and
+    `errorCauses`, GitHub `message`, Azure / Google `error.message`, OAuth
+    `error_description`; else the body's first line. None when the body is empty."""
+    try:
+        raw = resp.content or b""
+    except Exception:  # the body could not be read
+        return None
+    text = ""
+    with contextlib.suppress(ValueError):
+        text = _vendor_message(json.loads(raw))
+    if not text:
+        lines = raw[:ERROR_TEXT_LIMIT * 4].decode("utf-8", "replace").strip().splitlines()
+        text = lines[0] if lines else ""
+    text = redact_text(" ".join(text.split()))
+    if len(text) > ERROR_TEXT_LIMIT:
+        text = text[:ERROR_TEXT_LIMIT - 3] + "..."
+    return text or None
+
+
+def _vendor_message(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    parts: list[str] = []
+    msgs = body.get("errorMessages")
+    if isinstance(msgs, list):
+        parts += [str(m) for m in msgs if m]
+    errs = body.get("errors")
+    if isinstance(errs, dict):
+        parts += [f"{k}: {v}" for k, v in errs.items()]
+    for key in ("errorSummary", "message", "error_description"):
+        if isinstance(body.get(key), str) and body[key]:
+            parts.append(body[key])
+    causes = body.get("errorCauses")
+    if isinstance(causes, list):
+        parts += [str(c.get("errorSummary")) for c in causes
+                  if isinstance(c, dict) and c.get("errorSummary")]
+    err = body.get("error")
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        parts.append(err["message"])
+    elif isinstance(err, str) and not parts:
+        parts.append(err)
+    return "; ".join(parts)
 
 
 def describe(method: str, url: str) -> tuple[str, dict[str, Any]]:
@@ -93,7 +177,13 @@ class RecordingAdapter(HTTPAdapter):
                      else status_again(r.status_code, r.headers, self.retrier.policy, now=now))
             if again is not None:
                 again.result = r
-                r.close()
+                if not stream:
+                    # Read the body before the next attempt: it releases the connection to
+                    # the pool, and if this answer is the last one (attempts or budget spent)
+                    # the SDK still gets the vendor's error text, not an empty body.
+                    _read_bounded(r)
+                else:
+                    r.close()
             return again
 
         try:
@@ -107,13 +197,16 @@ class RecordingAdapter(HTTPAdapter):
         items = total = None
         ok = resp.status_code < 400
         if ok and not stream and "json" in resp.headers.get("Content-Type", ""):
-            with contextlib.suppress(ValueError):
-                items, total = count_items(json.loads(resp.content or b"null"))
-        log.debug("%s %s -> %s (retries %d)", request.method, redact_url(str(request.url)),
-                  resp.status_code, len(waits))
+            items, total = _count_once(resp)
+        if log.isEnabledFor(logging.DEBUG):  # redacting the URL costs ~0.1 ms a request
+            log.debug("%s %s -> %s (retries %d)", request.method,
+                      redact_url(str(request.url)), resp.status_code, len(waits))
+        error = None
+        if not ok:
+            detail = None if stream else error_text(resp)
+            error = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
         self.recorder.record(op, params, target=self.target, status=resp.status_code, ok=ok,
-                             error=None if ok else f"HTTP {resp.status_code}", items=items,
-                             retries=len(waits), total=total)
+                             error=error, items=items, retries=len(waits), total=total)
         return resp
 
 
@@ -145,13 +238,15 @@ def http_error(e: requests.RequestException, *, operation: str,
     if status == 401:
         return AuthError(f"{operation}: the credentials were refused (401)",
                          hint="check the token or key the config refers to")
+    said = error_text(resp) if resp is not None else None
+    said = f": {said}" if said else ""
     if status == 403:
-        return PermissionDenied(f"{operation}: denied (403)",
+        return PermissionDenied(f"{operation}: denied (403){said}",
                                 hint=f"grant {permission or 'read access'} to the collecting "
                                      "principal")
     if status is None or status in RETRY_STATUSES:
         what = f"HTTP {status}" if status else type(e).__name__
-        return TransientError(f"{operation}: {what} after retries",
+        return TransientError(f"{operation}: {what} after retries{said}",
                               hint="the platform is throttling or failing; collect again later")
-    return UnexpectedResponse(f"{operation}: unexpected HTTP {status}",
+    return UnexpectedResponse(f"{operation}: unexpected HTTP {status}{said}",
                               hint=f"unexpected answer for {permission or operation}")
