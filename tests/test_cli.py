@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from collector.cli import cli
+from tests.conftest import subprocess_env
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -182,3 +185,36 @@ def test_key_create_makes_a_private_key_once(config_file: Callable[..., Path]) -
     assert key.exists()
     exported = run.invoke(cli, ["-c", str(path), "key", "export"])
     assert exported.exit_code == 0 and exported.stdout == first.stdout
+
+
+def _modules_after(*args: str, cwd: Path) -> set[str]:
+    """The top-level modules a fresh interpreter has loaded after `evidence ARGS`."""
+    code = ("import json, sys\n"
+            f"sys.argv = ['evidence', *{list(args)!r}]\n"
+            "from collector.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), cwd=cwd,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return set(json.loads(r.stderr.strip().splitlines()[-1]))
+
+
+# Loaded only by the commands that use them (serve, fieldwork, migrate, the tests).
+_NOT_FOR_COLLECT = {"fastapi", "uvicorn", "starlette", "alembic", "mako", "jsonschema",
+                    "hypothesis", "jinja2", "playwright", "google", "azure", "okta", "github"}
+
+
+def test_help_and_collect_import_only_what_they_use(cfg: str, tmp_path: Path) -> None:
+    """Start-up cost is paid per command: `evidence --help` loads no store, SDK or model
+    library, and a collection into an up-to-date store loads no portal, migration or test
+    library (checked in fresh interpreters, where nothing was imported before)."""
+    loaded = _modules_after("--help", cwd=tmp_path)
+    assert "click" in loaded
+    heavy = {"sqlalchemy", "pydantic", "boto3", "botocore", "cryptography"} | _NOT_FOR_COLLECT
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+    _modules_after("-c", cfg, "collect", "--json", cwd=tmp_path)  # creates the store
+    loaded = _modules_after("-c", cfg, "collect", "--json", cwd=tmp_path)
+    assert {"sqlalchemy", "pydantic", "synthetic_connector"} <= loaded
+    assert not loaded & _NOT_FOR_COLLECT, sorted(loaded & _NOT_FOR_COLLECT)

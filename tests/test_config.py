@@ -157,3 +157,26 @@ def test_password_in_index_url_is_refused(tmp_path: Path) -> None:
     assert str(e.value).startswith(f"{p}:2: store.index_url: holds a password")
     with pytest.raises(ConfigError, match="'mysql' is not supported"):
         parse('[store]\nindex_url = "mysql://db/ev"\n')
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("evidence-agent", True), ("Audit_1+=,.@-x", True), ("a", False), ("has space", False),
+    ("évidence", False), ("ａｕｄｉｔ", False), ("x" * 65, False), ("ok\n", False)])
+def test_aws_iam_names_are_ascii_as_iam_documents(name: str, ok: bool) -> None:
+    """IAM's `[\\w+=,.@-]` for role session names and role names means ASCII letters and
+    digits plus `_+=,.@-` (STS AssumeRole, IAM CreateRole references); other letters are
+    refused when the config is read, not at the first AssumeRole."""
+    from pydantic import ValidationError
+
+    from connectors.aws.config import AwsAccount, OrganizationsDiscovery
+
+    role = "arn:aws:iam::111122223333:role/R"
+    if ok:
+        assert AwsAccount(role_arn=role, session_name=name).session_name == name
+        assert OrganizationsDiscovery(role_name=f"path/{name}"[:64]).role_name
+    else:
+        with pytest.raises(ValidationError, match="session_name"):
+            AwsAccount(role_arn=role, session_name=name)
+        if len(name) >= 1 and name != "a":
+            with pytest.raises(ValidationError, match="role_name"):
+                OrganizationsDiscovery(role_name=name)
