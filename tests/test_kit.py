@@ -38,7 +38,7 @@ from connectors.kit.aio import new_retrier as aio_retrier
 from connectors.kit.aio import session as aio_session
 from connectors.kit.aio import trace_config
 from connectors.kit.azure import RecordingPolicy
-from connectors.kit.http import new_retrier, record_session
+from connectors.kit.http import http_error, new_retrier, record_session
 from simulators.faults import Fault, Faults, Served
 from tests.listapi import ListApi
 
@@ -156,6 +156,37 @@ def test_a_failing_first_page_raises(api: tuple[Served, Faults]) -> None:
     assert ipe.calls[0].status == 403 and ipe.pagination_exhausted
 
 
+def test_the_last_retried_answer_keeps_the_vendors_error_redacted_and_bounded(
+        api: tuple[Served, Faults]) -> None:
+    """A 503 on every attempt: each retried answer's body is read before the next attempt, so
+    the last one still holds the vendor's message; it reaches the call's error and
+    `http_error`, with the token in it redacted and the length bounded."""
+    said = f"backend down, token={TOKEN} " + "x" * 5000
+    api[1].inject(Fault(503, message=said, path_contains="/link", times=None))
+    ipe = Provenance()
+    with pytest.raises(requests.HTTPError) as e:
+        list(link_pages(session(ipe), f"{api[0].url}/link", ipe=ipe))
+    assert e.value.response is not None and TOKEN in e.value.response.text  # the SDK's copy
+    (call,) = ipe.calls
+    assert call.retries == 2 and call.status == 503 and call.error is not None
+    assert call.error.startswith("HTTP 503: backend down, token=<redacted> xxx")
+    assert TOKEN not in call.error and len(call.error) <= len("HTTP 503: ") + 300
+    err = http_error(e.value, operation="GET /link", permission=None)
+    assert isinstance(err, TransientError) and "backend down, token=<redacted>" in str(err)
+    assert TOKEN not in str(err) and TOKEN not in json.dumps(ipe.to_json())
+
+
+def test_a_json_page_is_parsed_once_and_never_shared(api: tuple[Served, Faults]) -> None:
+    """The parse that counts a page's items is handed to the page's first `json()`; a later
+    call parses afresh, so two readers never share (and mutate) one object."""
+    ipe = Provenance()
+    r = session(ipe).get(f"{api[0].url}/link", params={"per_page": 10})
+    first = r.json()
+    assert [i["id"] for i in first] == list(range(10)) and ipe.calls[0].items == 10
+    first.clear()
+    assert [i["id"] for i in r.json()] == list(range(10))
+
+
 def test_no_secret_reaches_provenance_or_a_debug_log(
         api: tuple[Served, Faults], caplog: pytest.LogCaptureFixture) -> None:
     """With every logger at DEBUG (-vv), the token in the header and in the query string
@@ -261,6 +292,7 @@ def test_aiohttp_session_retries_per_call_and_records_each_retry(
     assert asyncio.run(go(10)) == [429]  # 30 s is past the 10 s budget: no wait at all
     (call,) = spent.calls
     assert (call.ok, call.status, call.retries) == (False, 429, 0)
+    assert call.error == "HTTP 429: injected by the simulator"  # the body's own message
 
 
 def test_fan_out_records_an_unreadable_scope_and_goes_on() -> None:

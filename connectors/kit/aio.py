@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from connectors.base import ApiCall
-from connectors.kit.http import count_items, describe
+from connectors.kit.http import count_items, describe, error_message
 from connectors.kit.record import CallRecorder
 from connectors.kit.redact import guard_loggers
 from connectors.kit.retry import RETRY_STATUSES, Again, Retrier, status_again
@@ -76,8 +76,11 @@ def middleware(recorder: CallRecorder, retrier: Retrier[aiohttp.ClientResponse],
             if resp.status < 400 and "json" in resp.headers.get("Content-Type", ""):
                 with contextlib.suppress(ValueError):
                     items, total = count_items(json.loads(body or b"null"))
-            note(resp.status, None if resp.status < 400 else f"HTTP {resp.status}",
-                 items, total)
+            error = None
+            if resp.status >= 400:
+                detail = error_message(body)  # the vendor's own words (Okta's errorSummary)
+                error = f"HTTP {resp.status}" + (f": {detail}" if detail else "")
+            note(resp.status, error, items, total)
             return resp
 
         def classify(resp: aiohttp.ClientResponse) -> Again | None:

@@ -94,6 +94,11 @@ def error_text(resp: requests.Response) -> str | None:
         raw = resp.content or b""
     except Exception:  # the body could not be read
         return None
+    return error_message(raw)
+
+
+def error_message(raw: bytes) -> str | None:
+    """`error_text` of a body already read (aiohttp, azure-core)."""
     text = ""
     with contextlib.suppress(ValueError):
         text = _vendor_message(json.loads(raw))
