@@ -53,9 +53,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from cryptography import x509
@@ -65,6 +64,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from simulators.azure_data import App, FederatedCredential, TenantData, generate_tenant
+from simulators.serving import ServedSimulator, http_server
 
 ARM_AUDIENCE = "https://management.azure.com/"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
@@ -236,8 +236,10 @@ class _Req:
 Route = Callable[[_Req, "re.Match[str]"], Any]
 
 
-class AzureSimulator:
+class AzureSimulator(ServedSimulator):
     """Entra ID + ARM + Graph over HTTPS on 127.0.0.1 for one tenant (see module docstring)."""
+
+    thread_name = "azure-sim"
 
     def __init__(self, tenant: TenantData | None = None, *, page_size: int = 100,
                  graph_page_size: int = 100, host: str = "127.0.0.1", port: int = 0,
@@ -270,8 +272,6 @@ class AzureSimulator:
                 federated=[FederatedCredential(self.federated_issuer, self.federated_subject)],
                 graph_roles=READER_GRAPH_ROLES)
         self._tmp = tempfile.TemporaryDirectory(prefix="azure-sim-")
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.cert_path = ""
         self._routes = self._build_routes()
 
@@ -297,28 +297,15 @@ class AzureSimulator:
         self.cert_path = str(d / "cert.pem")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
-        server = ThreadingHTTPServer((self._host, self._port), self._handler())
-        server.daemon_threads = True
+        server = http_server(self._host, self._port, self._handler())
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="azure-sim",
-                                        daemon=True)
-        self._thread.start()
-        return self
+        self._bind(server)
+        return super().start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
+        self._server = None
         self._tmp.cleanup()
-
-    def __enter__(self) -> AzureSimulator:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     # --- test helpers -----------------------------------------------------------------------
 

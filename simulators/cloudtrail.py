@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from simulators.serving import ServedSimulator, http_server
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 JSON_11 = "application/x-amz-json-1.1"
@@ -156,8 +157,10 @@ class _ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class CloudTrailSimulator:
+class CloudTrailSimulator(ServedSimulator):
     """LookupEvents over HTTP on 127.0.0.1, everything else forwarded to `upstream`."""
+
+    thread_name = "cloudtrail-simulator"
 
     def __init__(self, upstream: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  access_keys: Iterable[str] | None = None,
@@ -173,31 +176,7 @@ class CloudTrailSimulator:
         self._lock = threading.Lock()
         self._last_call = 0.0
         self.log: list[tuple[str | None, str | None, str | None, int]] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="cloudtrail-simulator")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+        self._bind(http_server(host, port, self._handler()))
 
     def add_events(self, events: Iterable[Event]) -> None:
         """Make `events` visible to LookupEvents."""

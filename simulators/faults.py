@@ -20,9 +20,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from socketserver import ThreadingMixIn
-from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from simulators.serving import ServedSimulator
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -144,32 +145,10 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
-class Served:
+class Served(ServedSimulator):
     """A WSGI app served on 127.0.0.1 on its own thread (a context manager)."""
 
     def __init__(self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = make_server(host, port, app, server_class=_ThreadingServer,
-                                   handler_class=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="simulator")
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Served:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Served:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+        self._bind(make_server(host, port, app, server_class=_ThreadingServer,
+                               handler_class=_QuietHandler))
 

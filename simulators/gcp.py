@@ -41,8 +41,7 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -50,6 +49,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulators.gcp_world import World, generate_world
+from simulators.serving import ServedSimulator, http_server
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -162,8 +162,10 @@ def _decode_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, byte
         raise ApiError(400, "Invalid JWT.", reason="invalid_grant") from None
 
 
-class GcpSimulator:
+class GcpSimulator(ServedSimulator):
     """Serves a `World` over HTTP on 127.0.0.1 in a background thread."""
+
+    thread_name = "gcp-simulator"
 
     def __init__(self, world: World | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  page_size_cap: int = 0, latency: float = 0.0) -> None:
@@ -176,33 +178,9 @@ class GcpSimulator:
         self.stats: Counter[str] = Counter()
         self.page_size_cap = page_size_cap  # >0: never more per page (to force many pages)
         self.latency = latency  # seconds added to every API answer (bench)
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(http_server(host, port, self._handler()))
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> GcpSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                         name="gcp-simulator")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> GcpSimulator:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     # --- credentials -------------------------------------------------------------------------
 

@@ -46,9 +46,10 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
+
+from simulators.serving import ServedSimulator, http_server
 
 DOCS = "https://docs.github.com/rest"
 Json = dict[str, Any]
@@ -183,8 +184,10 @@ class _RateWindow:
     used: int = 0
 
 
-class GitHubSimulator:
+class GitHubSimulator(ServedSimulator):
     """GitHub's documented REST API over HTTP on 127.0.0.1, for tests, demo and bench."""
+
+    thread_name = "github-simulator"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, prefix: str = "",
                  rate_limit: int = 5000, search_rate_limit: int = 30,
@@ -205,40 +208,14 @@ class GitHubSimulator:
         self.requests = 0
         self.request_log: list[tuple[str, str, int]] = []
         self.keep_log = True
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(http_server(host, port, self._handler()))
 
     # --- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def origin(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def url(self) -> str:
         """The API base URL (`http://127.0.0.1:PORT` or `.../api/v3` for GHES)."""
         return self.origin + self.prefix
-
-    def start(self) -> GitHubSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="github-simulator")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for a loop that never started
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> GitHubSimulator:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     # --- state -------------------------------------------------------------------------------
 

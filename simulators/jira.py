@@ -55,10 +55,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+from simulators.serving import ServedSimulator, http_server
 
 Deployment = Literal["cloud", "datacenter"]
 API = "/rest/api/2"
@@ -548,8 +549,10 @@ def jira_time(dt: datetime, tz: ZoneInfo) -> str:
 
 # --- the server ----------------------------------------------------------------------------
 
-class JiraSimulator:
+class JiraSimulator(ServedSimulator):
     """Jira Cloud or Server/DC on 127.0.0.1, in a thread; see the module docstring."""
+
+    thread_name = "jira-simulator"
 
     cloud_email = "evidence-bot@acme.example"
     api_token = "cloud-api-token-not-real"
@@ -578,33 +581,9 @@ class JiraSimulator:
         self._tokens = float(burst)
         self._last = time.monotonic()
         self._secret = hashlib.sha256(f"{deployment}:{len(self.data.tickets)}".encode()).digest()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(http_server(host, port, self._handler()))
 
     # lifecycle ------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> JiraSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="jira-sim")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> JiraSimulator:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     def inject(self, fault: Fault) -> Fault:
         with self._lock:
             self.faults.append(fault)

@@ -35,11 +35,11 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from simulators.okta_seed import OktaOrg, ts
+from simulators.serving import ServedSimulator, http_server
 
 RETENTION = timedelta(days=90)
 ALL_SCOPES = ("okta.users.read", "okta.groups.read", "okta.roles.read", "okta.policies.read",
@@ -120,8 +120,10 @@ class _Handled(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class OktaSimulator:
+class OktaSimulator(ServedSimulator):
     """Okta's Management API on 127.0.0.1 over one `OktaOrg`."""
+
+    thread_name = "okta-simulator"
 
     def __init__(self, org: OktaOrg, *, api_tokens: dict[str, str] | None = None,
                  token_denied: dict[str, tuple[str, ...]] | None = None,
@@ -142,33 +144,9 @@ class OktaSimulator:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str, int]] = []  # (method, path?query, status)
         self.count_calls = True
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(http_server(host, port, self._handler()))
 
     # --- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> OktaSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="okta-simulator")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> OktaSimulator:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def inject(self, path: str, status: int, *, times: int = 1, skip: int = 0,
                retry_after: float | None = None) -> Fault:
