@@ -64,7 +64,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from simulators.azure_data import App, FederatedCredential, TenantData, generate_tenant
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 ARM_AUDIENCE = "https://management.azure.com/"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
@@ -342,15 +342,9 @@ class AzureSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 status, headers, payload = sim._dispatch(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                     body)

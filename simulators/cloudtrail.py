@@ -37,7 +37,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 JSON_11 = "application/x-amz-json-1.1"
@@ -213,18 +213,12 @@ class CloudTrailSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def date_time_string(self, timestamp: float | None = None) -> str:
                 return format_datetime(sim.clock().astimezone(UTC), usegmt=True)
 
             def _serve(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 status, headers, out = sim._dispatch(self.command, self.path,
                                                      dict(self.headers.items()), body)
                 self.send_response(status)

@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulators.gcp_world import World, generate_world
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -250,16 +250,10 @@ class GcpSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 parts = urllib.parse.urlsplit(self.path)
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
                 req = _Req(self.command, urllib.parse.unquote(parts.path), query,
                            {k.lower(): v for k, v in self.headers.items()}, body)

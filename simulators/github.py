@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 DOCS = "https://docs.github.com/rest"
 Json = dict[str, Any]
@@ -314,16 +314,9 @@ class GitHubSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # one segment per answer, no delayed-ACK stall
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 status, headers, out = sim.handle(self.command, self.path,
                                                   {k.lower(): v for k, v in self.headers.items()},
                                                   body)

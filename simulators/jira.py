@@ -47,7 +47,6 @@ import hmac
 import json
 import random
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -59,7 +58,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 Deployment = Literal["cloud", "datacenter"]
 API = "/rest/api/2"
@@ -599,20 +598,11 @@ class JiraSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(QuietHandler):
             wbufsize = -1  # one write per response: no small-segment (Nagle) stalls
 
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
             def _serve(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 status, headers, payload = sim._dispatch(self.command, self.path,
                                                          dict(self.headers.items()), body)
                 data = json.dumps(payload).encode() if payload is not None else b""

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from simulators.okta_seed import OktaOrg, ts
-from simulators.serving import ServedSimulator, http_server
+from simulators.serving import QuietHandler, ServedSimulator, http_server
 
 RETENTION = timedelta(days=90)
 ALL_SCOPES = ("okta.users.read", "okta.groups.read", "okta.roles.read", "okta.policies.read",
@@ -166,13 +166,7 @@ class OktaSimulator(ServedSimulator):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # header and body in one segment, no 40 ms stalls
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self._serve("GET")
 
@@ -186,8 +180,7 @@ class OktaSimulator(ServedSimulator):
                 self._serve("DELETE")
 
             def _serve(self, method: str) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
+                body = self.read_body()
                 status, payload, headers = sim.handle(method, self.path, dict(
                     (k.lower(), v) for k, v in self.headers.items()), body)
                 data = json.dumps(payload, separators=(",", ":")).encode() \

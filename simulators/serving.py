@@ -59,3 +59,18 @@ class ServedSimulator:
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """The request handler every simulator starts from: HTTP/1.1 keep-alive, no delayed-ACK
+    stalls (TCP_NODELAY), no access lines on stderr, and the request body read whole."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def read_body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
