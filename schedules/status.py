@@ -11,9 +11,9 @@ from typing import Any
 from collector.config import Config
 from schedules.scheduler import SCHEDULER_LEASE, next_runs, trigger_for
 from storage.canonical import iso
-from storage.queries import last_run, lease_row, newest_complete
+from storage.queries import last_run, last_run_believable, lease_row, newest_complete
 from storage.store import EvidenceStore
-from storage.windows import resume_point
+from storage.windows import resume_point, span_text
 
 
 def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any]:
@@ -25,10 +25,24 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
     nexts = next_runs(store)
     out_s: list[dict[str, Any]] = []
     for s in config.schedules:
+        # the run recorded last, whatever the clocks said when it was stamped
         last = last_run(store.engine, f"schedule:{s.name}")
         trig = trigger_for(s)
-        reference = last.started_at if last is not None else (
-            lease.acquired_at if lease is not None else None)
+        warning = None
+        believed = last
+        if last is not None and last.started_at > now:
+            # stamped by a clock that was ahead (or this one is behind): it ran, at a time
+            # we do not know; the window is judged from the newest run with a believable
+            # start, so a schedule that stopped running is still reported as missed
+            believed = last_run_believable(store.engine, f"schedule:{s.name}", now)
+            warning = (f"its last run {last.id} says it started at {iso(last.started_at)}, "
+                       f"{span_text(last.started_at - now)} ahead of now: the clock was ahead "
+                       "when it ran (or is behind now); its window is judged from "
+                       + (f"run {believed.id} ({iso(believed.started_at)})"
+                          if believed is not None else "when the scheduler started"))
+        acquired = lease.acquired_at if lease is not None and lease.acquired_at <= now \
+            else None
+        reference = believed.started_at if believed is not None else acquired
         missed = False
         due = None
         if reference is not None:
@@ -44,6 +58,7 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
             "next_run": iso(nexts.get(s.name)) if nexts.get(s.name) else
             (iso(due) if due else None),
             "missed": missed,
+            "warning": warning,
         })
     controls: dict[str, dict[str, Any]] = {}
     windows: list[dict[str, str]] = []

@@ -25,6 +25,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from connectors.errors import StorageError
@@ -127,9 +130,39 @@ seals = Table(
     Column("note", Text),
 )
 
+# The PostgreSQL sequence that numbers runs (migration 0006): nextval is atomic, so
+# concurrent writers never draw the same number.
+RUNS_SEQ_SEQUENCE = "runs_seq_seq"
+
+
+class NextRunSeq(FunctionElement[int]):
+    """The next `runs.seq`, computed by the database inside the INSERT that records the run:
+    nextval of a sequence on PostgreSQL; on SQLite, where writers are serialized by the
+    database's write lock, one more than the largest so far."""
+
+    type = BigInteger()
+    name = "next_run_seq"
+    inherit_cache = True
+
+
+@compiles(NextRunSeq)
+def _next_run_seq(element: NextRunSeq, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(SELECT coalesce(max(seq), 0) + 1 FROM runs)"
+
+
+@compiles(NextRunSeq, "postgresql")
+def _next_run_seq_pg(element: NextRunSeq, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"nextval('{RUNS_SEQ_SEQUENCE}')"
+
+
 runs = Table(
     "runs", metadata,
     Column("id", String(32), primary_key=True),
+    # the order runs were recorded in, whatever the clocks said (migration 0006): "newest
+    # run" means the largest seq, never the latest started_at, which a clock running ahead
+    # would keep "newest" after the clock is fixed
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False,
+           default=NextRunSeq()),
     Column("trigger", String(128), nullable=False),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
@@ -138,6 +171,8 @@ runs = Table(
     Column("status", String(16), nullable=False),
     Column("summary", JSON, nullable=False),
     Index("ix_runs_started", "started_at"),
+    Index("ix_runs_seq", "seq", unique=True),
+    Index("ix_runs_trigger_seq", "trigger", "seq"),
 )
 
 # Short-lived leases that stop two collectors (in any container) from running the same

@@ -161,17 +161,29 @@ def lease_row(engine: Engine, name: str) -> Any:
         return conn.execute(select(locks).where(locks.c.name == name)).first()
 
 
+# "Newest" run means the one recorded last (runs.seq, assigned by the database), never the
+# latest started_at: that is the collector host's wall clock, and a run made while it was
+# ahead would otherwise stay "newest" after the clock is fixed.
 def last_run(engine: Engine, trigger: str) -> Any:
-    """The newest run started by `trigger`, or None."""
+    """The run started by `trigger` that was recorded last, or None."""
     with engine.connect() as conn:
         return conn.execute(select(runs).where(runs.c.trigger == trigger)
-                            .order_by(runs.c.started_at.desc()).limit(1)).first()
+                            .order_by(runs.c.seq.desc()).limit(1)).first()
+
+
+def last_run_believable(engine: Engine, trigger: str, now: datetime) -> Any:
+    """The run started by `trigger` recorded last among those whose start is not after `now`
+    (a start ahead of now was stamped by a clock running ahead), or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(runs).where(runs.c.trigger == trigger,
+                                               runs.c.started_at <= now)
+                            .order_by(runs.c.seq.desc()).limit(1)).first()
 
 
 def newest_runs(engine: Engine, limit: int) -> list[Any]:
-    """The `limit` newest runs, newest first."""
+    """The `limit` runs recorded last, newest first."""
     with engine.connect() as conn:
-        return list(conn.execute(select(runs).order_by(runs.c.started_at.desc())
+        return list(conn.execute(select(runs).order_by(runs.c.seq.desc())
                                  .limit(limit)).mappings().all())
 
 
@@ -432,14 +444,17 @@ def last_deliveries(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def last_run_before(engine: Engine, run_id: str) -> datetime | None:
-    """When the run started just before run `run_id` finished (None for the first run)."""
+    """When the collections recorded before run `run_id` last finished (None for the first
+    run). Runs count in the order they were recorded; a finish stamped after this run's own
+    (a clock that was ahead) is not believed, so what changed since then is not skipped."""
     with engine.connect() as conn:
-        me = conn.execute(select(runs.c.started_at).where(runs.c.id == run_id)).scalar()
+        me = conn.execute(select(runs.c.seq, runs.c.started_at, runs.c.finished_at)
+                          .where(runs.c.id == run_id)).first()
         if me is None:
             return None
         prev: datetime | None = conn.execute(
             select(func.max(runs.c.finished_at)).where(
-                runs.c.started_at < me, runs.c.id != run_id,
+                runs.c.seq < me.seq, runs.c.finished_at <= (me.finished_at or me.started_at),
                 runs.c.trigger.notin_(["sample", "exception"]))).scalar()
     return prev
 
