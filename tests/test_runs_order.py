@@ -289,3 +289,82 @@ def test_a_run_made_with_the_clock_ahead_is_not_newest_postgres(
     r = CliRunner().invoke(cli, ["-c", str(path), "runs", "--json"])
     assert [d["id"] for d in json.loads(r.stdout)] == [fixed, ahead]
     st.close()
+
+
+YEARLY = ('[[schedule]]\nname = "yearly"\ncron = "0 0 1 1 *"\n'
+          'misfire_grace_seconds = 86400\n')
+
+
+def _stored_next(st: EvidenceStore) -> datetime | None:
+    from schedules.scheduler import next_runs
+
+    got: datetime | None = next_runs(st)["yearly"]
+    return got
+
+
+def test_the_scheduler_brings_back_a_job_timed_by_a_clock_that_was_ahead(
+        config_file: Callable[..., Path]) -> None:
+    """A job whose stored next run lies beyond the schedule's next time from now (what a run
+    made while the clock was ahead leaves in APScheduler's job store) is re-timed to the
+    schedule's next time, with a warning: at start, and while the scheduler runs."""
+    from schedules.scheduler import build, serve, trigger_for
+    from tests.test_schedules import _set_next_run
+
+    cfg = load(config_file(YEARLY))
+    st = EvidenceStore.open(cfg)
+    s = build(cfg, st)
+    s.shutdown(wait=True)
+    natural = trigger_for(cfg.schedules[0]).get_next_fire_time(None, datetime.now(UTC))
+    assert natural is not None
+    ahead = natural + timedelta(days=2, hours=1)
+    _set_next_run(st, s, "yearly", ahead)
+    assert _stored_next(st) == ahead
+
+    said: list[str] = []
+    stop = threading.Event()
+    t = threading.Thread(target=serve, args=(cfg, st, stop, said.append),
+                         kwargs={"retime_every": 0.1})
+    t.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not any("scheduler running" in x for x in said) and datetime.now(UTC) < deadline:
+            stop.wait(0.05)
+        notes = [x for x in said if "re-timed" in x]
+        assert len(notes) == 1 and notes[0].startswith("WARNING schedule yearly:"), said
+        assert _stored_next(st) == natural
+        # the clock was ahead again while the scheduler ran: brought back within a check
+        _set_next_run(st, s, "yearly", ahead)
+        while len([x for x in said if "re-timed" in x]) < 2 and datetime.now(UTC) < deadline:
+            stop.wait(0.05)
+        assert len([x for x in said if "re-timed" in x]) == 2, said
+        assert _stored_next(st) == natural
+    finally:
+        stop.set()
+        t.join(timeout=20)
+    assert not t.is_alive()
+    st.close()
+
+
+def test_the_scheduler_leaves_a_missed_or_due_job_alone(config_file: Callable[..., Path]
+                                                        ) -> None:
+    """A stored next run in the past (missed while down: it runs once, coalesced) or at the
+    schedule's next time is not touched."""
+    from schedules.scheduler import build, retime, trigger_for
+    from tests.test_schedules import _set_next_run
+
+    cfg = load(config_file(YEARLY))
+    st = EvidenceStore.open(cfg)
+    s = build(cfg, st)
+    now = datetime.now(UTC)
+    natural = trigger_for(cfg.schedules[0]).get_next_fire_time(None, now)
+    assert natural is not None
+    assert retime(cfg, s, now) == []  # as built: the schedule's next time
+    s.shutdown(wait=True)
+    past = now - timedelta(days=3)
+    _set_next_run(st, s, "yearly", past)
+    s = build(cfg, st)
+    assert retime(cfg, s, now) == []
+    assert s.get_job("yearly").next_run_time == past  # still due: it runs once at start
+    s.remove_all_jobs()  # (not run by this test)
+    s.shutdown(wait=True)
+    st.close()
