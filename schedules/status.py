@@ -28,20 +28,28 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
         # the run recorded last, whatever the clocks said when it was stamped
         last = last_run(store.engine, f"schedule:{s.name}")
         trig = trigger_for(s)
-        warning = None
+        warnings: list[str] = []
         believed = last
+        acquired = lease.acquired_at if lease is not None and lease.acquired_at <= now \
+            else None
         if last is not None and last.started_at > now:
             # stamped by a clock that was ahead (or this one is behind): it ran, at a time
             # we do not know; the window is judged from the newest run with a believable
             # start, so a schedule that stopped running is still reported as missed
             believed = last_run_believable(store.engine, f"schedule:{s.name}", now)
-            warning = (f"its last run {last.id} says it started at {iso(last.started_at)}, "
-                       f"{span_text(last.started_at - now)} ahead of now: the clock was ahead "
-                       "when it ran (or is behind now); its window is judged from "
-                       + (f"run {believed.id} ({iso(believed.started_at)})"
-                          if believed is not None else "when the scheduler started"))
-        acquired = lease.acquired_at if lease is not None and lease.acquired_at <= now \
-            else None
+            judged = (f"run {believed.id} ({iso(believed.started_at)})" if believed is not None
+                      else f"when the scheduler started ({iso(acquired)})" if acquired
+                      else "nothing (no run with a believable start, no scheduler)")
+            warnings.append(f"its last run {last.id} says it started at "
+                            f"{iso(last.started_at)}, {span_text(last.started_at - now)} ahead "
+                            "of now: the clock was ahead when it ran (or is behind now); its "
+                            f"window is judged from {judged}")
+        stored = nexts.get(s.name)
+        natural = trig.get_next_fire_time(None, now)
+        if stored is not None and natural is not None and stored > natural:
+            warnings.append(f"the scheduler's stored next run {iso(stored)} is later than the "
+                            f"schedule's next time {iso(natural)}: it was timed while the "
+                            "clock was ahead (a running `evidence schedule` re-times it)")
         reference = believed.started_at if believed is not None else acquired
         missed = False
         due = None
@@ -58,7 +66,7 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
             "next_run": iso(nexts.get(s.name)) if nexts.get(s.name) else
             (iso(due) if due else None),
             "missed": missed,
-            "warning": warning,
+            "warnings": warnings,
         })
     controls: dict[str, dict[str, Any]] = {}
     windows: list[dict[str, str]] = []

@@ -77,7 +77,7 @@ def test_a_run_made_with_the_clock_ahead_is_not_newest_once_it_is_fixed(
     r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
     sched = json.loads(r.stdout)["schedules"][0]
     assert sched["last_run"]["id"] == fixed
-    assert sched["warning"] is None and sched["missed"] is False
+    assert sched["warnings"] == [] and sched["missed"] is False
     assert r.exit_code == 0, r.output
     st.close()
 
@@ -102,8 +102,9 @@ def test_status_reports_a_last_run_stamped_ahead_and_still_sees_a_missed_window(
     r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
     sched = json.loads(r.stdout)["schedules"][0]
     assert sched["last_run"]["id"] == ahead  # it ran: it is the last run recorded
-    assert ahead in sched["warning"] and "ahead of now" in sched["warning"]
-    assert f"judged from run {before}" in sched["warning"]
+    [warning] = sched["warnings"]
+    assert ahead in warning and "ahead of now" in warning
+    assert f"judged from run {before}" in warning
     assert sched["missed"] is True  # three hours since the last believable start, hourly
     assert r.exit_code == 1
     r = CliRunner().invoke(cli, ["-c", str(path), "status"])
@@ -116,7 +117,7 @@ def test_status_reports_a_last_run_stamped_ahead_and_still_sees_a_missed_window(
     col.run(Selection(snapshots=("items",)), trigger="schedule:hourly")
     r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
     sched = json.loads(r.stdout)["schedules"][0]
-    assert sched["warning"] is None and sched["missed"] is False, sched
+    assert sched["warnings"] == [] and sched["missed"] is False, sched
     assert r.exit_code == 0
     st.close()
 
@@ -134,8 +135,9 @@ def test_status_with_only_a_run_stamped_ahead_and_no_scheduler(
     r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
     sched = json.loads(r.stdout)["schedules"][0]
     assert sched["last_run"]["id"] == ahead
-    assert "ahead of now" in sched["warning"] and "when the scheduler started" in \
-        sched["warning"]
+    [warning] = sched["warnings"]
+    assert "ahead of now" in warning and "judged from nothing (no run with a believable " \
+        "start, no scheduler)" in warning
     st.close()
 
 
@@ -310,7 +312,8 @@ def test_the_scheduler_brings_back_a_job_timed_by_a_clock_that_was_ahead(
     from schedules.scheduler import build, serve, trigger_for
     from tests.test_schedules import _set_next_run
 
-    cfg = load(config_file(YEARLY))
+    path = config_file(YEARLY)
+    cfg = load(path)
     st = EvidenceStore.open(cfg)
     s = build(cfg, st)
     s.shutdown(wait=True)
@@ -319,6 +322,9 @@ def test_the_scheduler_brings_back_a_job_timed_by_a_clock_that_was_ahead(
     ahead = natural + timedelta(days=2, hours=1)
     _set_next_run(st, s, "yearly", ahead)
     assert _stored_next(st) == ahead
+    r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
+    [warning] = json.loads(r.stdout)["schedules"][0]["warnings"]
+    assert "stored next run" in warning and "timed while the clock was ahead" in warning
 
     said: list[str] = []
     stop = threading.Event()
@@ -338,6 +344,8 @@ def test_the_scheduler_brings_back_a_job_timed_by_a_clock_that_was_ahead(
             stop.wait(0.05)
         assert len([x for x in said if "re-timed" in x]) == 2, said
         assert _stored_next(st) == natural
+        r = CliRunner().invoke(cli, ["-c", str(path), "status", "--json"])
+        assert json.loads(r.stdout)["schedules"][0]["warnings"] == []
     finally:
         stop.set()
         t.join(timeout=20)

@@ -49,8 +49,8 @@ def status(c: Ctx, as_json: bool) -> None:
             click.echo(f"schedule {s['name']} ({s['cron']} {s['timezone']}): last {last_s}; "
                        f"next {s['next_run'] or '-'}" + ("; MISSED its window" if s["missed"]
                                                         else ""))
-            if s["warning"]:
-                click.echo(f"  WARNING {s['warning']}")
+            for w in s["warnings"]:
+                click.echo(f"  WARNING {w}")
         for ctl in rep["controls"]:
             if ctl["fresh"]:
                 click.echo(f"  {ctl['control']}: fresh")
