@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from collector.cli.common import Ctx, _emit, cli, pass_ctx
+from collector.cli.common import Ctx, _emit, cli, pass_ctx, startup
 from collector.errors import ConfigError
 
 
@@ -24,15 +24,17 @@ def collect(c: Ctx, connectors: tuple[str, ...], snapshots: tuple[str, ...],
             controls: tuple[str, ...], as_json: bool) -> None:
     """Collect evidence now. Exit 0 when all was collected, 3 when some snapshots failed,
     1 when the run could not be sealed, 2 on a config or key problem (nothing collected)."""
-    from collector.runner import Collector, Outcome, Selection
+    with startup():
+        from collector.runner import Collector, Outcome, Selection
 
-    sel = Selection(connectors, snapshots, controls)
-    config = c.config
-    _ = c.store.key  # a missing, unreadable or wrong key stops us before anything is collected
-    collector = Collector(config, c.store)
-    tasks = collector.plan(sel)
-    if not tasks:
-        raise ConfigError("nothing to collect: no configured snapshot matches the filters")
+        sel = Selection(connectors, snapshots, controls)
+        config = c.config
+        # a missing, unreadable or wrong key stops us before anything is collected
+        _ = c.store.key
+        collector = Collector(config, c.store)
+        tasks = collector.plan(sel)
+        if not tasks:
+            raise ConfigError("nothing to collect: no configured snapshot matches the filters")
 
     def progress(o: Outcome, done: int, total: int) -> None:
         mark = {"complete": "ok", "partial": "PARTIAL", "failed": "FAILED"}.get(
