@@ -725,3 +725,41 @@ def test_sessions_share_parsed_service_data() -> None:
     b = new_session(aws_access_key_id="c", aws_secret_access_key="d", region_name="us-east-1")
     assert a._loader is b._loader and b._loader.search_paths == paths
     assert b.get_credentials().access_key == "c"
+
+
+def test_sessions_start_from_botocore_builtin_handlers_each_its_own_copy() -> None:
+    """A session starts from a copy of botocore's built-in handlers registered once per
+    process: they are all there (an S3 bucket name botocore refuses before sending anything
+    is refused), and a handler registered on one session is not seen by another."""
+    import botocore.exceptions
+    import botocore.session
+
+    from connectors.aws.accounts import new_session
+
+    def handlers_of(events: Any) -> dict[str, list[str]]:
+        trie = events._emitter._handlers if hasattr(events, "_emitter") else events._handlers
+
+        def walk(node: dict[str, Any], path: str) -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            if node.get("values") is not None:
+                v = node["values"]
+                out[path] = [getattr(h, "__qualname__", type(h).__name__)
+                             for h in [*v.first, *v.middle, *v.last]]
+            for k, child in node.get("children", {}).items():
+                out.update(walk(child, f"{path}.{k}" if path else k))
+            return out
+        return walk(trie._root, "")
+
+    plain = boto3.Session(botocore_session=botocore.session.Session(), region_name="us-east-1")
+    a = new_session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    b = new_session(aws_access_key_id="c", aws_secret_access_key="d", region_name="us-east-1")
+    assert handlers_of(a.events) == handlers_of(plain.events)
+    s3 = a.client("s3", endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(botocore.exceptions.ParamValidationError):
+        s3.get_bucket_encryption(Bucket="not/a/bucket")
+    seen: list[str] = []
+    a.events.register("evidence-test.only-a", lambda **kw: seen.append("a"))
+    b.events.emit("evidence-test.only-a")
+    assert seen == []
+    a.events.emit("evidence-test.only-a")
+    assert seen == ["a"]

@@ -244,5 +244,5 @@ def test_collect_start_up_walks_no_garbage_collection(cfg: str, tmp_path: Path) 
     import gc
 
     before = gc.get_freeze_count()
-    code_, out, _ = _run("-c", cfg, "collect", "--json")
+    code_, _out, _ = _run("-c", cfg, "collect", "--json")
     assert code_ == 0 and gc.isenabled() and gc.get_freeze_count() == before
