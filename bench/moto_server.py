@@ -12,7 +12,13 @@ differ from `python -m moto.server`, both documented in bench/README.md:
 - the IAM credential report's GeneratedTime is the moment the report was first generated in
   this process, not moto's fixed 2015 time (our collector rightly refuses to judge ages from
   a report older than IAM's 4-hour regeneration window; the tests and the demo get a true
-  report from simulators/aws_front.py, which would be a proxy here).
+  report from simulators/aws_front.py, which would be a proxy here);
+- S3 ListBuckets with any of `max-buckets`, `continuation-token`, `prefix`, `bucket-region`
+  is answered as AWS documents a paginated request (simulators/s3_listing.py): pages of at
+  most `max-buckets` (1-10,000) with a `ContinuationToken` while more remain, and each
+  bucket's `BucketRegion`. moto 5.2.5 cuts the list at `max-buckets` with no token and gives
+  no region. A request without those parameters (Prowler's) is moto's own answer, unchanged.
+  The patch is in the server, so it applies to every client of it alike.
 """
 
 from __future__ import annotations
@@ -50,6 +56,28 @@ def _true_report_time() -> None:
 
     responses.IamResponse.generate_credential_report = generate  # type: ignore[method-assign]
     responses.IamResponse.get_credential_report = read  # type: ignore[method-assign]
+
+
+def _paginated_list_buckets() -> None:
+    from moto.s3 import responses
+
+    from simulators import s3_listing
+
+    plain = responses.S3Response.all_buckets
+
+    def all_buckets(self: Any) -> Any:
+        query = {k: v[0] for k, v in self.querystring.items() if v}
+        if not s3_listing.paginated(query):
+            return plain(self)
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        self.data["Action"] = "ListBuckets"
+        listed = [s3_listing.Listed(b.name, b.creation_date_ISO8601, b.region_name)
+                  for b in self.backend.list_buckets(prefix=None, bucket_region=None,
+                                                     max_buckets=None)]
+        return s3_listing.page(listed, query)
+
+    responses.S3Response.all_buckets = all_buckets  # type: ignore[method-assign]
 
 
 class Bench:
@@ -113,6 +141,7 @@ def main() -> int:
     from werkzeug.serving import run_simple
 
     _true_report_time()
+    _paginated_list_buckets()
     app = Bench(DomainDispatcherApplication(create_backend_app))
     app.latency = args.latency_ms / 1000
     run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)

@@ -12,6 +12,9 @@ plus stand-ins:
 - AWS Config `DescribeDeliveryChannelStatus` (moto: not implemented): the channels moto
   holds, each delivering successfully unless `set_delivery_failure` says otherwise.
 - LookupEvents scoped to the caller's account (each account has its own event history).
+- S3 ListBuckets with pagination parameters (`max-buckets`, `continuation-token`, `prefix`,
+  `bucket-region`): AWS answers those in pages with each bucket's `BucketRegion`; moto cuts
+  the list at `max-buckets` with no token and no region (simulators/s3_listing.py).
 
     with AwsFront(upstream=moto_url) as front:
         front.set_report_fields("arn:aws:iam::123456789012:user/bob",
@@ -26,11 +29,14 @@ import io
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
+from simulators import s3_listing
 from simulators.aws_seed import Seeded
 from simulators.cloudtrail import (
     JSON_11,
@@ -110,6 +116,11 @@ class AwsFront(CloudTrailSimulator):
             return self._generate(req)
         if req.service == "iam" and req.operation == "GetCredentialReport":
             return self._get_report(req)
+        if req.service == "s3" and req.method == "GET" and req.path.startswith("/?"):
+            query = {k: v[0] for k, v in urllib.parse.parse_qs(
+                req.path[2:], keep_blank_values=True).items()}
+            if s3_listing.paginated(query):
+                return self._list_buckets(req, query)
         target = next((v for k, v in req.headers.items() if k.lower() == "x-amz-target"), "")
         if target == CONFIG_TARGET + "DescribeDeliveryChannelStatus":
             return self._delivery_status(req)
@@ -169,6 +180,33 @@ class AwsFront(CloudTrailSimulator):
         when = generated.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _iam_ok("GetCredentialReport", f"<Content>{content}</Content><ReportFormat>"
                        f"text/csv</ReportFormat><GeneratedTime>{when}</GeneratedTime>")
+
+    # --- S3 ListBuckets, paginated --------------------------------------------------------------
+
+    def _list_buckets(self, req: _Request,
+                      query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """moto's whole list, each bucket's region from moto's GetBucketLocation, paged as
+        AWS pages a ListBuckets request that carries pagination parameters."""
+        status, h, data = self._forward("GET", "/", req.headers, b"")
+        if status >= 300:
+            return status, h, data
+        root = ElementTree.fromstring(data)
+        listed = []
+        for b in root.iter():
+            if b.tag.rsplit("}", 1)[-1] != "Bucket":
+                continue
+            fields = {c.tag.rsplit("}", 1)[-1]: c.text or "" for c in b}
+            name = fields["Name"]
+            st, _h, loc = self._forward("GET", f"/{urllib.parse.quote(name)}?location",
+                                        req.headers, b"")
+            if st >= 300:
+                continue  # deleted since moto listed it
+            m = re.search(rb"<LocationConstraint[^>]*>([^<]*)<", loc)
+            region = m.group(1).decode() if m else ""
+            listed.append(s3_listing.Listed(name, fields.get("CreationDate", ""),
+                                            {"": "us-east-1", "EU": "eu-west-1"}.get(region,
+                                                                                    region)))
+        return s3_listing.page(listed, query)
 
     # --- AWS Config delivery channel status -----------------------------------------------
 

@@ -35,7 +35,7 @@ def permission(operation: str) -> str | None:
 def _match(operation: str) -> dict[str, Any]:
     service, op = operation.split(".", 1)
     if operation == "s3.ListBuckets":
-        return {"service": service, "path_is": "/"}
+        return {"service": service, "path_is": "/?max-buckets=10000"}
     if operation in _PATHS:
         return {"service": service, "path_contains": _PATHS[operation]}
     return {"service": service, "operation": op}

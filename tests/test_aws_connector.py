@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from collector.errors import AuthError, PermissionDenied, TransientError
 from connectors.aws import AwsConfig, AwsConnector
@@ -21,6 +22,7 @@ from connectors.aws import assess as A
 from connectors.aws.calls import _strip_account_prefix
 from connectors.aws.policy import granted_actions, iam_action
 from connectors.base import Provenance, SnapshotContext, SnapshotResult
+from simulators import s3_listing
 from simulators.aws_front import AwsFront
 from simulators.aws_seed import (
     ACCOUNT_ID,
@@ -676,6 +678,116 @@ def test_object_lock_state_per_bucket(aws: Aws) -> None:
         "pass", "object lock: enabled, default retention COMPLIANCE 365 days")
     assert {s for a, (s, _) in lock.items() if a != "arn:aws:s3:::acme-audit-evidence"} == \
         {"fail"}
+
+
+def _bucket_calls(c: SnapshotContext, op: str) -> dict[str, Any]:
+    """The recorded `op` calls of a snapshot run, by bucket name."""
+    return {call.params["Bucket"]: call for call in c.ipe.calls if call.operation == op}
+
+
+def test_object_lock_is_read_only_where_versioning_allows_it(aws: Aws) -> None:
+    """Object Lock needs versioning Enabled (and versioning cannot be suspended under it): a
+    bucket whose versioning reads as never set or Suspended gets no GetObjectLockConfiguration
+    call, says why in its entry, and fails as "not enabled"; Enabled versioning, and
+    versioning that could not be read, still get the call."""
+    sess = account_session(aws.moto_url, "777777777777")
+    s3 = sess.client("s3", endpoint_url=aws.moto_url)
+    for name in ("ol-never", "ol-suspended", "ol-versioned", "ol-locked", "ol-unread"):
+        s3.create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True}
+                                         if name == "ol-locked" else {}))
+    for name, status in (("ol-suspended", "Enabled"), ("ol-suspended", "Suspended"),
+                         ("ol-versioned", "Enabled"), ("ol-unread", "Enabled")):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
+    s3.put_object_lock_configuration(Bucket="ol-locked", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
+    aws.sim.inject(Fault(service="s3", path_contains="/ol-unread?versioning",
+                         code="AccessDenied", status=403))
+    conn = connector(aws.url, factory=lambda _p: sess)
+    res, c = run(conn, "s3_buckets")
+    buckets = {b["name"]: b for b in res.content["accounts"][0]["buckets"]}
+    called = _bucket_calls(c, "s3.GetObjectLockConfiguration")
+    assert set(called) == {"ol-versioned", "ol-locked", "ol-unread"}
+    for name, status in (("ol-never", "not enabled (never set)"),
+                         ("ol-suspended", "Suspended")):
+        assert buckets[name]["object_lock"] is None
+        assert buckets[name]["object_lock_not_read"].startswith(f"versioning is {status};")
+    for name in ("ol-versioned", "ol-locked", "ol-unread"):
+        assert buckets[name]["object_lock_not_read"] is None
+    assert buckets["ol-locked"]["object_lock"]["ObjectLockEnabled"] == "Enabled"
+    assert [u["operation"] for u in buckets["ol-unread"]["unreadable"]] == [
+        "s3.GetBucketVersioning"]
+    lock = findings(conn, "s3_buckets", res, "object lock")
+    assert lock["arn:aws:s3:::ol-never"] == (
+        "fail", "object lock: not enabled (versioning is not enabled, which Object Lock "
+                "requires)")
+    assert lock["arn:aws:s3:::ol-suspended"][0] == "fail"
+    assert lock["arn:aws:s3:::ol-versioned"] == ("fail", "object lock: not enabled")
+    assert lock["arn:aws:s3:::ol-unread"] == ("fail", "object lock: not enabled")
+    assert lock["arn:aws:s3:::ol-locked"] == (
+        "pass", "object lock: enabled, default retention GOVERNANCE 30 days")
+    ver = findings(conn, "s3_buckets", res, "versioning")
+    assert ver["arn:aws:s3:::ol-unread"][0] == "inconclusive"
+
+
+def test_bucket_regions_come_from_the_paginated_listing(aws: Aws) -> None:
+    """ListBuckets is sent paginated (MaxBuckets), so each bucket's region comes with the
+    listing (no GetBucketLocation); listed without BucketRegion (moto's own answer, as an
+    older endpoint or an S3-compatible store would), each bucket is located with
+    GetBucketLocation, and both give the same regions and settings."""
+    sess = account_session(aws.moto_url, "787878787878")
+    s3 = sess.client("s3", endpoint_url=aws.moto_url)
+    s3.create_bucket(Bucket="where-virginia")
+    s3.create_bucket(Bucket="where-ireland",
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.create_bucket(Bucket="where-frankfurt",
+                     CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    conn = connector(aws.url, factory=lambda _p: sess)
+    res, c = run(conn, "s3_buckets")
+    got = res.content["accounts"][0]["buckets"]
+    assert {b["name"]: (b["region"], b["region_source"]) for b in got} == {
+        "where-frankfurt": ("eu-central-1", "ListBuckets"),
+        "where-ireland": ("eu-west-1", "ListBuckets"),
+        "where-virginia": ("us-east-1", "ListBuckets")}
+    listing = [x for x in c.ipe.calls if x.operation == "s3.ListBuckets"]
+    assert [x.params for x in listing] == [{"MaxBuckets": 10000}]
+    assert _bucket_calls(c, "s3.GetBucketLocation") == {}
+
+    direct = connector(aws.moto_url, factory=lambda _p: sess)  # moto: no BucketRegion
+    dres, dc = run(direct, "s3_buckets")
+    dgot = dres.content["accounts"][0]["buckets"]
+    assert {b["name"]: b["region"] for b in dgot} == {b["name"]: b["region"] for b in got}
+    assert {b["region_source"] for b in dgot} == {"GetBucketLocation"}
+    assert set(_bucket_calls(dc, "s3.GetBucketLocation")) == {b["name"] for b in got}
+    strip = ("region_source",)
+    assert [{k: v for k, v in b.items() if k not in strip} for b in dgot] == \
+        [{k: v for k, v in b.items() if k not in strip} for b in got]
+
+
+def test_the_listing_stand_in_pages_as_aws_documents(aws: Aws) -> None:
+    """The front answers a paginated ListBuckets in pages of MaxBuckets with a
+    ContinuationToken while more remain, and each bucket's region (us-east-1 spelled out);
+    an unpaginated request gets moto's own answer; MaxBuckets outside 1-10,000 is refused."""
+    sess = account_session(aws.moto_url, "797979797979")
+    direct = sess.client("s3", endpoint_url=aws.moto_url)
+    names = [f"page-{i:02d}" for i in range(7)]
+    for i, n in enumerate(names):
+        direct.create_bucket(Bucket=n, **({"CreateBucketConfiguration": {
+            "LocationConstraint": "eu-west-1"}} if i % 2 else {}))
+    s3 = sess.client("s3", endpoint_url=aws.url)
+    pages = list(s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 3}))
+    assert [[b["Name"] for b in p["Buckets"]] for p in pages] == [
+        names[0:3], names[3:6], names[6:7]]
+    assert ["ContinuationToken" in p for p in pages] == [True, True, False]
+    assert {b["Name"]: b["BucketRegion"] for p in pages for b in p["Buckets"]} == {
+        n: "eu-west-1" if i % 2 else "us-east-1" for i, n in enumerate(names)}
+    east = s3.list_buckets(BucketRegion="us-east-1", Prefix="page-")
+    assert [b["Name"] for b in east["Buckets"]] == names[0::2] and east["Prefix"] == "page-"
+    assert all("BucketRegion" not in b for b in s3.list_buckets()["Buckets"])
+    with pytest.raises(ClientError) as e:
+        s3.list_buckets(MaxBuckets=10001)  # botocore itself refuses 0
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    assert s3_listing.page([], {"max-buckets": "0"})[0] == 400
 
 
 def test_cloudtrail_coverage_per_region(aws: Aws) -> None:

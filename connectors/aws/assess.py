@@ -353,7 +353,9 @@ def assess_s3_buckets(content: JSON) -> list[Finding]:
                   lock.get("ObjectLockEnabled") == "Enabled",
                   f"enabled, default retention {retention.get('Mode')} {period}" if retention
                   else "enabled, no default retention (objects are locked only when a "
-                  "request sets a retention)", "not enabled")
+                  "request sets a retention)",
+                  "not enabled" + (" (versioning is not enabled, which Object Lock requires)"
+                                   if b.get("object_lock_not_read") else ""))
             logging_cfg = b.get("logging")
             check("access logging", "s3.GetBucketLogging", bool(logging_cfg),
                   f"to {(logging_cfg or {}).get('TargetBucket')}", "disabled")

@@ -139,16 +139,22 @@ class Client:
     def call(self, operation: str, *, absent: Collection[str] = (),
              **params: Any) -> dict[str, Any] | None:
         """Call `operation`; None when AWS answers with one of the `absent` codes."""
+        return self.answer(operation, absent=absent, **params)[0]
+
+    def answer(self, operation: str, *, absent: Collection[str] = (),
+               **params: Any) -> tuple[dict[str, Any] | None, str | None]:
+        """Call `operation`: (its answer, None), or (None, the code) when AWS answers with one
+        of the `absent` codes (recorded as a successful call: the thing is absent)."""
         try:
             out: dict[str, Any] = getattr(self.raw, xform_name(operation))(**params)
-            return out
+            return out, None
         except ClientError as e:
             code = error_code(e)
             if code in absent:
                 last = self.recorder.last_call()
                 if last is not None and last.operation == f"{self.service}.{operation}":
                     last.ok, last.error, last.items = True, f"{code} (absent)", 0
-                return None
+                return None, code
             raise map_error(e, self.service, operation, self.target) from e
         except BotoCoreError as e:
             raise map_error(e, self.service, operation, self.target) from e

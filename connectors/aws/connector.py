@@ -47,6 +47,30 @@ def _bucket_region(location: str | None) -> str:
     return "eu-west-1" if location == "EU" else location
 
 
+# Buckets per ListBuckets page: AWS's maximum (1-10,000). Setting it makes the request a
+# paginated one, whose answer carries each bucket's BucketRegion (S3 API Reference).
+LIST_BUCKETS_PAGE = 10_000
+
+
+def _object_lock_impossible(bucket: dict[str, Any]) -> str | None:
+    """Why a bucket cannot have Object Lock, from its versioning as read, or None (read it).
+
+    The S3 User Guide ("Configuring S3 Object Lock"): "Before you lock any objects, you must
+    enable S3 Versioning and Object Lock on a general purpose bucket", and "After you enable
+    Object Lock on a bucket, you can't disable Object Lock or suspend versioning for that
+    bucket." So a bucket whose versioning was read and is not Enabled (never enabled, or
+    Suspended) has no Object Lock: GetObjectLockConfiguration is not called for it. When
+    versioning could not be read, Object Lock is read as usual."""
+    if any(u["operation"] == "s3.GetBucketVersioning" for u in bucket["unreadable"]):
+        return None
+    status = (bucket.get("versioning") or {}).get("Status")
+    if status == "Enabled":
+        return None
+    return (f"versioning is {status or 'not enabled (never set)'}; Object Lock requires "
+            "versioning Enabled and cannot be on while versioning is not, so "
+            "GetObjectLockConfiguration was not called")
+
+
 def _doc(v: Any) -> Any:
     if isinstance(v, str):
         try:
@@ -303,8 +327,15 @@ class AwsConnector(Connector[AwsConfig]):
                 run.fail(a.account_id, a.label, None, e)
                 pab_unread = e.message
             s3 = run.client(a, "s3")
-            names = sorted(str(b["Name"]) for p in s3.pages("ListBuckets")
-                           for b in p.get("Buckets", []))
+            # A paginated ListBuckets (MaxBuckets set) gives each bucket's BucketRegion; a
+            # bucket listed without one (an older endpoint, an S3-compatible store) is
+            # located with GetBucketLocation.
+            listed: dict[str, str | None] = {}
+            for p in s3.pages("ListBuckets", PaginationConfig={"PageSize": LIST_BUCKETS_PAGE}):
+                for b in p.get("Buckets", []):
+                    listed[str(b["Name"])] = str(b["BucketRegion"]) if b.get("BucketRegion") \
+                        else None
+            names = sorted(listed)
             clients = {self.cfg.home_region: s3}
             lock = threading.Lock()
 
@@ -315,37 +346,54 @@ class AwsConnector(Connector[AwsConfig]):
                     return clients[region]
 
             def bucket(name: str) -> dict[str, Any] | None:
-                loc = s3.call("GetBucketLocation", Bucket=name, absent=("NoSuchBucket",))
-                if loc is None:
-                    return None  # deleted while we listed
-                region = _bucket_region(loc.get("LocationConstraint"))
+                region = listed[name]
+                source = "ListBuckets"
+                if region is None:
+                    loc, _code = s3.answer("GetBucketLocation", Bucket=name,
+                                           absent=("NoSuchBucket",))
+                    if loc is None:
+                        return None  # deleted since we listed
+                    region = _bucket_region(loc.get("LocationConstraint"))
+                    source = "GetBucketLocation"
                 c = regional(region)
-                out: dict[str, Any] = {"name": name, "region": region, "unreadable": []}
+                out: dict[str, Any] = {"name": name, "region": region, "region_source": source,
+                                       "unreadable": []}
 
                 def get(field: str, op: str, pick: Callable[[dict[str, Any]], Any],
-                        absent: tuple[str, ...] = ()) -> None:
+                        absent: tuple[str, ...] = ()) -> bool:
+                    """Read one setting into `out`; False when the bucket no longer exists."""
                     try:
-                        r = c.call(op, Bucket=name, absent=absent)
+                        r, code = c.answer(op, Bucket=name, absent=(*absent, "NoSuchBucket"))
+                        if code == "NoSuchBucket":
+                            return False
                         out[field] = pick(r) if r is not None else None
                     except ConnectorError as e:
                         out[field] = None
                         out["unreadable"].append({"operation": f"s3.{op}", "error": e.message})
                         run.ctx.ipe.error(f"{a.account_id}/{region}: bucket {name}: {e}")
+                    return True
 
-                get("encryption", "GetBucketEncryption",
-                    lambda r: r["ServerSideEncryptionConfiguration"].get("Rules", []),
-                    ("ServerSideEncryptionConfigurationNotFoundError",))
-                get("public_access_block", "GetPublicAccessBlock",
-                    lambda r: r["PublicAccessBlockConfiguration"],
-                    ("NoSuchPublicAccessBlockConfiguration",))
-                get("policy", "GetBucketPolicy", lambda r: _doc(r.get("Policy")),
-                    ("NoSuchBucketPolicy",))
-                get("versioning", "GetBucketVersioning",
-                    lambda r: {k: r[k] for k in ("Status", "MFADelete") if k in r} or None)
-                get("object_lock", "GetObjectLockConfiguration",
-                    lambda r: r.get("ObjectLockConfiguration"),
-                    ("ObjectLockConfigurationNotFoundError",))
-                get("logging", "GetBucketLogging", lambda r: r.get("LoggingEnabled"))
+                ok = get("encryption", "GetBucketEncryption",
+                         lambda r: r["ServerSideEncryptionConfiguration"].get("Rules", []),
+                         ("ServerSideEncryptionConfigurationNotFoundError",)) \
+                    and get("public_access_block", "GetPublicAccessBlock",
+                            lambda r: r["PublicAccessBlockConfiguration"],
+                            ("NoSuchPublicAccessBlockConfiguration",)) \
+                    and get("policy", "GetBucketPolicy", lambda r: _doc(r.get("Policy")),
+                            ("NoSuchBucketPolicy",)) \
+                    and get("versioning", "GetBucketVersioning",
+                            lambda r: {k: r[k] for k in ("Status", "MFADelete") if k in r} or None)
+                if not ok:
+                    return None  # deleted while we read it
+                out["object_lock_not_read"] = _object_lock_impossible(out)
+                if out["object_lock_not_read"] is not None:
+                    out["object_lock"] = None
+                elif not get("object_lock", "GetObjectLockConfiguration",
+                             lambda r: r.get("ObjectLockConfiguration"),
+                             ("ObjectLockConfigurationNotFoundError",)):
+                    return None
+                if not get("logging", "GetBucketLogging", lambda r: r.get("LoggingEnabled")):
+                    return None
                 return out
 
             buckets = [b for b in run.map(bucket, names) if b is not None]

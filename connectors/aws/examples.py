@@ -103,7 +103,25 @@ S3_BUCKETS: dict[str, Any] = {
             "versioning": {"Status": "Enabled", "MFADelete": "Disabled"},
             "object_lock": {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
                 "Mode": "COMPLIANCE", "Days": 365}}},
+            "object_lock_not_read": None,
             "logging": {"TargetBucket": "acme-access-logs", "TargetPrefix": "acme-prod-data/"},
+            "region_source": "ListBuckets",
+            "unreadable": [],
+        }, {
+            "name": "acme-scratch", "region": "eu-west-1",
+            "encryption": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                            "BucketKeyEnabled": False}],
+            "public_access_block": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                    "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+            "policy": None,
+            "versioning": None,
+            "object_lock": None,
+            "object_lock_not_read": "versioning is not enabled (never set); Object Lock "
+                                    "requires versioning Enabled and cannot be on while "
+                                    "versioning is not, so GetObjectLockConfiguration was "
+                                    "not called",
+            "logging": None,
+            "region_source": "ListBuckets",
             "unreadable": [],
         }],
     }],
