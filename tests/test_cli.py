@@ -202,7 +202,8 @@ def _modules_after(*args: str, cwd: Path) -> set[str]:
 
 # Loaded only by the commands that use them (serve, fieldwork, migrate, the tests).
 _NOT_FOR_COLLECT = {"fastapi", "uvicorn", "starlette", "alembic", "mako", "jsonschema",
-                    "hypothesis", "jinja2", "playwright", "google", "azure", "okta", "github"}
+                    "hypothesis", "jinja2", "playwright", "google", "azure", "okta", "github",
+                    "aiohttp", "apscheduler", "anyio", "httpx"}
 
 
 def test_help_and_collect_import_only_what_they_use(cfg: str, tmp_path: Path) -> None:
