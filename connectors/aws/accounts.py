@@ -62,7 +62,7 @@ def _shared_loader() -> botocore.loaders.Loader:
 def _builtin_events() -> HierarchicalEmitter:
     # botocore's built-in event handlers, registered once per process, the way a session
     # registers them (botocore.session.Session._register_builtin_handlers). A new session
-    # would register its ~170 again, aliasing every event name on the way (~8 ms a session,
+    # would register its 127 again, aliasing every event name on the way (~8 ms a session,
     # and every snapshot makes one); each starts from a copy of these instead (~1 ms).
     events = HierarchicalEmitter()
     aliased = EventAliaser(events)
