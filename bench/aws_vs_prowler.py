@@ -113,7 +113,7 @@ def server_cpu(pid: int) -> float:
 
 def counts(by: dict[str, int]) -> dict[str, Any]:
     return {"total": sum(by.values()),
-            "by_operation": dict(sorted(by.items(), key=lambda kv: -kv[1])[:12])}
+            "by_operation": dict(sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
 def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -129,6 +129,9 @@ def _operation(environ: dict[str, Any]) -> str:
         action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
         return f"{service}.{action}"
     query = environ.get("QUERY_STRING", "").split("&")[0].split("=")[0]
+    path = environ.get("PATH_INFO", "")
+    if not query and path.startswith("/v20180820/"):  # S3 Control (signed as "s3")
+        query = "s3control " + path.removeprefix("/v20180820/")
     return f"{service}.{environ.get('REQUEST_METHOD')} {query or '/'}"
 
 
