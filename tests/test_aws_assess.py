@@ -77,14 +77,39 @@ def test_root_row_without_mfa_fails() -> None:
 
 
 def test_admin_statements() -> None:
-    """Only an unconditional Allow of * (or *:*) on * counts as administrator."""
-    assert A.statement_is_admin({"Effect": "Allow", "Action": "*", "Resource": "*"})
-    assert A.statement_is_admin({"Effect": "Allow", "Action": ["*:*"], "Resource": ["*"]})
-    assert not A.statement_is_admin({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    """Allow of every action (any spelling) on every resource is administrator, with or
+    without a condition (a condition narrows when, not what); so is NotAction or NotResource
+    that leaves, on every IAM resource, an action that attaches or writes a policy (its holder
+    can grant itself the rest). NotAction excluding those (PowerUserAccess), a service
+    wildcard, and a document whose own Deny takes every IAM action back are not."""
+    def admin(**kw: Any) -> bool:
+        return A.statement_is_admin({"Effect": "Allow", **kw})
+
+    assert admin(Action="*", Resource="*")
+    assert admin(Action=["*:*"], Resource=["*"])
+    assert admin(Action="*:?*", Resource="*")
+    assert admin(Action="*", Resource="*",
+                 Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})
+    assert admin(NotAction="ec2:*", Resource="*")
+    assert admin(Action="*", NotResource="arn:aws:s3:::secrets/*")
+    assert not admin(NotAction=["iam:*", "organizations:*", "account:*"], Resource="*")
+    assert admin(NotAction="iam:PassRole", Resource="*")
+    assert not admin(NotAction=["iam:Attach*", "iam:Put*", "iam:*PolicyVersion"],
+                     Resource="*")
+    assert not admin(Action="*", NotResource="arn:aws:iam::*:user/*")
+    assert not admin(Action="s3:*", Resource="*")
+    assert not admin(Action="*:Get*", Resource="*")
+    assert not admin(Action=":*", Resource="*")
+    assert not admin(Action="*", Resource="arn:aws:s3:::*")
     assert not A.statement_is_admin({"Effect": "Deny", "Action": "*", "Resource": "*"})
-    assert not A.statement_is_admin({"Effect": "Allow", "Action": "*", "Resource": "*",
-                                     "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}})
     assert A.document_is_admin({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}})
+    assert not A.document_is_admin({"Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
+    assert A.document_is_admin({"Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]})
 
 
 def test_tls_policy_detection() -> None:
@@ -174,7 +199,8 @@ def test_regional_present_but_off_is_its_own_reason() -> None:
     """A stopped Config recorder and a disabled GuardDuty detector fail as present but off;
     a recorder recording without a delivery channel fails too."""
     scope = [{"account_id": "1", "region": "r"}]
-    rec = {"account_id": "1", "region": "r", "name": "default", "recording": False}
+    rec = {"account_id": "1", "region": "r", "name": "default", "recording": False,
+           "recording_group": {"allSupported": True}}
     out = A.assess_config_recorders({"recorders": [rec], "delivery_channels": [],
                                      "scope": scope, "unreadable": []})
     assert [(f.status, f.reason) for f in out] == [

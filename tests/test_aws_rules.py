@@ -279,8 +279,9 @@ def _t(hours: int | None) -> str:
 @given(rotated=offsets, used=offsets, pw_used=offsets)
 def test_no_age_counted_from_a_report_older_than_its_dates_passes(
         rotated: int | None, used: int | None, pw_used: int | None) -> None:
-    """Any date after the report's GeneratedTime (a negative age) makes that check
-    inconclusive, never pass; within the report, ages follow 90 and 45 days."""
+    """Any date after the report's GeneratedTime (a negative age) makes the whole report
+    inconclusive, never pass (its GeneratedTime is proven too early, so every age in it is
+    short); within the report, ages follow 90 and 45 days."""
     row = {"user": "u", "arn": "arn:u", "password_enabled": "true", "mfa_active": "true",
            "password_last_used": "no_information" if pw_used is None else _t(pw_used),
            "password_last_changed": _t(-500 * 24), "access_key_1_active": "true",
@@ -289,14 +290,19 @@ def test_no_age_counted_from_a_report_older_than_its_dates_passes(
     content = {"accounts": [{"account_id": "1", "generated_time": GENERATED.isoformat(),
                              "root": None, "users": [row]}], "unreadable": []}
     found = A.assess_credential_report(content)
+    if any(h is not None and h > 0 for h in (rotated, used, pw_used)):
+        # a date after GeneratedTime: the report is older than what it describes
+        assert [f.status for f in found] == ["inconclusive"]
+        assert "after its GeneratedTime" in found[0].reason
+        return
     rot = next(f for f in found if f.reason.startswith("access key 1"))
-    if rotated is None or rotated > 0:
+    if rotated is None:
         assert rot.status == "inconclusive"
     else:
         assert rot.status == ("fail" if -rotated > 90 * 24 else "pass")
     key_use = next(f for f in found if f.reason.startswith("unused credentials: access key"))
     since = used if used is not None else rotated
-    if since is None or since > 0:
+    if since is None:
         assert key_use.status == "inconclusive"
     else:
         assert key_use.status == ("fail" if -since >= 45 * 24 else "pass")
@@ -305,8 +311,6 @@ def test_no_age_counted_from_a_report_older_than_its_dates_passes(
         assert pw == []
         assert any(f.status == "fail" and f.reason.startswith("password never used")
                    for f in found)
-    elif pw_used > 0:
-        assert [f.status for f in pw] == ["inconclusive"]
     else:
         assert [f.status for f in pw] == ["fail" if -pw_used >= 45 * 24 else "pass"]
 
@@ -319,3 +323,170 @@ def test_a_report_with_a_problem_judges_nobody() -> None:
                                                       "password_enabled": "false"}]}],
                "unreadable": []}
     assert [f.status for f in A.assess_credential_report(content)] == ["inconclusive"]
+
+
+# --- administrator policies --------------------------------------------------------------------
+# Oracle (IAM User Guide, "Policy evaluation logic", "Action", "NotAction", "Resource",
+# "NotResource"): a statement allows a request when its Action matches (case-insensitively,
+# `*` and `?` wildcards) or its NotAction does not, and its Resource matches (case-sensitively)
+# or its NotResource does not. A condition narrows when a statement applies, not what it
+# grants: the oracle judges what some request could be allowed. Administrator: every probe
+# action on every probe resource; a NotAction/NotResource statement is administrator-
+# equivalent when it allows, on every IAM probe resource, one of the IAM actions that attach
+# or write a policy (IAM API Reference: its holder can then grant itself anything).
+SELF_GRANT = ["iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy",
+              "iam:PutRolePolicy", "iam:AttachGroupPolicy", "iam:PutGroupPolicy",
+              "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"]
+
+ADMIN_PROBE_ACTIONS = ["iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:PassRole",
+                       "iam:GetUser", "iam:CreateAccessKey", "s3:GetObject", "s3:DeleteBucket",
+                       "ec2:RunInstances", "kms:ScheduleKeyDeletion", "sts:AssumeRole",
+                       "organizations:LeaveOrganization", "cloudtrail:StopLogging"]
+ADMIN_PROBE_RESOURCES = ["*", f"arn:aws:iam::{ACCOUNT}:user/alice",
+                         f"arn:aws:iam::{ACCOUNT}:role/ops", "arn:aws:s3:::bucket/key",
+                         f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-1",
+                         f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"]
+
+
+def _allows(stmt: dict[str, Any], action: str, resource: str) -> bool:
+    if stmt["Effect"] != "Allow":
+        return False
+    if "NotAction" in stmt:
+        act = not any(fnmatch.fnmatchcase(action.lower(), a.lower())
+                      for a in _values(stmt["NotAction"]))
+    else:
+        act = any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"]))
+    if "NotResource" in stmt:
+        res = not any(fnmatch.fnmatchcase(resource, r) for r in _values(stmt["NotResource"]))
+    else:
+        res = any(fnmatch.fnmatchcase(resource, r) for r in _values(stmt["Resource"]))
+    return act and res
+
+
+def admin_oracle(stmt: dict[str, Any]) -> bool:
+    if all(_allows(stmt, a, r) for a in ADMIN_PROBE_ACTIONS for r in ADMIN_PROBE_RESOURCES):
+        return True
+    iam_only = [r for r in ADMIN_PROBE_RESOURCES if r == "*" or ":iam:" in r]
+    return ("NotAction" in stmt or "NotResource" in stmt) and any(
+        all(_allows(stmt, a, r) for r in iam_only) for a in SELF_GRANT)
+
+
+@st.composite
+def admin_statements(draw: st.DrawFn) -> dict[str, Any]:
+    s: dict[str, Any] = {"Effect": draw(st.sampled_from(["Allow", "Allow", "Allow", "Deny"]))}
+    if draw(st.integers(0, 3)) == 0:
+        s["NotAction"] = draw(_one_or_list(["ec2:*", "iam:*", "iam:PassRole", "s3:*", "*",
+                                            "iam:Get*", "organizations:*", "*:Leave*",
+                                            "iam:Attach*", "iam:Put*", "*Policy*",
+                                            "iam:*Version"]))
+    else:
+        s["Action"] = draw(_one_or_list(["*", "*:*", "*:?*", ":*", "*:Get*", "iam:*", "s3:*",
+                                         "?*", "*?", "IAM:*", "*:*Policy"]))
+    if draw(st.integers(0, 3)) == 0:
+        s["NotResource"] = draw(_one_or_list(["arn:aws:s3:::*", "arn:aws:iam::*:user/*",
+                                              "arn:aws:iam::*", "*", "arn:aws:s3:::bucket/*"]))
+    else:
+        s["Resource"] = draw(_one_or_list(["*", "arn:aws:s3:::*", "arn:*", "arn:aws:iam::*",
+                                           "arn:aws:*:*:*:*"]))
+    if draw(st.booleans()):
+        s["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    return s
+
+
+@settings(max_examples=300, deadline=None)
+@given(admin_statements())
+def test_admin_rule_matches_the_oracle(stmt: dict[str, Any]) -> None:
+    """A statement is administrator exactly when IAM would let it do everything (or grant
+    itself everything), whatever its spelling or condition."""
+    assert A.statement_is_admin(stmt) == admin_oracle(stmt)
+
+
+# --- CloudTrail management events ----------------------------------------------------------------
+# Oracle (CloudTrail API Reference, EventSelector, AdvancedEventSelector, AdvancedFieldSelector):
+# a trail logs an event when the event matches any of its selectors. A basic selector matches
+# a management event when IncludeManagementEvents (default true) is on, ReadWriteType (default
+# All) covers it, and its source is not in ExcludeManagementEventSources. An advanced selector
+# matches when every field selector holds: Equals / StartsWith / EndsWith any value,
+# NotEquals / NotStartsWith / NotEndsWith none. No selectors: all management events.
+
+EVENT_SOURCES = ["kms.amazonaws.com", "rdsdata.amazonaws.com", "iam.amazonaws.com",
+                 "s3.amazonaws.com", "dynamodb.amazonaws.com", "sso.amazonaws.com",
+                 "ec2.amazonaws.com", "cloudtrail.amazonaws.com"]
+
+
+def _basic_match(sel: dict[str, Any], read: bool, source: str) -> bool:
+    if not sel.get("IncludeManagementEvents", True):
+        return False
+    if sel.get("ReadWriteType", "All") not in ("All", "ReadOnly" if read else "WriteOnly"):
+        return False
+    return source not in sel.get("ExcludeManagementEventSources", [])
+
+
+def _advanced_match(sel: dict[str, Any], read: bool, source: str) -> bool:
+    event = {"eventCategory": "Management", "readOnly": str(read).lower(),
+             "eventSource": source}
+    for f in sel["FieldSelectors"]:
+        v = event.get(f["Field"])
+        if v is None:
+            return False
+        if "Equals" in f and v not in f["Equals"]:
+            return False
+        if "NotEquals" in f and v in f["NotEquals"]:
+            return False
+        if "StartsWith" in f and not any(v.startswith(x) for x in f["StartsWith"]):
+            return False
+        if "NotStartsWith" in f and any(v.startswith(x) for x in f["NotStartsWith"]):
+            return False
+    return True
+
+
+def trail_oracle(trail: dict[str, Any]) -> bool:
+    adv, basic = trail["advanced_event_selectors"] or [], trail["event_selectors"] or []
+    if not adv and not basic:
+        return True
+    return all(any(_advanced_match(s, r, src) for s in adv) if adv else
+               any(_basic_match(s, r, src) for s in basic)
+               for r in (True, False) for src in EVENT_SOURCES)
+
+
+basic_selector = st.fixed_dictionaries({}, optional={
+    "ReadWriteType": st.sampled_from(["All", "ReadOnly", "WriteOnly"]),
+    "IncludeManagementEvents": st.booleans(),
+    "ExcludeManagementEventSources": st.sampled_from(
+        [[], ["kms.amazonaws.com"], ["rdsdata.amazonaws.com"],
+         ["kms.amazonaws.com", "rdsdata.amazonaws.com"]])})
+field_selector = st.sampled_from([
+    {"Field": "readOnly", "Equals": ["true"]}, {"Field": "readOnly", "Equals": ["false"]},
+    {"Field": "readOnly", "NotEquals": ["true"]},
+    {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+    {"Field": "eventSource", "NotEquals": ["rdsdata.amazonaws.com", "kms.amazonaws.com"]},
+    {"Field": "eventSource", "Equals": ["kms.amazonaws.com"]},
+    {"Field": "eventSource", "NotStartsWith": ["kms."]},
+    {"Field": "eventSource", "StartsWith": ["kms.", "rdsdata."]},
+    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}])
+
+
+@st.composite
+def advanced_selector(draw: st.DrawFn) -> dict[str, Any]:
+    category = draw(st.sampled_from(["Management", "Management", "Management", "Data"]))
+    fields = [{"Field": "eventCategory", "Equals": [category]}]
+    fields += draw(st.lists(field_selector, max_size=2))
+    return {"Name": "s", "FieldSelectors": fields}
+
+
+@st.composite
+def trails(draw: st.DrawFn) -> dict[str, Any]:
+    if draw(st.booleans()):
+        return {"event_selectors": draw(st.lists(basic_selector, max_size=3)),
+                "advanced_event_selectors": None}
+    return {"event_selectors": None,
+            "advanced_event_selectors": draw(st.lists(advanced_selector(), max_size=3))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(trails())
+def test_management_event_rule_matches_the_oracle(trail: dict[str, Any]) -> None:
+    """A trail passes for management events exactly when CloudTrail would log every read and
+    write management event from every source; a failing one names what it misses."""
+    got = A.management_events_missed(trail)
+    assert (not got) == trail_oracle(trail), got

@@ -7,11 +7,16 @@ counts as a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.aws.policy import tls_required
+from connectors.aws.policy import (
+    glob_covers_prefix,
+    glob_matches,
+    glob_meets_prefix,
+    tls_required,
+)
 from connectors.base import Finding
 
 JSON = Any
@@ -118,6 +123,29 @@ def _password_findings(arn: str, row: Mapping[str, JSON], generated: datetime) -
     return out
 
 
+# Credential-report columns that record something that already happened (IAM User Guide,
+# "Getting credential reports": password_next_rotation is the only one in the future).
+_PAST_COLUMNS = ("user_creation_time", "password_last_used", "password_last_changed",
+                 "access_key_1_last_rotated", "access_key_1_last_used_date",
+                 "access_key_2_last_rotated", "access_key_2_last_used_date",
+                 "cert_1_last_rotated", "cert_2_last_rotated")
+REPORT_TOLERANCE = timedelta(minutes=5)  # a sign-in while IAM was writing the report
+
+
+def _latest_date_after(rows: Iterable[Mapping[str, JSON]],
+                       generated: datetime) -> tuple[datetime, str] | None:
+    """The latest past-event date in the report that is later than its GeneratedTime (beyond
+    a few minutes), with its column and user; None when every date fits."""
+    worst: tuple[datetime, str] | None = None
+    for row in rows:
+        for col in _PAST_COLUMNS:
+            t = parse_time(row.get(col))
+            if t is not None and t > generated + REPORT_TOLERANCE and \
+                    (worst is None or t > worst[0]):
+                worst = (t, f"{col} of {row.get('user')}")
+    return worst
+
+
 def assess_credential_report(content: JSON) -> list[Finding]:
     """Console users without MFA fail; active access keys older than 90 days fail; console
     passwords and active keys unused for 45 days (CIS 1.12) or never used fail. Ages count
@@ -134,6 +162,13 @@ def assess_credential_report(content: JSON) -> list[Finding]:
         rows = list(acct.get("users", []))
         if acct.get("root"):
             rows.append(acct["root"])
+        ahead = _latest_date_after(rows, generated)
+        if ahead is not None:
+            out.append(Finding(where, "inconclusive", "credential report not judged: it holds "
+                               f"{ahead[1]} {ahead[0].isoformat()}, after its GeneratedTime "
+                               f"{generated.isoformat()}: the report is older than what it "
+                               "describes, so no age in it can be counted; generate it again"))
+            continue
         for row in rows:
             arn = str(row.get("arn") or row.get("user"))
             is_root = row.get("user") == "<root_account>"
@@ -204,23 +239,85 @@ def assess_password_policy(content: JSON) -> list[Finding]:
     return out
 
 
+def _matches_all(pattern: str, shortest: int) -> bool:
+    """Whether a wildcard pattern matches every string of `shortest` characters or more: only
+    `*` and at most `shortest` `?`, with at least one `*`."""
+    return "*" in pattern and not set(pattern) - {"*", "?"} and pattern.count("?") <= shortest
+
+
+def _all_actions(pattern: str) -> bool:
+    """Whether an Action pattern matches every action, "service:Operation" (`*`, `*:*`, `?*`,
+    ...; service prefixes have 2 characters or more, operation names 3 or more)."""
+    p = pattern.lower()
+    if p.count(":") > 1:
+        return False
+    if ":" in p:
+        service, op = p.split(":")
+        return _matches_all(service, 2) and _matches_all(op, 3)
+    return _matches_all(p, 6)
+
+
+def _all_resources(pattern: str) -> bool:
+    """Whether a Resource pattern matches every resource, `*` itself included (the resource
+    of actions without resource-level permissions)."""
+    return _matches_all(pattern, 1)
+
+
+def _grants_all_iam(stmt: Mapping[str, JSON]) -> bool:
+    """Whether a statement's Action/NotAction covers every IAM action."""
+    if "NotAction" in stmt:
+        return not any(glob_meets_prefix(str(a).lower(), "iam:")
+                       for a in _as_list(stmt.get("NotAction")))
+    return any(glob_covers_prefix(str(a).lower(), "iam:") for a in _as_list(stmt.get("Action")))
+
+
+def _on_all_resources(stmt: Mapping[str, JSON]) -> bool:
+    """Whether Resource is `*`, or NotResource leaves every IAM resource in."""
+    if "NotResource" in stmt:
+        return not any(glob_meets_prefix(str(r), "arn:aws:iam::") or _all_resources(str(r))
+                       for r in _as_list(stmt.get("NotResource")))
+    return any(_all_resources(str(r)) for r in _as_list(stmt.get("Resource")))
+
+
+# IAM actions with which a principal attaches or writes any policy, or makes any version of
+# one the default (IAM API Reference): holding one of them on every IAM resource, it can
+# grant itself every other action.
+SELF_GRANT_ACTIONS = ("iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy",
+                      "iam:PutRolePolicy", "iam:AttachGroupPolicy", "iam:PutGroupPolicy",
+                      "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
+
+
+def _allows_action(stmt: Mapping[str, JSON], action: str) -> bool:
+    a = action.lower()
+    if "NotAction" in stmt:
+        return not any(glob_matches(str(p).lower(), a) for p in _as_list(stmt.get("NotAction")))
+    return any(glob_matches(str(p).lower(), a) for p in _as_list(stmt.get("Action")))
+
+
 def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
-    """Whether one policy statement allows every action on every resource, unconditionally."""
-    if stmt.get("Effect") != "Allow" or "NotAction" in stmt or "NotResource" in stmt:
+    """Whether one policy statement makes its holder an administrator: it allows every action
+    (`*`, `*:*`, any spelling of it) on every resource; or, written with NotAction or
+    NotResource, it allows on every IAM resource an action that attaches or writes a policy
+    (SELF_GRANT_ACTIONS), with which its holder grants itself the rest. A Condition narrows
+    when, not what: a conditional admin statement is still admin (Prowler and CIS 1.16 judge
+    Action and Resource alone). NotAction excluding IAM (PowerUserAccess) is not admin."""
+    if stmt.get("Effect") != "Allow" or not _on_all_resources(stmt):
         return False
-    if stmt.get("Condition"):
-        return False
-    actions = {str(a) for a in _as_list(stmt.get("Action"))}
-    resources = {str(r) for r in _as_list(stmt.get("Resource"))}
-    return bool(actions & {"*", "*:*"}) and "*" in resources
+    if "NotAction" in stmt or "NotResource" in stmt:
+        return any(_allows_action(stmt, a) for a in SELF_GRANT_ACTIONS)
+    return any(_all_actions(str(a)) for a in _as_list(stmt.get("Action")))
 
 
 def document_is_admin(doc: JSON) -> bool:
-    """Whether a policy document has an unconditional `*:*` on `*` statement."""
+    """Whether a policy document has an administrator statement (statement_is_admin) that no
+    unconditional Deny of every IAM action on every resource in the same document undoes."""
     if not isinstance(doc, Mapping):
         return False
-    return any(isinstance(s, Mapping) and statement_is_admin(s)
-               for s in _as_list(doc.get("Statement")))
+    stmts = [s for s in _as_list(doc.get("Statement")) if isinstance(s, Mapping)]
+    if any(s.get("Effect") == "Deny" and not s.get("Condition") and _grants_all_iam(s)
+           and _on_all_resources(s) for s in stmts):
+        return False
+    return any(statement_is_admin(s) for s in stmts)
 
 
 def _trusts_anyone(trust: JSON) -> bool:
@@ -414,28 +511,87 @@ def assess_kms_key_rotation(content: JSON) -> list[Finding]:
     return out
 
 
+# Management events a trail must log, as sample events: (readOnly, eventSource). CloudTrail logs
+# an event when it matches any of the trail's selectors (CloudTrail API Reference,
+# EventSelector and AdvancedEventSelector); management selectors can filter on readOnly and
+# exclude event sources (kms.amazonaws.com and rdsdata.amazonaws.com today), so every
+# combination of a read and a write event with those sources and ordinary ones is checked.
+MANAGEMENT_SOURCES = ("kms.amazonaws.com", "rdsdata.amazonaws.com", "iam.amazonaws.com",
+                      "sts.amazonaws.com", "signin.amazonaws.com", "s3.amazonaws.com",
+                      "ec2.amazonaws.com", "cloudtrail.amazonaws.com", "config.amazonaws.com",
+                      "guardduty.amazonaws.com", "organizations.amazonaws.com",
+                      "lambda.amazonaws.com", "logs.amazonaws.com")
+_POSITIVE: dict[str, Callable[[str, str], bool]] = {
+    "Equals": lambda v, x: v == x, "StartsWith": lambda v, x: v.startswith(x),
+    "EndsWith": lambda v, x: v.endswith(x)}
+_NEGATIVE = {"NotEquals": "Equals", "NotStartsWith": "StartsWith", "NotEndsWith": "EndsWith"}
+
+
+def _field_matches(sel: Mapping[str, JSON], value: str | None) -> bool:
+    """One advanced field selector against an event's field value: any value of a positive
+    operator must match, no value of a negative one may; every operator given must hold."""
+    if value is None:
+        return False  # a field management events do not have (resources.type, ...)
+    for op, test in _POSITIVE.items():
+        if op in sel and not any(test(value, str(x)) for x in _as_list(sel[op])):
+            return False
+    for op, pos in _NEGATIVE.items():
+        if op in sel and any(_POSITIVE[pos](value, str(x)) for x in _as_list(sel[op])):
+            return False
+    return True
+
+
+def _advanced_logs(sel: Mapping[str, JSON], read_only: bool, source: str) -> bool:
+    event = {"eventCategory": "Management", "readOnly": "true" if read_only else "false",
+             "eventSource": source}
+    fields = [f for f in _as_list(sel.get("FieldSelectors")) if isinstance(f, Mapping)]
+    return bool(fields) and all(_field_matches(f, event.get(str(f.get("Field"))))
+                                for f in fields)
+
+
+def _classic_logs(sel: Mapping[str, JSON], read_only: bool, source: str) -> bool:
+    rw = sel.get("ReadWriteType", "All")  # documented defaults: All, management events on
+    return bool(sel.get("IncludeManagementEvents", True)) and \
+        rw in ("All", "ReadOnly" if read_only else "WriteOnly") and \
+        source not in _as_list(sel.get("ExcludeManagementEventSources"))
+
+
+def management_events_missed(trail: Mapping[str, JSON]) -> list[str]:
+    """Which management events a trail's selectors do not log (empty: it logs them all, read
+    and write, from every source). No selectors at all is CloudTrail's default: all
+    management events."""
+    adv = [s for s in _as_list(trail.get("advanced_event_selectors")) if isinstance(s, Mapping)]
+    classic = [s for s in _as_list(trail.get("event_selectors")) if isinstance(s, Mapping)]
+    if not adv and not classic:
+        return []
+    sels, logs = (adv, _advanced_logs) if adv else (classic, _classic_logs)
+    missed = {(ro, src) for ro in (True, False) for src in MANAGEMENT_SOURCES
+              if not any(logs(s, ro, src) for s in sels)}
+    if not missed:
+        return []
+    out = []
+    whole = [ro for ro in (True, False) if all((ro, s) in missed for s in MANAGEMENT_SOURCES)]
+    out += [f"{'read' if ro else 'write'} management events" for ro in whole]
+    for src in MANAGEMENT_SOURCES:
+        kinds = [("read" if ro else "write") for ro in (True, False)
+                 if ro not in whole and (ro, src) in missed]
+        if kinds:
+            out.append(f"{'/'.join(kinds)} management events from {src}")
+    return out
+
+
 def logs_management_events(trail: Mapping[str, JSON]) -> bool:
-    """Whether a trail's selectors log read and write management events (the default)."""
-    adv = trail.get("advanced_event_selectors") or []
-    if adv:
-        for sel in adv:
-            for f in sel.get("FieldSelectors", []):
-                if f.get("Field") == "eventCategory" and "Management" in f.get("Equals", []):
-                    return True
-        return False
-    sels = trail.get("event_selectors")
-    if not sels:
-        return True  # no selectors at all: CloudTrail's default, all management events
-    return any(s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") == "All"
-               for s in sels)
+    """Whether a trail's selectors log every management event, read and write."""
+    return not management_events_missed(trail)
 
 
 def _trail_problems(t: Mapping[str, JSON]) -> list[str]:
     problems = []
     if not t.get("is_logging"):
         problems.append("not logging")
-    if not logs_management_events(t):
-        problems.append("management events not all logged")
+    missed = management_events_missed(t)
+    if missed:
+        problems.append("not logging " + "; ".join(missed))
     return problems
 
 
@@ -516,9 +672,31 @@ def _names(items: Iterable[Mapping[str, JSON]]) -> str:
     return ", ".join(sorted(str(i.get("name")) for i in items))
 
 
+def recording_gaps(group: JSON) -> str | None:
+    """What a recorder's recording group leaves out, or None when it records every supported
+    resource type (AWS Config API Reference, RecordingGroup: allSupported, or the
+    EXCLUSION_BY_RESOURCE_TYPES strategy with nothing excluded). CIS AWS Foundations 3.3 asks
+    for allSupported; a recorder that records some types, or none, is not enough."""
+    if not isinstance(group, Mapping):
+        return "no recording group was returned"
+    strategy = str((group.get("recordingStrategy") or {}).get("useOnly") or "")
+    if group.get("allSupported") is True and strategy in ("", "ALL_SUPPORTED_RESOURCE_TYPES"):
+        return None
+    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
+        excluded = sorted(str(t) for t in _as_list(
+            (group.get("exclusionByResourceTypes") or {}).get("resourceTypes")))
+        return None if not excluded else f"excludes {', '.join(excluded)}"
+    types = sorted(str(t) for t in _as_list(group.get("resourceTypes")))
+    if not types:
+        return "records no resource types"
+    shown = ", ".join(types[:5]) + (f" and {len(types) - 5} more" if len(types) > 5 else "")
+    return f"records only {shown}, not all supported resource types"
+
+
 def assess_config_recorders(content: JSON) -> list[Finding]:
-    """Each region needs an AWS Config recorder that is recording and a delivery channel
-    that delivers; a recorder present but stopped is its own failing reason."""
+    """Each region needs an AWS Config recorder that is recording every supported resource
+    type and a delivery channel that has delivered, without failing; a recorder present but
+    stopped is its own failing reason."""
     recs = _by_scope(content.get("recorders", []))
     chans = _by_scope(content.get("delivery_channels", []))
 
@@ -527,23 +705,36 @@ def assess_config_recorders(content: JSON) -> list[Finding]:
         c = chans.get((acct, region), [])
         if not r:
             return "fail", "no AWS Config recorder"
-        on = [x for x in r if x.get("recording")]
+        on = [x for x in r if x.get("recording") is True]
         if not on:
             return "fail", f"AWS Config recorder {_names(r)} present but not recording"
-        broken = [x for x in on if x.get("last_status") == "Failure"]
+        broken = [x for x in on if str(x.get("last_status") or "").lower() == "failure"]
         if broken:
             return "fail", (f"AWS Config recorder {_names(broken)} recording but failing "
                             f"({', '.join(str(x.get('last_error_code')) for x in broken)})")
+        complete = [x for x in on if recording_gaps(x.get("recording_group")) is None]
+        if not complete:
+            return "fail", (f"AWS Config recorder {_names(on)} does not record every resource "
+                            "type: " + "; ".join(f"{x.get('name')} "
+                                                 f"{recording_gaps(x.get('recording_group'))}"
+                                                 for x in on))
         if not c:
             return "fail", (f"AWS Config recorder {_names(on)} recording but no delivery "
                             "channel: nothing is delivered")
-        failing = [x for x in c if "Failure" in (x.get("history_status"),
-                                                  x.get("snapshot_status"))]
+        failing = [x for x in c if "failure" in (str(x.get("history_status") or "").lower(),
+                                                  str(x.get("snapshot_status") or "").lower())]
         if failing:
             codes = ", ".join(str(x.get("last_error_code")) for x in failing)
             return "fail", (f"AWS Config delivery channel {_names(failing)} failing to "
                             f"deliver ({codes})")
-        return "pass", f"AWS Config recorder {_names(on)} recording, delivering via {_names(c)}"
+        delivered = [x for x in c if str(x.get("history_status") or "").lower() == "success"]
+        if not delivered:
+            return "fail", (f"AWS Config delivery channel {_names(c)} has not delivered "
+                            "configuration history (last status: " + ", ".join(
+                                str(x.get("history_status") or "none reported") for x in c)
+                            + ")")
+        return "pass", (f"AWS Config recorder {_names(complete)} recording every resource "
+                        f"type, delivering via {_names(delivered)}")
 
     return _per_region(content, judge)
 

@@ -1,0 +1,218 @@
+"""Tricky accounts, seeded in moto and read through the connector over real sockets: near-miss
+and disguised forms of each verdict, each judged as AWS's documentation says it behaves.
+
+One account (its own ID, so the demo accounts other modules seed are untouched) holds:
+- customer-managed policies that are administrator in disguise (a condition, `*:*` in a list,
+  a Statement object, NotAction leaving IAM in, a later default version) and near misses that
+  are not (NotAction excluding IAM, `*` on S3 only, an admin statement its own Deny undoes, an
+  admin version that is no longer the default), all attached to nothing;
+- a user whose only admin rights are a conditional inline policy;
+- CloudTrail trails whose selectors log only read management events (advanced, readOnly),
+  all but KMS (classic, ExcludeManagementEventSources), or read and write split over two
+  classic selectors (which together log everything);
+- an AWS Config recorder that records one resource type only;
+- a credential report holding a sign-in after its own GeneratedTime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from connectors.aws import AwsConfig, AwsConnector
+from connectors.base import Provenance, SnapshotContext
+from simulators.aws_front import AwsFront
+
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+ACCOUNT = "444455556666"
+ADMIN = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+def _doc(*statements: dict[str, Any], single: bool = False) -> str:
+    body: Any = statements[0] if single else list(statements)
+    return json.dumps({"Version": "2012-10-17", "Statement": body})
+
+
+# name -> (policy document, whether it makes its holder an administrator)
+POLICIES: dict[str, tuple[str, bool]] = {
+    "ConditionalAdmin": (_doc(dict(ADMIN, Condition={
+        "Bool": {"aws:MultiFactorAuthPresent": "true"}})), True),
+    "StarColonStarList": (_doc({"Effect": "Allow", "Action": ["*:*"], "Resource": ["*"]},
+                               single=True), True),
+    "QuestionStar": (_doc({"Effect": "Allow", "Action": "*:?*", "Resource": "*"}), True),
+    "AllButEc2": (_doc({"Effect": "Allow", "NotAction": "ec2:*", "Resource": "*"}), True),
+    "PowerUserLike": (_doc({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"],
+                            "Resource": "*"}), False),
+    "S3Only": (_doc({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::*"}), False),
+    "AdminDeniedBack": (_doc(ADMIN, {"Effect": "Deny", "Action": "*", "Resource": "*"}), False),
+}
+
+
+class Account:
+    """moto behind the AWS front, with one tricky account seeded."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        urllib.request.urlopen(urllib.request.Request(self.moto_url + "/moto-api/reset",
+                                                      method="POST"), timeout=10).close()
+        self.front = AwsFront(upstream=self.moto_url).start()
+        base = boto3.Session(aws_access_key_id="AKIATESTTESTTEST0000",
+                             aws_secret_access_key="test-secret-not-real",
+                             region_name="us-east-1")
+        cr = base.client("sts", endpoint_url=self.moto_url).assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/seed", RoleSessionName="seed")["Credentials"]
+        self.session = boto3.Session(aws_access_key_id=cr["AccessKeyId"],
+                                     aws_secret_access_key=cr["SecretAccessKey"],
+                                     aws_session_token=cr["SessionToken"],
+                                     region_name="us-east-1")
+        self.seed()
+
+    def client(self, name: str, region: str = "us-east-1") -> Any:
+        return self.session.client(name, region_name=region, endpoint_url=self.moto_url)
+
+    def seed(self) -> None:
+        iam = self.client("iam")
+        for name, (doc, _admin) in POLICIES.items():
+            iam.create_policy(PolicyName=name, PolicyDocument=doc)
+        # versions: only the default one counts
+        reformed = iam.create_policy(PolicyName="ReformedAdmin", PolicyDocument=_doc(ADMIN))
+        iam.create_policy_version(PolicyArn=reformed["Policy"]["Arn"], SetAsDefault=True,
+                                  PolicyDocument=_doc({"Effect": "Allow", "Action": "s3:Get*",
+                                                       "Resource": "*"}))
+        promoted = iam.create_policy(PolicyName="PromotedAdmin", PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}))
+        iam.create_policy_version(PolicyArn=promoted["Policy"]["Arn"], SetAsDefault=True,
+                                  PolicyDocument=_doc(ADMIN))
+        iam.create_user(UserName="ops")
+        iam.put_user_policy(UserName="ops", PolicyName="office-hours-admin",
+                            PolicyDocument=_doc(dict(ADMIN, Condition={
+                                "IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})))
+        iam.create_user(UserName="auditor")
+        iam.create_login_profile(UserName="auditor", Password="Correct-Horse-Battery-9!")
+        future = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat()
+        self.front.set_report_fields(f"arn:aws:iam::{ACCOUNT}:user/auditor",
+                                     password_last_used=future)
+
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="tricky-trails")
+        ct = self.client("cloudtrail")
+        for name in ("read-only-advanced", "all-but-kms", "split-read-write"):
+            ct.create_trail(Name=name, S3BucketName="tricky-trails", IsMultiRegionTrail=True,
+                            EnableLogFileValidation=True)
+            ct.start_logging(Name=name)
+        ct.put_event_selectors(TrailName="read-only-advanced", AdvancedEventSelectors=[{
+            "Name": "Management events selector", "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "readOnly", "Equals": ["true"]}]}])
+        ct.put_event_selectors(TrailName="all-but-kms", EventSelectors=[{
+            "ReadWriteType": "All", "IncludeManagementEvents": True,
+            "ExcludeManagementEventSources": ["kms.amazonaws.com"]}])
+        ct.put_event_selectors(TrailName="split-read-write", EventSelectors=[
+            {"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True},
+            {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
+
+        for region, group in (
+                ("us-east-1", {"allSupported": False, "includeGlobalResourceTypes": False,
+                               "resourceTypes": ["AWS::S3::Bucket"]}),
+                ("eu-west-1", {"allSupported": True, "includeGlobalResourceTypes": False})):
+            cfg = self.client("config", region)
+            cfg.put_configuration_recorder(ConfigurationRecorder={
+                "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/aws-config",
+                "recordingGroup": group})
+            cfg.put_delivery_channel(DeliveryChannel={"name": "default",
+                                                      "s3BucketName": "tricky-trails"})
+            cfg.start_configuration_recorder(ConfigurationRecorderName="default")
+
+    def connector(self) -> AwsConnector:
+        return AwsConnector("tricky", AwsConfig(endpoint_url=self.front.url, max_attempts=2,
+                                                regions=["us-east-1", "eu-west-1"]),
+                            factory=lambda _p: self.session)
+
+    def stop(self) -> None:
+        self.front.stop()
+        self.moto.stop()
+
+
+@pytest.fixture(scope="module")
+def tricky() -> Iterator[Account]:
+    a = Account()
+    yield a
+    a.stop()
+
+
+def judged(acct: Account, name: str, prefix: str = "") -> dict[str, tuple[str, str]]:
+    conn = acct.connector()
+    ctx = SnapshotContext(instance="tricky", snapshot=name, started_at=datetime.now(UTC),
+                          ipe=Provenance(), log=logging.getLogger("test.aws.tricky"))
+    res = conn.run(name, ctx)
+    spec = conn.snapshots()[name]
+    assert spec.assess is not None
+    return {f.resource: (f.status, f.reason) for f in spec.assess(res.content)
+            if f.reason.startswith(prefix)}
+
+
+def test_admin_in_every_disguise_and_no_near_miss(tricky: Account) -> None:
+    """Each disguised admin policy attached to nothing fails; no near miss is called admin;
+    only the default version of a policy counts."""
+    found = judged(tricky, "privileged_access", "customer-managed administrator policy")
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/"
+    want = {arn + n for n, (_d, admin) in POLICIES.items() if admin} | {arn + "PromotedAdmin"}
+    assert set(found) == want
+    assert {s for s, _ in found.values()} == {"fail"}
+
+
+def test_conditional_inline_admin_on_a_user_fails(tricky: Account) -> None:
+    """A user whose inline policy allows everything from one network is an administrator
+    through the user itself."""
+    found = judged(tricky, "privileged_access", "administrator rights attached")
+    assert found[f"arn:aws:iam::{ACCOUNT}:user/ops"] == (
+        "fail", "administrator rights attached to the user itself (inline:office-hours-admin), "
+        "not through a group")
+
+
+def test_trail_selectors_follow_what_cloudtrail_logs(tricky: Account) -> None:
+    """Read-only advanced selectors and a KMS exclusion fail naming what is not logged; read
+    and write selectors split over two classic selectors log everything and pass."""
+    found = judged(tricky, "cloudtrail")
+    by_name = {r.rsplit("/", 1)[-1]: v for r, v in found.items() if ":trail/" in r}
+    assert by_name["read-only-advanced"] == (
+        "fail", "trail is not logging write management events")
+    assert by_name["all-but-kms"] == (
+        "fail", "trail is not logging read/write management events from kms.amazonaws.com")
+    assert by_name["split-read-write"][0] == "pass"
+    assert found[f"{ACCOUNT}/us-east-1"] == ("pass", "region coverage: logged by "
+                                                     "split-read-write")
+
+
+def test_config_recorder_recording_one_type_fails(tricky: Account) -> None:
+    """A recorder that records only S3 buckets fails; one recording everything passes."""
+    found = judged(tricky, "config_recorders")
+    assert found[f"{ACCOUNT}/us-east-1"] == (
+        "fail", "AWS Config recorder default does not record every resource type: default "
+        "records only AWS::S3::Bucket, not all supported resource types")
+    assert found[f"{ACCOUNT}/eu-west-1"][0] == "pass"
+
+
+def test_report_holding_a_date_after_its_generation_is_not_judged(tricky: Account) -> None:
+    """A sign-in dated after the report's GeneratedTime proves the report older than what it
+    describes: the whole report is inconclusive, nobody passes on its ages."""
+    found = judged(tricky, "iam_credential_report")
+    statuses = {s for s, _ in found.values()}
+    assert statuses == {"inconclusive"}
+    (reason,) = [r for _, r in found.values()]
+    assert "password_last_used of auditor" in reason and "after its GeneratedTime" in reason
+
