@@ -122,8 +122,13 @@ class Seal:
     v: int = 2
 
     def payload(self) -> bytes:
-        """The bytes the signature covers: the seal without its signature."""
-        return canonical({k: v for k, v in self.to_json().items() if k != "signature"})
+        """The bytes the signature covers: the seal without its signature (computed once per
+        seal: its fields are immutable, and a verify asks for it several times per seal)."""
+        cached: bytes | None = self.__dict__.get("_payload")
+        if cached is None:
+            cached = canonical({k: v for k, v in self.to_json().items() if k != "signature"})
+            object.__setattr__(self, "_payload", cached)
+        return cached
 
     @property
     def vouches(self) -> Ranges:

@@ -102,6 +102,9 @@ class KeyChain:
     window: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # id -> from, to
     rotations: list[Rotation] = field(default_factory=list)  # in chain order
     problems: list[tuple[str, str]] = field(default_factory=list)  # (subject, detail)
+    # per key ID k: (pubs[k], the ID computed from it), so why_not computes it once per key
+    _ids: dict[str, tuple[Ed25519PublicKey, str]] = field(default_factory=dict, repr=False,
+                                                          compare=False)
 
     @property
     def current(self) -> str:
@@ -114,7 +117,11 @@ class KeyChain:
         if pub is None:
             return (f"signed by unknown key {seal.key_id}: no recorded key rotation links it to "
                     f"the trusted key {self.anchor}")
-        if not seal.valid(pub):
+        # Seal.valid(pub), with the key's ID computed once per key rather than per seal
+        known = self._ids.get(seal.key_id)
+        if known is None or known[0] is not pub:
+            known = self._ids[seal.key_id] = (pub, keys.key_id(pub))
+        if known[1] != seal.key_id or not keys.verify(pub, seal.payload(), seal.signature):
             return "signature does not verify"
         lo, hi = self.window[seal.key_id]
         if seal.seq < lo:

@@ -23,8 +23,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -38,10 +38,11 @@ from sqlalchemy import JSON, Boolean, Engine, func, select
 
 from storage import keys, runlock
 from storage.access import Claim, head_in_note
-from storage.blobs import FileBlobStore
+from storage.blobs import _SHA, FileBlobStore
+from storage.blobs import _check as _check_sha
 from storage.canonical import _dumps
 from storage.index import GENESIS, UTCDateTime, ledger_head, records, runs, seals
-from storage.ledger import HASHED, RECORD_VERSION, Seal, fmt_ranges, record_hash
+from storage.ledger import HASHED, RECORD_VERSION, Ranges, Seal, fmt_ranges, record_hash
 from storage.rotation import KeyChain
 from storage.store import EvidenceStore
 
@@ -54,6 +55,10 @@ RUN_MAX = timedelta(hours=12)
 PARALLEL_MIN = 20_000
 CHUNK = 25_000
 CHECKPOINT = "checkpoint"
+# Blob files are read through one buffer of this size per worker.
+_READ = 1 << 18
+# Blob re-hashing tasks: this many top-level folders of the tree (of 256) each.
+TREE_TOPS = 4
 
 
 @dataclass(frozen=True)
@@ -126,20 +131,76 @@ def _engine(url: str) -> Engine:
     return _ENGINES[url]
 
 
-def _hash_files(root: str, shas: list[str]) -> tuple[int, list[tuple[str, str]]]:
-    """Re-hash blob files; (bytes read, [(sha, problem)])."""
-    store = FileBlobStore(Path(root))
+def _rehash(path: str, buf: bytearray) -> tuple[str, int] | None:
+    """(SHA-256, size) of the file at `path`, read to its end into `buf` (one buffer per
+    worker: no allocation per file); None when it is missing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        h = hashlib.sha256()
+        view = memoryview(buf)
+        size = 0
+        while n := os.readv(fd, (buf,)):
+            h.update(view[:n])
+            size += n
+        return h.hexdigest(), size
+    finally:
+        os.close(fd)
+
+
+def _hash_files(root: str, shas: list[str]) -> tuple[int, int, list[tuple[str, str]]]:
+    """Re-hash the blob files named: (files, bytes read, [(sha, problem)])."""
+    base = os.path.join(root, "sha256")
+    buf = bytearray(_READ)
     total = 0
     bad: list[tuple[str, str]] = []
     for sha in shas:
-        got = store.rehash(sha)
+        _check_sha(sha)
+        got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
         if got is None:
             bad.append((sha, "missing"))
             continue
         total += got[1]
         if got[0] != sha:
             bad.append((sha, f"content changed (now hashes to {got[0]})"))
-    return total, bad
+    return len(shas), total, bad
+
+
+def _hash_tree(root: str, tops: list[str]) -> tuple[int, int, list[tuple[str, str]]]:
+    """List and re-hash the blob files under `root/sha256/<top>/` for each of `tops`, as
+    `FileBlobStore.shas` lists them (every name at depth three that is a SHA-256) and
+    `rehash` reads them (from the path the name gives): (files, bytes, [(sha, problem)]).
+
+    Listing here, in the worker, spreads the walk of the tree over every core."""
+    base = os.path.join(root, "sha256")
+    buf = bytearray(_READ)
+    files = total = 0
+    bad: list[tuple[str, str]] = []
+    for a in tops:
+        pa = f"{base}/{a}"
+        for b in sorted(_listdir(pa)):
+            for sha in sorted(_listdir(f"{pa}/{b}")):
+                if not _SHA.match(sha):
+                    continue
+                files += 1
+                got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
+                if got is None:
+                    bad.append((sha, "missing"))
+                    continue
+                total += got[1]
+                if got[0] != sha:
+                    bad.append((sha, f"content changed (now hashes to {got[0]})"))
+    return files, total, bad
+
+
+def _listdir(path: str) -> list[str]:
+    """The names in a folder of the blob tree; none when it is not a folder (any more)."""
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 @dataclass
@@ -165,66 +226,86 @@ def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
             sealed_seqs = frozenset(int(x) for x in conn.execute(
                 select(seals.c.seq).where(seals.c.seq >= lo, seals.c.seq <= hi)).scalars())
     root = os.path.join(blob_root, "sha256") if blob_root else None
+    present: dict[str, bool] = {}  # blob -> exists (bounded)
 
-    @lru_cache(maxsize=50_000)
     def exists(sha: str) -> bool:
         if root is None:
             return True  # not a file store: the parent checks
-        return os.path.isfile(os.path.join(root, sha[:2], sha[2:4], sha))
+        got = present.get(sha)
+        if got is None:
+            if len(present) >= 50_000:
+                present.clear()
+            got = present[sha] = os.path.isfile(f"{root}/{sha[:2]}/{sha[2:4]}/{sha}")
+        return got
 
+    def subject(t: Sequence[Any]) -> str:
+        return f"#{t[_SEQ]} ({t[_ID]}, {t[_CONN]}/{t[_INST]}/{t[_SNAP]})"
+
+    problems = res.problems
+    sealed = res.sealed
     expected, prev = lo, None
     last_seq = lo - 1
     cur = lo
     while cur <= hi:
-        rows = _hashed_rows(eng, cur, hi, 5000)
+        rows = _hashed_raw(eng, cur, hi, 5000)
         if not rows:
             break
-        for r, h in rows:
-            res.count += 1
-            seq = int(r["seq"])
-            subject = f"#{seq} ({r['id']}, {r['connector']}/{r['instance']}/{r['snapshot']})"
-            if res.first is None:
-                res.first = (seq, str(r["prev_hash"]))
+        res.count += len(rows)
+        if res.first is None:
+            res.first = (int(rows[0][0][_SEQ]), str(rows[0][0][_PREV]))
+        for t, h in rows:
+            seq = int(t[_SEQ])
             if seq != expected:
                 span = f"#{expected}" if seq == expected + 1 else f"#{expected}..#{seq - 1}"
-                res.problems.append(("chain", span, "record(s) missing from the chain "
-                                     f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
-            elif prev is not None and r["prev_hash"] != prev:
-                res.problems.append(("chain", subject, f"prev_hash does not match record "
-                                     f"#{seq - 1}: the chain was rewritten"))
-            if h != r["record_hash"]:
-                res.problems.append(("record", subject,
-                                     "edited: its fields no longer match its record_hash"))
-            for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
-                sha = r[col]
+                problems.append(("chain", span, "record(s) missing from the chain "
+                                 f"(deleted: sequence jumps from #{expected - 1} to #{seq})"))
+            elif prev is not None and t[_PREV] != prev:
+                problems.append(("chain", subject(t), f"prev_hash does not match record "
+                                 f"#{seq - 1}: the chain was rewritten"))
+            stored = t[_HASH]
+            if h != stored:
+                problems.append(("record", subject(t),
+                                 "edited: its fields no longer match its record_hash"))
+            for i in _BLOB_COLS:
+                sha = t[i]
                 if sha and not exists(sha):
-                    res.problems.append(("record", subject, f"{col} {sha}: blob missing"))
+                    problems.append(("record", subject(t),
+                                     f"{_RAW_COLS[i]} {sha}: blob missing"))
+            prev = str(stored)
             if seq in sealed_seqs:
-                res.sealed[seq] = str(r["record_hash"])
-            prev = str(r["record_hash"])
-            res.last = (seq, prev)
+                sealed[seq] = prev
             expected = seq + 1
-            last_seq = seq
+        last_seq = expected - 1
+        res.last = (last_seq, str(prev))
         cur = last_seq + 1
     if last_seq < hi:
         span = f"#{last_seq + 1}" if last_seq + 1 == hi else f"#{last_seq + 1}..#{hi}"
-        res.problems.append(("chain", span, "record(s) missing from the chain (deleted or "
-                             f"cut off: the ledger head is at or beyond #{hi})"))
+        problems.append(("chain", span, "record(s) missing from the chain (deleted or "
+                         f"cut off: the ledger head is at or beyond #{hi})"))
     return res
 
 
 def _hashed_rows(eng: Engine, lo: int, hi: int, limit: int
                  ) -> list[tuple[dict[str, Any], str]]:
-    """Up to `limit` records from #lo to #hi in seq order, each with the record_hash its
-    fields give. On SQLite the rows are read untyped and hashed by `_fast_hash` (several
-    times cheaper than decoding every column); a row it cannot hash, or whose hash does not
-    match, is decided by the typed path, so the answer is the typed path's for every row."""
+    """`_hashed_raw`, each row as a mapping."""
+    return [(dict(zip(_RAW_COLS, t, strict=True)), h) for t, h in _hashed_raw(eng, lo, hi, limit)]
+
+
+def _hashed_raw(eng: Engine, lo: int, hi: int, limit: int
+                ) -> list[tuple[Sequence[Any], str]]:
+    """Up to `limit` records from #lo to #hi in seq order, each as its `_RAW_COLS` values
+    with the record_hash its fields give. On SQLite the rows are read untyped and hashed by
+    `_fast_hash` (several times cheaper than decoding every column); a row it cannot hash,
+    or whose hash does not match, is decided by the typed path, so the answer is the typed
+    path's for every row."""
     if eng.dialect.name != "sqlite":
         with eng.connect() as conn:
             rows = conn.execute(select(records).where(records.c.seq >= lo, records.c.seq <= hi)
                                 .order_by(records.c.seq).limit(limit)).mappings().all()
-        return [(r, record_hash(r)) for r in (dict(x) for x in rows)]
-    out: list[tuple[dict[str, Any], str]] = []
+        return [(tuple(r[c] for c in _RAW_COLS), record_hash(r))
+                for r in (dict(x) for x in rows)]
+    out: list[tuple[Sequence[Any], str]] = []
+    fast = _fast_hash
     with eng.connect() as conn:
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -232,22 +313,27 @@ def _hashed_rows(eng: Engine, lo: int, hi: int, limit: int
         finally:
             cur.close()
         for t in raw:
-            h = _fast_hash(t)
+            h = fast(t)
             if h is not None and h == t[_HASH]:
-                out.append((dict(zip(_RAW_COLS, t, strict=True)), h))
+                out.append((t, h))
                 continue
             try:
                 r = dict(conn.execute(select(records).where(records.c.seq == t[_SEQ]))
                          .mappings().one())
-                out.append((r, record_hash(r)))
+                out.append((tuple(r[c] for c in _RAW_COLS), record_hash(r)))
             except Exception:  # a value not even the typed path can read: edited
-                out.append((dict(zip(_RAW_COLS, t, strict=True)), "unreadable"))
+                out.append((t, "unreadable"))
     return out
 
 
 _RAW_COLS = (*HASHED, "record_hash")
 _SEQ = _RAW_COLS.index("seq")
 _HASH = _RAW_COLS.index("record_hash")
+_PREV = _RAW_COLS.index("prev_hash")
+_ID, _CONN, _INST, _SNAP = (_RAW_COLS.index(c) for c in ("id", "connector", "instance",
+                                                          "snapshot"))
+_BLOB_COLS = tuple(_RAW_COLS.index(c) for c in ("content_sha256", "ipe_sha256",
+                                                "findings_sha256"))
 _RAW_SELECT = (f"SELECT {', '.join(_RAW_COLS)} FROM records WHERE seq >= ? AND seq <= ? "
                "ORDER BY seq LIMIT ?")
 _TIMES = frozenset(i for i, n in enumerate(HASHED) if isinstance(records.c[n].type, UTCDateTime))
@@ -266,7 +352,7 @@ def _json_member(text: str) -> str:
     return _dumps(json.loads(text))
 
 
-def _fast_hash(raw: Sequence[Any]) -> str | None:
+def _fast_hash_reference(raw: Sequence[Any]) -> str | None:
     """The hash `record_hash` gives an untyped SQLite row in the forms the index writes:
     times as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC; `iso` writes `YYYY-MM-DDTHH:MM:SS.ffffffZ`),
     booleans as 0/1, JSON columns as JSON text; the canonical JSON is written member by
@@ -309,6 +395,59 @@ def _fast_hash(raw: Sequence[Any]) -> str | None:
         return None
 
 
+def _compile_fast_hash() -> Callable[[Sequence[Any]], str | None]:
+    """`_fast_hash_reference` as one straight-line function generated from `_MEMBERS`: the
+    same test per column (by its kind), the same encoding, the same answer for every row
+    (tests/test_verify_fast.py compares them), without the per-member loop and its
+    dispatch, which cost more than the hashing itself on a million records."""
+    body: list[str] = []
+    template: list[str] = []
+    env: dict[str, Any] = {"_time": _SQLITE_TIME.fullmatch, "_quote": encode_basestring,
+                           "_json": _json_member, "_sha256": hashlib.sha256, "_times": {}}
+    for i, key in _MEMBERS:
+        lit = key.replace("\\", "\\\\").replace("'", "\\'")
+        lit = lit.replace("{", "{{").replace("}", "}}")
+        if i < 0:
+            template.append(f"{lit}{int(RECORD_VERSION)}")
+            continue
+        template.append(f"{lit}{{e{i}}}")
+        body.append(f"        x = raw[{i}]")
+        if i in _TIMES:  # neighbouring records share times: cached (bounded)
+            body += [f"        e{i} = _times.get(x)", f"        if e{i} is None:",
+                     "            if x.__class__ is str and _time(x) is not None:",
+                     "                if len(_times) > 4096:", "                    _times.clear()",
+                     f"                e{i} = _times[x] = '\"' + x[:10] + 'T' + x[11:] + 'Z\"'",
+                     "            elif x is None:", f"                e{i} = 'null'",
+                     "            else:", "                return None"]
+            continue
+        elif i in _BOOLS:
+            test, enc = "x.__class__ is int and x in (0, 1)", "'true' if x == 1 else 'false'"
+        elif i in _JSONS:
+            test, enc = "x.__class__ is str", "_json(x)"
+        else:
+            test, enc = "x.__class__ is str", "_quote(x)"
+            body += [f"        if {test}:", f"            e{i} = {enc}",
+                     "        elif x is None:", f"            e{i} = 'null'",
+                     "        elif x.__class__ is int:", f"            e{i} = str(x)",
+                     "        else:", "            return None"]
+            continue
+        body += [f"        if {test}:", f"            e{i} = {enc}",
+                 "        elif x is None:", f"            e{i} = 'null'",
+                 "        else:", "            return None"]
+    text = "f'{{" + ",".join(template) + "}}'"
+    args = ", ".join(f"{k}={k}" for k in env)  # locals, not globals, in the loop
+    src = "\n".join([f"def fast_hash(raw, *, {args}):", "    try:", *body,
+                     f"        return _sha256({text}.encode('utf-8')).hexdigest()",
+                     "    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):",
+                     "        return None"])
+    exec(compile(src, "<verify._fast_hash>", "exec"), env)  # our own source, from _MEMBERS
+    fn: Callable[[Sequence[Any]], str | None] = env["fast_hash"]
+    return fn
+
+
+_fast_hash = _compile_fast_hash()
+
+
 def _pool(workers: int) -> Executor:
     # spawn: verify may run beside threads (the scheduler); forking those is unsafe
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
@@ -337,7 +476,6 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     head_seq = int(head.seq)
     rep.head_seq = head_seq
     started = datetime.now(UTC)
-    concurrent = started - CONCURRENT_SLACK
 
     base = _checkpoint(store, chain, head_seq) if since_last else None
     lo = base.seq + 1 if base is not None else 1
@@ -347,21 +485,34 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     url = store.engine.url.render_as_string(hide_password=False)
     parallel = workers > 1 and head_seq - lo + 1 >= PARALLEL_MIN and \
         ":memory:" not in url and blob_root is not None
-    pool = _pool(workers) if parallel else None
-    try:
-        bad = _verify_blobs(store, rep, pool, workers, lo, head_seq, base is not None)
-        chunks = _verify_chain(store, rep, pool, url, blob_root, lo, head_seq, base, bad,
-                               str(head.hash))
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    ranges = [(a, min(a + CHUNK - 1, head_seq)) for a in range(lo, head_seq + 1, CHUNK)]
+    claims: list[Claim] = []
+    if parallel:
+        # Workers re-hash blobs and walk the chain while this process checks the seals
+        # (parsing, pairing index seals with files, signatures): every core stays busy.
+        assert blob_root is not None
+        pool = _pool(workers)
+        try:
+            blob_jobs = _submit_blobs(pool, store, blob_root, lo, head_seq, base is not None)
+            range_jobs = [pool.submit(_check_range, url, None, blob_root, a, b)
+                          for a, b in ranges]
+            seal_checks = _check_seals(store, rep, chain, against, lo, claims)
+            bad = _collect_blobs(rep, blob_jobs)
+            chunks = _verify_chain(store, rep, [f.result() for f in range_jobs], blob_root,
+                                   lo, head_seq, base, bad, str(head.hash))
+        finally:
+            pool.shutdown(cancel_futures=True)
+    else:
+        bad = _verify_blobs(store, rep, workers, lo, head_seq, base is not None)
+        chunks = _verify_chain(store, rep, [_check_range(None, store.engine, blob_root, a, b)
+                                            for a, b in ranges],
+                               blob_root, lo, head_seq, base, bad, str(head.hash))
+        seal_checks = _check_seals(store, rep, chain, against, lo, claims)
     sealed_hash: dict[int, str] = {}
     for c in chunks:
         sealed_hash.update(c.sealed)
-
-    claims: list[Claim] = []
-    covered = _verify_seals(store, rep, chain, against, sealed_hash, head_seq,
-                            concurrent, lo, claims)
+    seal_problems, covered = _seal_heads(store, seal_checks, sealed_hash)
+    rep.problems.extend(seal_problems)
     _outside_chain(store, rep)
     _uncovered(store, rep, chain, covered, lo, head_seq, started)
     _check_access_log(store, rep, claims)
@@ -370,38 +521,55 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     return rep
 
 
-def _verify_blobs(store: EvidenceStore, rep: VerifyReport, pool: Executor | None, workers: int,
-                  lo: int, hi: int, incremental: bool) -> dict[str, str]:
-    """Re-hash blobs (all of them, or only those records #lo..#hi name); bad sha -> why."""
+def _submit_blobs(pool: Executor, store: EvidenceStore, root: str, lo: int, hi: int,
+                  incremental: bool) -> list[Future[tuple[int, int, list[tuple[str, str]]]]]:
+    """Re-hash blobs on the workers: all of them (each worker lists its share of the tree),
+    or only those records #lo..#hi name."""
+    if incremental:
+        return [pool.submit(_hash_files, root, chunk)
+                for chunk in _chunks(sorted(_named_blobs(store.engine, lo, hi)), 2000)]
+    tops = sorted(_listdir(os.path.join(root, "sha256")))
+    return [pool.submit(_hash_tree, root, tops[i:i + TREE_TOPS])
+            for i in range(0, len(tops), TREE_TOPS)]
+
+
+def _collect_blobs(rep: VerifyReport,
+                   jobs: list[Future[tuple[int, int, list[tuple[str, str]]]]]) -> dict[str, str]:
+    bad: dict[str, str] = {}
+    for f in jobs:
+        files, total, found = f.result()
+        rep.blobs += files
+        rep.blob_bytes += total
+        for sha, why in found:
+            bad[sha] = why
+    for sha, why in sorted(bad.items()):
+        rep.problems.append(Problem("blob", sha, why))
+    return bad
+
+
+def _verify_blobs(store: EvidenceStore, rep: VerifyReport, workers: int, lo: int, hi: int,
+                  incremental: bool) -> dict[str, str]:
+    """Re-hash blobs in this process (all of them, or only those records #lo..#hi name);
+    bad sha -> why."""
     bad: dict[str, str] = {}
     blobs = store.blobs
     if incremental:
         shas: Iterable[str] = sorted(_named_blobs(store.engine, lo, hi))
     else:
         shas = blobs.shas()
-    if pool is not None and isinstance(blobs, FileBlobStore):
-        futs = []
-        for chunk in _chunks(shas, 2000):  # counted as listed: one walk of the tree
-            rep.blobs += len(chunk)
-            futs.append(pool.submit(_hash_files, str(blobs.root), chunk))
-        for f in futs:
-            total, found = f.result()
-            rep.blob_bytes += total
-            for sha, why in found:
-                bad[sha] = why
-    else:
-        def check(sha: str) -> tuple[str, tuple[str, int] | None]:
-            return sha, blobs.rehash(sha)
 
-        with ThreadPoolExecutor(max_workers=max(2, workers)) as tp:
-            for chunk in _chunks(shas, 256):
-                for sha, got in tp.map(check, chunk):
-                    rep.blobs += 1
-                    if got is not None:
-                        rep.blob_bytes += got[1]
-                    if got is None or got[0] != sha:
-                        bad[sha] = "missing" if got is None else \
-                            f"content changed (now hashes to {got[0]})"
+    def check(sha: str) -> tuple[str, tuple[str, int] | None]:
+        return sha, blobs.rehash(sha)
+
+    with ThreadPoolExecutor(max_workers=max(2, workers)) as tp:
+        for chunk in _chunks(shas, 256):
+            for sha, got in tp.map(check, chunk):
+                rep.blobs += 1
+                if got is not None:
+                    rep.blob_bytes += got[1]
+                if got is None or got[0] != sha:
+                    bad[sha] = "missing" if got is None else \
+                        f"content changed (now hashes to {got[0]})"
     for sha, why in sorted(bad.items()):
         rep.problems.append(Problem("blob", sha, why))
     return bad
@@ -417,16 +585,10 @@ def _named_blobs(engine: Engine, lo: int, hi: int) -> set[str]:
     return out
 
 
-def _verify_chain(store: EvidenceStore, rep: VerifyReport, pool: Executor | None, url: str,
+def _verify_chain(store: EvidenceStore, rep: VerifyReport, chunks: list[ChunkResult],
                   blob_root: str | None, lo: int, hi: int, base: Seal | None,
                   bad: dict[str, str], head_hash: str) -> list[ChunkResult]:
-    """Walk records #lo..#hi (in ranges, on workers when there is a pool)."""
-    ranges = [(a, min(a + CHUNK - 1, hi)) for a in range(lo, hi + 1, CHUNK)]
-    if pool is not None:
-        futs = [pool.submit(_check_range, url, None, blob_root, a, b) for a, b in ranges]
-        chunks = [f.result() for f in futs]
-    else:
-        chunks = [_check_range(None, store.engine, blob_root, a, b) for a, b in ranges]
+    """Join the ranges of records #lo..#hi walked by `_check_range` into one chain."""
     prev: tuple[int, str] | None = (base.seq, base.head_hash) if base is not None else \
         (0, GENESIS)
     for c in chunks:
@@ -465,59 +627,53 @@ def _verify_chain(store: EvidenceStore, rep: VerifyReport, pool: Executor | None
     return chunks
 
 
-def _verify_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
-                  against: Seal | None, sealed_hash: dict[int, str],
-                  head_seq: int, concurrent: datetime, lo: int,
-                  claims: list[Claim]) -> list[tuple[int, int]]:
-    """Check every seal (from seq `lo` on); return the ranges valid seals vouch for, and
-    add to `claims` the access-log heads valid seals commit to."""
-    covered: list[tuple[int, int]] = []
+# A seal whose signature verified, waiting for its head to be compared with the chain:
+# (group seq, label, head hash, seal seq, vouches).
+_HeadCheck = tuple[int, str, str, int, Ranges]
 
-    def hash_at(seq: int) -> str | None:
-        if seq in sealed_hash:
-            return sealed_hash[seq]
-        with store.engine.connect() as conn:
-            h = conn.execute(select(records.c.record_hash).where(records.c.seq == seq)).scalar()
-        return None if h is None else str(h)
 
+def _check_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
+                 against: Seal | None, lo: int,
+                 claims: list[Claim]) -> list[Problem | _HeadCheck]:
+    """Check every seal (from seq `lo` on) that needs nothing from the chain walk: that the
+    index seals and the seal files match, and every signature. Runs while the workers walk
+    the chain; `_seal_heads` then compares each valid seal with the record it seals. Returns
+    the problems and head checks in the order they are reported; adds to `claims` the
+    access-log heads valid seals commit to."""
+    out: list[Problem | _HeadCheck] = []
     groups: Iterator[SealGroup] = _seal_groups(store, rep, lo)
     if against is not None:
         groups = _with_kept(groups, against.seq)
     for gseq, idx, files in groups:
+        in_index = {(x.head_hash, x.signature) for x in idx}
         # a seal file whose index seal was committed after we read the index seals: a run
         # sealing while we verify (the file is written just before the commit)
-        files = [(n, s) for n, s in files if (s.head_hash, s.signature) in
-                 {(x.head_hash, x.signature) for x in idx} or not _in_index(store, s)]
-        entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s, True)
-                   for s in idx] + [(f"seal file {n}", fs, False) for n, fs in files]
+        files = [(n, s) for n, s in files
+                 if (s.head_hash, s.signature) in in_index or not _in_index(store, s)]
+        entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s)
+                   for s in idx] + [(f"seal file {n}", fs) for n, fs in files]
         if against is not None and against.seq == gseq:
-            entries.append((f"kept seal at #{against.seq}", against, False))
-        in_index = {(x.head_hash, x.signature) for x in idx}
+            entries.append((f"kept seal at #{against.seq}", against))
         in_files = {(x.head_hash, x.signature) for _n, x in files}
         for name, fs in files:
             if (fs.head_hash, fs.signature) not in in_index:
-                rep.problems.append(Problem("seal", f"seal file {name}", "has no matching "
-                                            "seal in the index (index seals removed?)"))
+                out.append(Problem("seal", f"seal file {name}", "has no matching seal in the "
+                                   "index (index seals removed?)"))
         for s in idx:
             if (s.head_hash, s.signature) not in in_files:
-                rep.problems.append(Problem(
+                out.append(Problem(
                     "seal", f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})",
                     "has no matching file in the seal store (deleted, or never written)"))
-        if not entries:
-            continue
-        # a seal beyond the head we read first is a run that sealed while we verified if
-        # its record is there now (else records were cut off and the head rewound)
-        actual = hash_at(gseq) if gseq > 0 else None
-        judged: dict[tuple[str, str, bytes], str | None] = {}
-        for label, seal, _from_index in entries:
+        # an index seal and its file are the same statement (equal seals, so equal signed
+        # payloads): check its signature once
+        judged: dict[Seal, str | None] = {}
+        for label, seal in entries:
             rep.seals += 1
-            # an index seal and its file are the same statement: check its signature once
-            same = (seal.key_id, seal.signature, seal.payload())
-            if same not in judged:
-                judged[same] = chain.why_not(seal)
-            why = judged[same]
+            if seal not in judged:
+                judged[seal] = chain.why_not(seal)
+            why = judged[seal]
             if why is not None:
-                rep.problems.append(Problem("seal", label, why))
+                out.append(Problem("seal", label, why))
                 continue
             seen = head_in_note(seal.note)
             if seen is not None:
@@ -525,23 +681,50 @@ def _verify_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
                                                       f"({seal.sealed_at:%Y-%m-%dT%H:%M:%SZ})"))
             if gseq == 0:
                 continue  # sealed an empty ledger
-            if actual is None:
-                rep.problems.append(Problem("seal", label, f"seals record #{gseq}, which is "
-                                            "missing from the chain (records were cut off or "
-                                            "deleted)"))
+            out.append((gseq, label, seal.head_hash, seal.seq, seal.vouches))
+    return out
+
+
+def _seal_heads(store: EvidenceStore, checks: list[Problem | _HeadCheck],
+                sealed_hash: dict[int, str]) -> tuple[list[Problem], list[tuple[int, int]]]:
+    """Compare each valid seal's head with the record at its seq (after the chain walk);
+    return every seal problem in order, and the ranges valid seals vouch for."""
+    problems: list[Problem] = []
+    covered: list[tuple[int, int]] = []
+    cached: tuple[int, str | None] = (-1, None)
+    for item in checks:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        gseq, label, head_hash, seq, vouches = item
+        if cached[0] != gseq:
+            cached = (gseq, _hash_at(store, sealed_hash, gseq))
+        # a seal beyond the head we read first is a run that sealed while we verified if its
+        # record is there now (else records were cut off and the head rewound)
+        actual = cached[1]
+        if actual is None:
+            problems.append(Problem("seal", label, f"seals record #{gseq}, which is missing "
+                                    "from the chain (records were cut off or deleted)"))
+            continue
+        if head_hash != actual:
+            problems.append(Problem("seal", label, f"head hash does not match record #{gseq}: "
+                                    "the chain was rewritten after it was sealed"))
+            continue
+        for a, b in vouches:
+            if b > seq:
+                problems.append(Problem("seal", label, f"vouches for #{b}, beyond its own head "
+                                        f"#{seq}"))
                 continue
-            if seal.head_hash != actual:
-                rep.problems.append(Problem(
-                    "seal", label, f"head hash does not match record #{gseq}: the chain "
-                    "was rewritten after it was sealed"))
-                continue
-            for a, b in seal.vouches:
-                if b > seal.seq:
-                    rep.problems.append(Problem("seal", label, f"vouches for #{b}, beyond "
-                                                f"its own head #{seal.seq}"))
-                    continue
-                covered.append((a, b))
-    return covered
+            covered.append((a, b))
+    return problems, covered
+
+
+def _hash_at(store: EvidenceStore, sealed_hash: dict[int, str], seq: int) -> str | None:
+    if seq in sealed_hash:
+        return sealed_hash[seq]
+    with store.engine.connect() as conn:
+        h = conn.execute(select(records.c.record_hash).where(records.c.seq == seq)).scalar()
+    return None if h is None else str(h)
 
 
 def _in_index(store: EvidenceStore, s: Seal) -> bool:
