@@ -11,7 +11,9 @@ One account (its own ID, so the demo accounts other modules seed are untouched) 
   all but KMS (classic, ExcludeManagementEventSources), or read and write split over two
   classic selectors (which together log everything);
 - an AWS Config recorder that records one resource type only;
-- a credential report holding a sign-in after its own GeneratedTime.
+- a credential report holding a sign-in after its own GeneratedTime;
+- an admin role whose trust policy allows everyone but one principal (NotPrincipal);
+- a KMS key with imported key material (it cannot rotate automatically).
 """
 
 from __future__ import annotations
@@ -107,6 +109,16 @@ class Account:
         self.front.set_report_fields(f"arn:aws:iam::{ACCOUNT}:user/auditor",
                                      password_last_used=future)
 
+        admin_arn = iam.create_policy(PolicyName="RoleAdmin", PolicyDocument=_doc(ADMIN))[
+            "Policy"]["Arn"]
+        iam.create_role(RoleName="all-but-one", AssumeRolePolicyDocument=_doc({
+            "Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sts:AssumeRole"}))
+        iam.attach_role_policy(RoleName="all-but-one", PolicyArn=admin_arn)
+
+        kms = self.client("kms")
+        self.imported_key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+
         s3 = self.client("s3")
         s3.create_bucket(Bucket="tricky-trails")
         ct = self.client("cloudtrail")
@@ -171,8 +183,8 @@ def test_admin_in_every_disguise_and_no_near_miss(tricky: Account) -> None:
     found = judged(tricky, "privileged_access", "customer-managed administrator policy")
     arn = f"arn:aws:iam::{ACCOUNT}:policy/"
     want = {arn + n for n, (_d, admin) in POLICIES.items() if admin} | {arn + "PromotedAdmin"}
-    assert set(found) == want
-    assert {s for s, _ in found.values()} == {"fail"}
+    assert set(found) - {arn + "RoleAdmin"} == want
+    assert {s for a, (s, _) in found.items() if a in want} == {"fail"}
 
 
 def test_conditional_inline_admin_on_a_user_fails(tricky: Account) -> None:
@@ -216,3 +228,19 @@ def test_report_holding_a_date_after_its_generation_is_not_judged(tricky: Accoun
     (reason,) = [r for _, r in found.values()]
     assert "password_last_used of auditor" in reason and "after its GeneratedTime" in reason
 
+
+
+def test_role_trusting_everyone_but_one_fails(tricky: Account) -> None:
+    """Allow with NotPrincipal in a trust policy lets every principal but the one named
+    assume the role (IAM User Guide, NotPrincipal): an admin role anyone may assume."""
+    found = judged(tricky, "privileged_access", "administrator role")
+    assert found[f"arn:aws:iam::{ACCOUNT}:role/all-but-one"] == (
+        "fail", "administrator role that any principal may assume")
+
+
+def test_imported_key_material_cannot_pass_rotation(tricky: Account) -> None:
+    """A key with imported key material never rotates automatically (AWS KMS: its rotation
+    status is always false): it fails saying why, not as merely switched off."""
+    found = judged(tricky, "kms_key_rotation")
+    status, reason = found[tricky.imported_key]
+    assert status == "fail" and "origin EXTERNAL" in reason

@@ -144,10 +144,12 @@ def test_kms_skips_aws_managed_and_asymmetric_keys() -> None:
             dict(base, arn="b", aliases=["alias/aws/s3"], rotation_enabled=False),
             dict(base, arn="c", spec="RSA_2048", rotation_enabled=None),
             dict(base, arn="d", state="PendingDeletion", rotation_enabled=None),
-            dict(base, arn="e", rotation_enabled=None)]
+            dict(base, arn="e", rotation_enabled=None),
+            dict(base, arn="f", origin="EXTERNAL", rotation_enabled=False),
+            dict(base, arn="g", origin="AWS_CLOUDHSM", rotation_enabled=None)]
     found = {f.resource: f.status for f in A.assess_kms_key_rotation(
         {"keys": keys, "unreadable": []})}
-    assert found == {"a": "fail", "e": "inconclusive"}
+    assert found == {"a": "fail", "e": "inconclusive", "f": "fail", "g": "fail"}
 
 
 def test_cloudtrail_management_event_selectors() -> None:
@@ -247,3 +249,16 @@ def test_parse_time_is_aware_utc() -> None:
     t = A.parse_time("2026-03-15T08:00:00Z")
     assert t is not None and t.utcoffset() is not None and t.hour == 8
     assert A.parse_time("N/A") is None and A.parse_time("no_information") is None
+
+
+def test_trust_policy_allowing_everyone_but_some() -> None:
+    """Allow with NotPrincipal trusts every principal but those named; a condition or a
+    named account restricts it."""
+    role = {"arn": "r", "trust_policy": {"Statement": [{
+        "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"},
+        "Action": "sts:AssumeRole"}]}}
+    content = {"accounts": [{"account_id": "1", "roles": [role]}], "unreadable": []}
+    assert [f.status for f in A.assess_privileged_access(content)] == ["fail"]
+    role["trust_policy"] = {"Statement": {"Effect": "Allow", "Principal": {
+        "AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}}
+    assert [f.status for f in A.assess_privileged_access(content)] == ["pass"]

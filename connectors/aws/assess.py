@@ -324,6 +324,8 @@ def _trusts_anyone(trust: JSON) -> bool:
     for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping) else None):
         if not isinstance(s, Mapping) or s.get("Effect") != "Allow" or s.get("Condition"):
             continue
+        if "NotPrincipal" in s:
+            return True  # Allow with NotPrincipal: every principal but the ones named
         p = s.get("Principal")
         if p == "*" or (isinstance(p, Mapping) and "*" in _as_list(p.get("AWS"))):
             return True
@@ -503,7 +505,14 @@ def assess_kms_key_rotation(content: JSON) -> list[Finding]:
         if any(str(a).startswith("alias/aws/") for a in k.get("aliases", [])):
             continue  # AWS-managed (AWS rotates it), whatever KeyManager claims
         rot = k.get("rotation_enabled")
-        if rot is None:
+        origin = str(k.get("origin") or "AWS_KMS")
+        if origin != "AWS_KMS":
+            # AWS KMS: keys with imported key material or in a custom key store cannot
+            # rotate automatically; their rotation status is always false.
+            out.append(Finding(str(k["arn"]), "fail", f"automatic rotation unavailable: key "
+                               f"material of origin {origin} (imported or in a custom key "
+                               "store) never rotates automatically; rotate it by hand"))
+        elif rot is None:
             out.append(Finding(str(k["arn"]), "inconclusive", "rotation status not read"))
         else:
             out.append(Finding(str(k["arn"]), "pass" if rot else "fail",
