@@ -12,6 +12,7 @@ One account (its own ID, so the demo accounts other modules seed are untouched) 
   classic selectors (which together log everything);
 - an AWS Config recorder that records one resource type only;
 - a credential report holding a sign-in after its own GeneratedTime;
+- TLS-only bucket policies written with a set operator, or covering objects or reads only;
 - an admin role whose trust policy allows everyone but one principal (NotPrincipal);
 - a KMS key with imported key material (it cannot rotate automatically).
 """
@@ -121,6 +122,15 @@ class Account:
 
         s3 = self.client("s3")
         s3.create_bucket(Bucket="tricky-trails")
+        for name, extra in (("tls-set-operator", {"Condition": {
+                                "ForAllValues:Bool": {"AWS:SecureTransport": ["FALSE"]}}}),
+                            ("tls-objects-only", {"Resource": "arn:aws:s3:::tls-objects-only/*"}),
+                            ("tls-reads-only", {"Action": ["s3:Get*", "s3:List*"]})):
+            s3.create_bucket(Bucket=name)
+            stmt = {"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": False}}}
+            s3.put_bucket_policy(Bucket=name, Policy=_doc(dict(stmt, **extra), single=True))
         ct = self.client("cloudtrail")
         for name in ("read-only-advanced", "all-but-kms", "split-read-write"):
             ct.create_trail(Name=name, S3BucketName="tricky-trails", IsMultiRegionTrail=True,
@@ -244,3 +254,14 @@ def test_imported_key_material_cannot_pass_rotation(tricky: Account) -> None:
     found = judged(tricky, "kms_key_rotation")
     status, reason = found[tricky.imported_key]
     assert status == "fail" and "origin EXTERNAL" in reason
+
+
+def test_tls_policies_judged_as_iam_evaluates_them(tricky: Account) -> None:
+    """A set operator on the single-valued aws:SecureTransport (any case) denies every request
+    without TLS and passes; a Deny of objects only, or of reads only, fails naming the gap."""
+    found = judged(tricky, "s3_buckets", "TLS required")
+    assert found["arn:aws:s3:::tls-set-operator"][0] == "pass"
+    status, reason = found["arn:aws:s3:::tls-objects-only"]
+    assert status == "fail" and "the bucket arn:aws:s3:::tls-objects-only" in reason
+    status, reason = found["arn:aws:s3:::tls-reads-only"]
+    assert status == "fail" and "all S3 actions (s3:*)" in reason

@@ -121,9 +121,14 @@ def _principal_matches(element: Any, who: dict[str, Any]) -> bool:
 
 def _condition_holds(cond: dict[str, Any], context: dict[str, str]) -> bool:
     ctx = {k.lower(): v for k, v in context.items()}
-    for op, block in cond.items():
+    for full_op, block in cond.items():
+        # set operators on a single-valued key compare its one value; ForAllValues holds
+        # when the key is absent (an empty set), ForAnyValue does not
+        op = full_op.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
         for key, want in block.items():
             have = ctx.get(key.lower())
+            if have is None and full_op.startswith("ForAllValues:"):
+                continue
             values = [str(v).lower() if op.startswith("Bool") else str(v) for v in _values(want)]
             if have is None:
                 if not op.endswith("IfExists"):
@@ -193,7 +198,8 @@ extra_condition = st.sampled_from([
 
 @st.composite
 def conditions(draw: st.DrawFn) -> dict[str, Any]:
-    op = draw(st.sampled_from(["Bool", "BoolIfExists"]))
+    op = draw(st.sampled_from(["Bool", "BoolIfExists", "Bool", "ForAnyValue:Bool",
+                               "ForAllValues:Bool", "ForAnyValue:BoolIfExists"]))
     cond: dict[str, Any] = {op: {draw(secure_key): draw(secure_value)}}
     if draw(st.integers(0, 3)) == 0:
         for k, v in draw(extra_condition).items():

@@ -129,8 +129,13 @@ def _secure_transport_false(cond: Any) -> tuple[bool, list[str]]:
     extra: list[str] = []
     for op, block in cond.items():
         keys = block.items() if isinstance(block, Mapping) else [(str(block), None)]
+        # aws:SecureTransport is single-valued: with it, ForAnyValue: and ForAllValues:
+        # compare its one value, as the plain operator does (IAM User Guide, "Set operators
+        # for multivalued context keys"; S3 always sets the key, so ForAllValues' "true when
+        # the key is absent" never applies).
+        base = str(op).removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
         for key, value in keys:
-            if str(op) in ("Bool", "BoolIfExists") and \
+            if base in ("Bool", "BoolIfExists") and \
                     str(key).lower() == "aws:securetransport" and \
                     any(str(v).lower() == "false" for v in _as_list(value)):
                 found = True
