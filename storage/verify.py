@@ -268,7 +268,13 @@ def _check_range(url: str | None, engine: Engine | None, blob_root: str | None,
                                  "edited: its fields no longer match its record_hash"))
             for i in _BLOB_COLS:
                 sha = t[i]
-                if sha and not exists(sha):
+                if not sha:
+                    continue
+                if sha.__class__ is not str or not _SHA.match(sha):
+                    # never turned into a path: it could name a file outside the store
+                    problems.append(("record", subject(t), f"{_RAW_COLS[i]} {sha!r}: not a "
+                                     "SHA-256 hex digest"))
+                elif not exists(sha):
                     problems.append(("record", subject(t),
                                      f"{_RAW_COLS[i]} {sha}: blob missing"))
             prev = str(stored)
@@ -581,7 +587,8 @@ def _named_blobs(engine: Engine, lo: int, hi: int) -> set[str]:
         for row in conn.execute(select(records.c.content_sha256, records.c.ipe_sha256,
                                        records.c.findings_sha256)
                                 .where(records.c.seq >= lo, records.c.seq <= hi)):
-            out.update(x for x in row if x)
+            # a value that is no digest is reported by the record check, never looked up
+            out.update(x for x in row if isinstance(x, str) and _SHA.match(x))
     return out
 
 
@@ -607,7 +614,9 @@ def _verify_chain(store: EvidenceStore, rep: VerifyReport, chunks: list[ChunkRes
                 continue
             for col in ("content_sha256", "ipe_sha256", "findings_sha256"):
                 sha = r[col]
-                if sha and sha not in bad and not exists(sha):
+                if not sha or not isinstance(sha, str) or not _SHA.match(sha):
+                    continue  # no digest: the record check names it
+                if sha not in bad and not exists(sha):
                     bad[sha] = "missing"
                     rep.problems.append(Problem("record", f"#{r['seq']} ({r['id']})",
                                                 f"{col} {sha}: blob missing"))

@@ -268,3 +268,23 @@ def test_parallel_verify_finds_what_the_serial_one_finds(
     monkeypatch.setattr(v, "CHUNK", 2)
     parallel = sorted((p.kind, p.subject) for p in verify(st, workers=2).problems)
     assert parallel == serial and len(serial) >= 3
+
+
+@pytest.mark.parametrize("value", ["zz/../x", "../" * 3 + "etc/hostname", "A" * 64])
+def test_a_blob_column_that_is_no_digest_is_named_not_followed(
+        config_file: Callable[..., Path], value: str) -> None:
+    """A record whose blob column holds something other than a SHA-256 hex digest (a path
+    climbing out of the blob store, upper case) is named by full and incremental verify
+    alike, and never looked up as a file."""
+    cfg = load(config_file())
+    st = _store(config_file)
+    verify(st, write_checkpoint=True)
+    Collector(cfg, st).run(Selection(snapshots=("items",)))
+    with st.engine.begin() as c:
+        seq = c.execute(select(records.c.seq).order_by(records.c.seq.desc())).scalars().first()
+        c.execute(update(records).where(records.c.seq == seq).values(content_sha256=value))
+    for kw in ({}, {"since_last": True}):
+        rep = verify(st, **kw)
+        named = [p.detail for p in rep.problems if p.kind == "record"]
+        assert f"content_sha256 {value!r}: not a SHA-256 hex digest" in named, (kw, named)
+        assert not any("blob missing" in d for d in named), (kw, named)
