@@ -496,3 +496,15 @@ def test_management_event_rule_matches_the_oracle(trail: dict[str, Any]) -> None
     write management event from every source; a failing one names what it misses."""
     got = A.management_events_missed(trail)
     assert (not got) == trail_oracle(trail), got
+
+
+def test_aws_administrator_access_is_known_in_every_partition() -> None:
+    """AdministratorAccess's ARN names the account's partition (IAM User Guide, "IAM ARNs"):
+    a GovCloud or China account's copy is the same policy; look-alikes are not."""
+    for part in ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"):
+        assert A.is_aws_admin_policy(f"arn:{part}:iam::aws:policy/AdministratorAccess")
+    for arn in ("arn:aws:iam::123456789012:policy/AdministratorAccess",
+                "arn:aws:iam::aws:policy/AdministratorAccessAmplify",
+                "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
+                "arn:awsx:iam::aws:policy/AdministratorAccess"):
+        assert not A.is_aws_admin_policy(arn), arn

@@ -7,6 +7,7 @@ counts as a pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,14 @@ MIN_PASSWORD_LENGTH = 14
 PASSWORD_REUSE = 24
 MAX_PASSWORD_AGE_DAYS = 90
 ADMIN_MANAGED_POLICIES = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
+# AWS's AdministratorAccess in every partition (aws, aws-cn, aws-us-gov, aws-iso, ...): its
+# ARN names the partition the account is in
+_AWS_ADMIN_POLICY = re.compile(r"arn:aws(-[a-z]+)*:iam::aws:policy/AdministratorAccess")
+
+
+def is_aws_admin_policy(arn: str) -> bool:
+    """Whether `arn` is AWS's AdministratorAccess managed policy, in any partition."""
+    return _AWS_ADMIN_POLICY.fullmatch(arn) is not None
 
 
 def parse_time(value: str | None) -> datetime | None:

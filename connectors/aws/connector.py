@@ -258,6 +258,9 @@ class AwsConnector(Connector[AwsConfig]):
                                                                   or 0)})
 
             def via(attached: list[dict[str, Any]], inline: list[dict[str, Any]]) -> list[str]:
+                for p in attached:  # AdministratorAccess of the account's own partition
+                    if A.is_aws_admin_policy(str(p["PolicyArn"])):
+                        admin.add(str(p["PolicyArn"]))
                 out = [f"managed:{p['PolicyArn']}" for p in attached if p["PolicyArn"] in admin]
                 out += [f"inline:{p['PolicyName']}" for p in inline
                         if A.document_is_admin(_doc(p.get("PolicyDocument")))]
