@@ -116,8 +116,10 @@ def counts(by: dict[str, int]) -> dict[str, Any]:
             "by_operation": dict(sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
-def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run `evidence collect --connector aws`; measurements and our verdicts."""
+def write_config(work: Path, url: str) -> Path:
+    """`work`/evidence.toml: a SQLite store in `work` and the aws connector at `url` with the
+    snapshots that carry the compared evidence."""
+    work.mkdir(parents=True, exist_ok=True)
     cfg = work / "evidence.toml"
     cfg.write_text(f"""[store]
 index_url = "sqlite:///{work}/index.db"
@@ -133,6 +135,12 @@ regions = ["us-east-1"]
 endpoint_url = "{url}"
 snapshots = {json.dumps(SNAPSHOTS)}
 """)
+    return cfg
+
+
+def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run `evidence collect --connector aws`; measurements and our verdicts."""
+    cfg = write_config(work, url)
     exe = str(Path(sys.executable).parent / "evidence")
     m = measured([exe, "-c", str(cfg), "collect", "--connector", "aws", "--json"], env,
                  work / "collect.log")

@@ -26,37 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aws_vs_prowler import ENV, free_port, write_config  # bench/, first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {"AWS_ACCESS_KEY_ID": "AKIABENCHBENCHBENCH0", "AWS_SECRET_ACCESS_KEY": "bench-not-secret",
-       "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
-SNAPSHOTS = ["iam_credential_report", "password_policy", "s3_buckets", "cloudtrail",
-             "kms_key_rotation"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def config(work: Path, url: str) -> Path:
-    work.mkdir(parents=True)
-    cfg = work / "evidence.toml"
-    cfg.write_text(f"""[store]
-index_url = "sqlite:///{work}/index.db"
-blob_dir = "{work}/blobs"
-[signing]
-key_file = "{work}/signing.key"
-[collector]
-concurrency = 4
-[[connectors]]
-type = "aws"
-instance = "bench"
-regions = ["us-east-1"]
-endpoint_url = "{url}"
-snapshots = {json.dumps(SNAPSHOTS)}
-""")
-    return cfg
 
 
 def collect(cfg: Path, tree: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -102,7 +74,7 @@ def main() -> int:
 
         seed_bench(url, users=5, buckets=2, keys=2)
         with tempfile.TemporaryDirectory(prefix="fixed-cost-") as tmp:
-            cfgs = {k: config(Path(tmp) / k, url) for k in trees}
+            cfgs = {k: write_config(Path(tmp) / k, url) for k in trees}
             for k, tree in trees.items():  # creates each store (and compiles each tree)
                 first = collect(cfgs[k], tree, env)
                 assert first["exit"] == 0, (k, first)

@@ -152,12 +152,20 @@ def _rehash(path: str, buf: bytearray) -> tuple[str, int] | None:
 
 def _hash_files(root: str, shas: list[str]) -> tuple[int, int, list[tuple[str, str]]]:
     """Re-hash the blob files named: (files, bytes read, [(sha, problem)])."""
-    base = os.path.join(root, "sha256")
-    buf = bytearray(_READ)
-    total = 0
-    bad: list[tuple[str, str]] = []
     for sha in shas:
         _check_sha(sha)
+    return _rehash_all(root, shas)
+
+
+def _rehash_all(root: str, shas: Iterable[str]) -> tuple[int, int, list[tuple[str, str]]]:
+    """Re-hash each named blob file from the path its name gives: (files, bytes read,
+    [(sha, problem)])."""
+    base = os.path.join(root, "sha256")
+    buf = bytearray(_READ)
+    files = total = 0
+    bad: list[tuple[str, str]] = []
+    for sha in shas:
+        files += 1
         got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
         if got is None:
             bad.append((sha, "missing"))
@@ -165,7 +173,7 @@ def _hash_files(root: str, shas: list[str]) -> tuple[int, int, list[tuple[str, s
         total += got[1]
         if got[0] != sha:
             bad.append((sha, f"content changed (now hashes to {got[0]})"))
-    return len(shas), total, bad
+    return files, total, bad
 
 
 def _hash_tree(root: str, tops: list[str]) -> tuple[int, int, list[tuple[str, str]]]:
@@ -175,24 +183,9 @@ def _hash_tree(root: str, tops: list[str]) -> tuple[int, int, list[tuple[str, st
 
     Listing here, in the worker, spreads the walk of the tree over every core."""
     base = os.path.join(root, "sha256")
-    buf = bytearray(_READ)
-    files = total = 0
-    bad: list[tuple[str, str]] = []
-    for a in tops:
-        pa = f"{base}/{a}"
-        for b in sorted(_listdir(pa)):
-            for sha in sorted(_listdir(f"{pa}/{b}")):
-                if not _SHA.match(sha):
-                    continue
-                files += 1
-                got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
-                if got is None:
-                    bad.append((sha, "missing"))
-                    continue
-                total += got[1]
-                if got[0] != sha:
-                    bad.append((sha, f"content changed (now hashes to {got[0]})"))
-    return files, total, bad
+    return _rehash_all(root, (sha for a in tops for b in sorted(_listdir(f"{base}/{a}"))
+                              for sha in sorted(_listdir(f"{base}/{a}/{b}"))
+                              if _SHA.match(sha)))
 
 
 def _listdir(path: str) -> list[str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ import pytest
 from connectors.aws import AwsConfig, AwsConnector
 from connectors.base import Provenance, SnapshotContext
 from simulators.aws_front import AwsFront
+from tests.aws_moto import fresh_moto
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
@@ -64,14 +64,7 @@ class Account:
     """moto behind the AWS front, with one tricky account seeded."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        self.moto_url = f"http://{host}:{port}"
-        urllib.request.urlopen(urllib.request.Request(self.moto_url + "/moto-api/reset",
-                                                      method="POST"), timeout=10).close()
+        self.moto, self.moto_url = fresh_moto()
         self.front = AwsFront(upstream=self.moto_url).start()
         base = boto3.Session(aws_access_key_id="AKIATESTTESTTEST0000",
                              aws_secret_access_key="test-secret-not-real",

@@ -32,6 +32,7 @@ from simulators.aws_seed import (
     seed_demo_member_account,
 )
 from simulators.cloudtrail import CloudTrailSimulator, Fault, iam_event
+from tests.aws_moto import fresh_moto
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
@@ -43,15 +44,7 @@ class Aws:
     """A moto server with the CloudTrail simulator in front, and the demo account seeded."""
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        self.moto_url = f"http://{host}:{port}"
-        # moto's state is per process, not per server: start from an empty one
-        urllib.request.urlopen(urllib.request.Request(self.moto_url + "/moto-api/reset",
-                                                      method="POST"), timeout=10).close()
+        self.moto, self.moto_url = fresh_moto()
         self.sim = AwsFront(upstream=self.moto_url).start()
         self.url = self.sim.url
         self.seeded: Seeded = seed_demo_account(self.moto_url)
