@@ -11,7 +11,7 @@ from typing import Any
 from collector.config import Config
 from schedules.scheduler import SCHEDULER_LEASE, next_runs, trigger_for
 from storage.canonical import iso
-from storage.queries import last_run, last_run_believable, lease_row, newest_complete
+from storage.queries import last_run, lease_row, newest_complete
 from storage.store import EvidenceStore
 from storage.windows import resume_point, span_text
 
@@ -36,7 +36,7 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
             # stamped by a clock that was ahead (or this one is behind): it ran, at a time
             # we do not know; the window is judged from the newest run with a believable
             # start, so a schedule that stopped running is still reported as missed
-            believed = last_run_believable(store.engine, f"schedule:{s.name}", now)
+            believed = last_run(store.engine, f"schedule:{s.name}", started_by=now)
             judged = (f"run {believed.id} ({iso(believed.started_at)})" if believed is not None
                       else f"when the scheduler started ({iso(acquired)})" if acquired
                       else "nothing (no run with a believable start, no scheduler)")

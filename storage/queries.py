@@ -164,20 +164,15 @@ def lease_row(engine: Engine, name: str) -> Any:
 # "Newest" run means the one recorded last (runs.seq, assigned by the database), never the
 # latest started_at: that is the collector host's wall clock, and a run made while it was
 # ahead would otherwise stay "newest" after the clock is fixed.
-def last_run(engine: Engine, trigger: str) -> Any:
-    """The run started by `trigger` that was recorded last, or None."""
+def last_run(engine: Engine, trigger: str, *, started_by: datetime | None = None) -> Any:
+    """The run started by `trigger` that was recorded last, or None; with `started_by`, only
+    among runs whose start is not after it (a start ahead of now was stamped by a clock
+    running ahead)."""
+    q = select(runs).where(runs.c.trigger == trigger)
+    if started_by is not None:
+        q = q.where(runs.c.started_at <= started_by)
     with engine.connect() as conn:
-        return conn.execute(select(runs).where(runs.c.trigger == trigger)
-                            .order_by(runs.c.seq.desc()).limit(1)).first()
-
-
-def last_run_believable(engine: Engine, trigger: str, now: datetime) -> Any:
-    """The run started by `trigger` recorded last among those whose start is not after `now`
-    (a start ahead of now was stamped by a clock running ahead), or None."""
-    with engine.connect() as conn:
-        return conn.execute(select(runs).where(runs.c.trigger == trigger,
-                                               runs.c.started_at <= now)
-                            .order_by(runs.c.seq.desc()).limit(1)).first()
+        return conn.execute(q.order_by(runs.c.seq.desc()).limit(1)).first()
 
 
 def newest_runs(engine: Engine, limit: int) -> list[Any]:
