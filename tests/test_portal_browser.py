@@ -82,3 +82,42 @@ def test_auditor_walks_the_portal_in_chromium(chromium: str, config_file: Callab
     rep = verify_bundle(bundle, pinned=st.public_key())
     assert rep.ok, rep.problems
     assert len(list(shots.glob("*.png"))) == 4
+
+
+def test_a_late_answer_for_an_earlier_date_does_not_replace_the_date_picked(
+        chromium: str, config_file: Callable[..., Path], tmp_path: Path) -> None:
+    """Sign-in loads today's states; the auditor picks another date before that answer comes.
+    The browser holds today's answer until the picked date's table is drawn, then lets it
+    through: the table must stay the picked date's (it used to be replaced, detaching rows)."""
+    from playwright.sync_api import Route, sync_playwright
+
+    cfg, st, clock = _seed(config_file, tmp_path)
+    tok = access.create_token(st.engine, "Browser Auditor", "auditor",
+                              clock.t - timedelta(seconds=1))[0]
+    held: list[Route] = []
+
+    def hold_all_but_picked(route: Route) -> None:
+        if "as_of=2026-03-10" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    with serving(create_app(cfg, st)) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        page = browser.new_page()
+        page.route("**/api/states?*", hold_all_but_picked)
+        page.goto(base + "/")
+        page.fill("#token", tok)
+        page.click("#login-form button")
+        page.wait_for_selector("#who:has-text('Browser Auditor')")
+        page.fill("#asof", "2026-03-10")
+        page.click("#asof-form button")
+        page.wait_for_selector("#controls[data-asof='2026-03-10'] tr[data-control='CC6.1']")
+        assert len(held) == 1
+        with page.expect_response(lambda r: "/api/states" in r.url and "2026-03-10" not in r.url):
+            held[0].fulfill(response=held[0].fetch())
+        page.wait_for_timeout(300)  # the late answer is parsed and would be drawn by now
+        assert page.get_attribute("#controls", "data-asof") == "2026-03-10"
+        page.click("#controls tr[data-control='CC6.1']")
+        page.wait_for_selector("#detail h2:has-text('CC6.1 as of')")
+        browser.close()

@@ -27,6 +27,13 @@ const today = () => new Date().toISOString().slice(0, 10);
 const daysAgo = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
 const badge = (s) => el("b", {class: "s-" + s}, s.replace("_", " "));
 function fail(where, e) { where.replaceChildren(el("p", {class: "error"}, e.message)); }
+// Answers can arrive out of order (a slow answer for an earlier date after a quick one for the
+// date picked next). Each view draws only the answer to its latest request.
+const turns = {};
+function turn(view) {
+  const n = (turns[view] = (turns[view] || 0) + 1);
+  return () => turns[view] === n;
+}
 
 async function login(ev) {
   if (ev) ev.preventDefault();
@@ -50,21 +57,25 @@ function tab(name) {
 
 async function loadStates(ev) {
   if (ev) ev.preventDefault();
+  const mine = turn("states");
   const asof = $("#asof").value || today();
   const body = $("#controls tbody");
   try {
     const res = await json("/api/states?as_of=" + encodeURIComponent(asof));
+    if (!mine()) return;
     body.replaceChildren(...res.controls.map((c) => el("tr", {class: "pick", "data-control": c.id,
       onclick: () => loadEvidence(c.id, asof)}, el("td", {}, c.id), el("td", {}, badge(c.state)),
       el("td", {}, c.records), el("td", {}, c.title))));
     $("#controls").dataset.asof = asof;
-  } catch (e) { fail($("#detail"), e); }
+  } catch (e) { if (mine()) fail($("#detail"), e); }
 }
 
 async function loadEvidence(control, asof) {
+  const mine = turn("detail");
   const d = $("#detail");
   try {
     const res = await json(`/api/evidence?control=${encodeURIComponent(control)}&as_of=${asof}`);
+    if (!mine()) return;
     const rows = res.records.map((r) => el("tr", {class: "pick", "data-record": r.id,
       onclick: () => loadRecord(r.id)},
       el("td", {}, `${r.connector}/${r.instance}`), el("td", {}, r.snapshot),
@@ -75,13 +86,15 @@ async function loadEvidence(control, asof) {
     const dl = el("button", {id: "download", onclick: () => download(control, asof)}, "Download bundle");
     d.replaceChildren(el("h2", {}, `${control} as of ${res.as_of}`), dl,
       el("table", {}, el("tbody", {}, ...rows)), el("ul", {}, ...missing), el("div", {id: "record"}));
-  } catch (e) { fail(d, e); }
+  } catch (e) { if (mine()) fail(d, e); }
 }
 
 async function loadRecord(id) {
+  const mine = turn("record");
   const box = $("#record");
   try {
     const r = await json("/api/records/" + id);
+    if (!mine()) return;
     const findings = (r.findings || []).map((f) => el("tr", {}, el("td", {}, badge(f.status)),
       el("td", {}, f.resource), el("td", {}, f.reason + (f.exception ? ` (raw ${f.raw_status}; exception ${f.exception})` : ""))));
     const content = el("pre", {id: "content"}, "");
@@ -93,7 +106,7 @@ async function loadRecord(id) {
       el("h4", {}, "Findings"), el("table", {id: "findings"}, el("tbody", {}, ...findings)),
       el("h4", {}, "Provenance (how it was produced)"),
       el("pre", {id: "provenance"}, JSON.stringify(r.provenance, null, 2)), show, content);
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 async function download(control, asof) {
@@ -107,10 +120,12 @@ async function download(control, asof) {
 
 async function loadCoverage(ev) {
   ev.preventDefault();
+  const mine = turn("coverage");
   const box = $("#coverage");
   try {
     const q = `since=${$("#cov-since").value}&until=${$("#cov-until").value}`;
     const cov = await json("/api/coverage?" + q);
+    if (!mine()) return;
     const rows = cov.controls.map((c) => el("tr", {},
       el("th", {}, c.control),
       el("td", {}, el("table", {class: "timeline"}, el("tr", {}, ...c.days.map((s, i) =>
@@ -119,16 +134,19 @@ async function loadCoverage(ev) {
         (c.summary.fail ? `, ${c.summary.fail} failing` : "") +
         (c.summary.covered_whole_period ? " (whole period)" : ""))));
     box.replaceChildren(el("table", {id: "coverage-table"}, el("tbody", {}, ...rows)));
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 let lastPop = null;
 async function loadPopulation(ev) {
   ev.preventDefault();
+  const mine = turn("population");
   const box = $("#population");
-  lastPop = {control: $("#pop-control").value, since: $("#pop-since").value, until: $("#pop-until").value};
+  const q = {control: $("#pop-control").value, since: $("#pop-since").value, until: $("#pop-until").value};
   try {
-    const p = await json(`/api/population?control=${encodeURIComponent(lastPop.control)}&since=${lastPop.since}&until=${lastPop.until}`);
+    const p = await json(`/api/population?control=${encodeURIComponent(q.control)}&since=${q.since}&until=${q.until}`);
+    if (!mine()) return;
+    lastPop = q;
     const gaps = p.gaps.map((g) => el("li", {class: "error"},
       `gap in ${g.series}: ${g.start} .. ${g.end}` + (g.reason ? `: ${g.reason}` : "")));
     box.replaceChildren(el("p", {id: "pop-summary"}, `${p.size} items from ${p.sources.length} records; ` +
@@ -137,40 +155,46 @@ async function loadPopulation(ev) {
       el("table", {}, el("tbody", {}, ...p.items.map((i) => el("tr", {}, el("td", {}, i.series),
         el("td", {}, i.id), el("td", {}, i.time))))));
     $("#sample-form").hidden = false;
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 async function drawSample(ev) {
   ev.preventDefault();
+  const mine = turn("sample");
   const box = $("#sample");
   const body = {...lastPop, size: Number($("#sample-size").value)};
   if ($("#sample-seed").value) body.seed = $("#sample-seed").value;
   try {
     const s = await json("/api/samples", {method: "POST", body: JSON.stringify(body)});
+    if (!mine()) return;
     box.replaceChildren(el("p", {id: "sample-summary"}, `Sample record ${s.record}: ${s.selected.length} of ${s.population_size} items, seed ${s.seed}`),
       el("ul", {}, ...s.selected.map((i) => el("li", {}, `${i.series} ${i.id} (${i.time})`))));
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 async function loadDiff(ev) {
   ev.preventDefault();
+  const mine = turn("diff");
   const box = $("#diff");
   try {
     const d = await json(`/api/diff?control=${encodeURIComponent($("#diff-control").value)}&from=${$("#diff-from").value}&to=${$("#diff-to").value}`);
+    if (!mine()) return;
     box.replaceChildren(el("p", {}, Object.entries(d.counts).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ")),
       el("table", {}, el("tbody", {}, ...d.changes.map((c) => el("tr", {}, el("td", {}, c.kind),
         el("td", {}, c.series), el("td", {}, c.resource), el("td", {}, `${c.before || "-"} → ${c.after || "-"}`),
         el("td", {}, c.reason), el("td", {}, `${c.record_before || "-"} / ${c.record_after || "-"}`))))));
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 async function verifyNow() {
+  const mine = turn("verify");
   const box = $("#verify");
   try {
     const v = await json("/api/verify");
+    if (!mine()) return;
     box.replaceChildren(el("p", {id: "verify-summary"}, v.ok ? "Store intact" : `${v.problems.length} problem(s)`),
       el("pre", {}, JSON.stringify(v, null, 2)));
-  } catch (e) { fail(box, e); }
+  } catch (e) { if (mine()) fail(box, e); }
 }
 
 $("#login-form").addEventListener("submit", login);
