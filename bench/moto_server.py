@@ -88,6 +88,7 @@ class Bench:
         self.app = app
         self.latency = 0.0
         self.counts: dict[str, int] = {}
+        self.cpu: dict[str, float] = {}
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -99,7 +100,12 @@ class Bench:
         with self.lock:
             key = _operation(environ)
             self.counts[key] = self.counts.get(key, 0) + 1
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+        t0 = time.thread_time()
+        body = list(self.app(environ, start_response))
+        spent = time.thread_time() - t0
+        with self.lock:
+            self.cpu[key] = self.cpu.get(key, 0.0) + spent
+        return body
 
     def _control(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
@@ -107,9 +113,12 @@ class Bench:
             if "latency_ms" in q:
                 self.latency = float(q["latency_ms"][0]) / 1000
             body = json.dumps({"latency_ms": self.latency * 1000,
-                               "requests": dict(self.counts)}).encode()
+                               "requests": dict(self.counts),
+                               "cpu_ms": {k: round(v * 1000) for k, v in self.cpu.items()}
+                               }).encode()
             if "reset" in q:
                 self.counts.clear()
+                self.cpu.clear()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body)))])
         return [body]
