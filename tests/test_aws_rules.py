@@ -15,6 +15,8 @@ The oracles model what AWS does with a request, not how our rules are written:
 from __future__ import annotations
 
 import fnmatch
+import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.aws import assess as A
-from connectors.aws.policy import tls_required
+from connectors.aws.policy import tls_required, trust_open_to_anyone
 
 BUCKET = "b"
 KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -393,7 +395,7 @@ def admin_statements(draw: st.DrawFn) -> dict[str, Any]:
                                               "arn:aws:iam::*", "*", "arn:aws:s3:::bucket/*"]))
     else:
         s["Resource"] = draw(_one_or_list(["*", "arn:aws:s3:::*", "arn:*", "arn:aws:iam::*",
-                                           "arn:aws:*:*:*:*"]))
+                                           "arn:aws:iam::*:role/*"]))
     if draw(st.booleans()):
         s["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     return s
@@ -508,3 +510,293 @@ def test_aws_administrator_access_is_known_in_every_partition() -> None:
                 "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
                 "arn:awsx:iam::aws:policy/AdministratorAccess"):
         assert not A.is_aws_admin_policy(arn), arn
+
+
+# --- role trust: may a stranger assume it? --------------------------------------------------------
+# Oracle (IAM User Guide, "Policy evaluation logic", "Condition operators", "Set operators for
+# multivalued context keys", "AWS global condition context keys"): a role may be assumed when
+# some Allow statement's Principal, Action and every condition match the request and no
+# Deny's do. A stranger picks everything but its account, organization and unique ID, which
+# are none of the trusted ones: it tries each account, organization and role name a wildcard
+# in the policy would let it have, with or without MFA, external IDs, principal types the
+# policy names. AssumeRole is signed (aws:PrincipalAccount, aws:PrincipalArn, aws:userid
+# present; the org keys when the stranger is in an organization); AssumeRoleWithSAML and
+# ...WithWebIdentity are not, and carry none of them. StringEquals takes wildcards literally;
+# StringLike spans `:`; ArnEquals and ArnLike match each of the six ARN fields with wildcards.
+
+OWN, PARTNER, ORG = "111122223333", "444455556666", "o-a1b2c3d4e5"
+TRUST_ACTIONS = ["sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"]
+ACCOUNT_VALUES = [OWN, PARTNER, "*", "1111*", "4444555566??", "*3333"]
+ORG_VALUES = [ORG, "o-a1b2*", f"{ORG}*", "o-?1b2c3d4e5"]
+ARN_VALUES = [f"arn:aws:iam::{OWN}:role/deploy", f"arn:aws:iam::{OWN}:*",
+              "arn:aws:iam::*:role/deploy", "arn:aws:iam::1111*:role/*",
+              f"arn:aws:iam::{PARTNER}:root", "arn:aws:iam::????????????:role/x",
+              "arn:aws:iam::*:role/*"]
+PATH_VALUES = [f"{ORG}/*", f"{ORG}/r-ab12/ou-ab12-11111111/*", "o-*/r-ab12/*", "*/r-ab12/*"]
+USERID_VALUES = ["AROAOWNROLE:*", "AROA*", "AIDAOWNUSER", "*:alice", "AROAOWNROLE:alice"]
+OTHER = {"aws:MultiFactorAuthPresent": ["true", "false"], "sts:ExternalId": ["not-a-secret"],
+         "aws:PrincipalType": ["AssumedRole", "User"]}
+KEY_VALUES = {"aws:PrincipalAccount": ACCOUNT_VALUES, "aws:SourceAccount": ACCOUNT_VALUES,
+              "aws:PrincipalOrgID": ORG_VALUES, "aws:SourceOrgID": ORG_VALUES,
+              "aws:PrincipalArn": ARN_VALUES,
+              "aws:SourceArn": ARN_VALUES, "aws:PrincipalOrgPaths": PATH_VALUES,
+              "aws:userid": USERID_VALUES,
+              **{k: v for k, v in OTHER.items()}}
+# values that name accounts, organizations or identities (no wildcard where one could stand
+# for a stranger's): a Deny with negated tests of these turns away every stranger
+NAMED = {"aws:PrincipalAccount": [OWN, PARTNER], "aws:SourceAccount": [OWN],
+         "aws:PrincipalOrgID": [ORG], "aws:SourceOrgID": [ORG],
+         "aws:PrincipalArn": [f"arn:aws:iam::{OWN}:role/deploy", f"arn:aws:iam::{OWN}:*",
+                              f"arn:aws:iam::{PARTNER}:root"],
+         "aws:SourceArn": [f"arn:aws:iam::{OWN}:*"],
+         "aws:PrincipalOrgPaths": [f"{ORG}/*", f"{ORG}/r-ab12/ou-ab12-11111111/*"],
+         "aws:userid": ["AROAOWNROLE:*", "AIDAOWNUSER"]}
+STRING_OPS = ["StringEquals", "StringLike", "StringNotEquals", "StringNotLike",
+              "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"]
+ARN_OPS = ["ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"]
+
+
+def _fill(pattern: str, width: int | None = None) -> str:
+    """A value a stranger could hold that `pattern` matches: wildcards become 9s (the first
+    `*` as many as make `width` characters)."""
+    fixed = len(pattern) - pattern.count("*")
+    out, first = [], True
+    for ch in pattern:
+        if ch == "*":
+            out.append("9" * (max(1, (width or 0) - fixed) if first else 0) or "9")
+            first = False
+        else:
+            out.append("9" if ch == "?" else ch)
+    return "".join(out)
+
+
+def _fill_arn(pattern: str) -> str | None:
+    """An ARN a stranger could have that `pattern` matches (its account filled to 12 digits),
+    or None when the pattern names no account field."""
+    parts = pattern.split(":", 5)
+    if len(parts) < 6:
+        return None
+    parts[4] = _fill(parts[4], 12)
+    return ":".join(_fill(p) for p in parts)
+
+
+def _strangers(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """Request contexts of strangers for AssumeRole, built from the policy's wildcards: a
+    principal of theirs (signed: its account, ARN, unique ID), or an AWS service acting for a
+    resource of theirs (aws:SourceAccount, aws:SourceArn and its organization)."""
+    text = json.dumps(policy)
+    accounts = {"999999999999"}
+    orgs: set[str | None] = {None, "o-zzzzzzzzzz"}
+    for v in ACCOUNT_VALUES:
+        if json.dumps(v) in text and ("*" in v or "?" in v):
+            accounts.add(_fill(v, 12))
+    arns = [a for v in ARN_VALUES if json.dumps(v) in text
+            for a in [_fill_arn(v)] if a is not None]
+    for v in ORG_VALUES + [p.split("/")[0] for p in PATH_VALUES]:
+        if ("*" in v or "?" in v) and v in text:
+            orgs.add(_fill(v))
+    accounts -= {OWN, PARTNER}
+    orgs -= {ORG}
+    principals = [f"arn:aws:iam::{acct}:{name}" for acct in sorted(accounts)
+                  for name in ("role/deploy", "role/x", "role/alice", "user/x")]
+    sources = [f"arn:aws:sns:us-east-1:{acct}:topic" for acct in sorted(accounts)]
+    for a in arns:
+        if a.split(":")[4] not in (OWN, PARTNER):
+            principals.append(a)
+            sources.append(a)
+    out = []
+    org_keys: list[dict[str, Any]] = [{}]
+    for org in sorted(o for o in orgs if o is not None):
+        org_keys += [{"aws:PrincipalOrgID": org, "aws:PrincipalOrgPaths": [f"{org}/{path}"]}
+                     for path in ("r-ab12/ou-ab12-11111111/", "r-zz99/")]
+    for with_org in org_keys:
+        for arn in principals:
+            acct, name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
+            out.append({"aws:PrincipalAccount": acct, "aws:PrincipalArn": arn,
+                        "aws:userid": f"AROASTRANGER{acct}:{name}", **with_org})
+        for arn in sources:
+            out.append({"aws:SourceAccount": arn.split(":")[4], "aws:SourceArn": arn,
+                        **{k.replace("Principal", "Source"): v for k, v in with_org.items()}})
+    return out
+
+
+def _arn_match(pattern: str, arn: str) -> bool:
+    p, a = pattern.split(":", 5), arn.split(":", 5)
+    return len(p) == 6 and len(a) == 6 and all(fnmatch.fnmatchcase(y, x)
+                                               for x, y in zip(p, a, strict=True))
+
+
+def _value_matches(op: str, want: str, have: str) -> bool:
+    if op.startswith("Arn"):
+        return _arn_match(want, have)
+    if op.endswith("IgnoreCase"):
+        return want.lower() == have.lower()
+    if "Like" in op:
+        return fnmatch.fnmatchcase(have, want)
+    return want == have
+
+
+def _trust_condition_holds(cond: dict[str, Any], ctx: dict[str, Any]) -> bool:
+    lower = {k.lower(): v for k, v in ctx.items()}
+    for full_op, block in cond.items():
+        prefix = full_op.split(":")[0] + ":" if ":" in full_op else ""
+        op = full_op.removeprefix(prefix)
+        if_exists = op.endswith("IfExists")
+        op = op.removesuffix("IfExists")
+        negated = "Not" in op
+        positive = op.replace("Not", "")
+        for key, want in block.items():
+            have = lower.get(key.lower())
+            wants = [str(w) for w in _values(want)]
+            if have is None:
+                if if_exists or prefix == "ForAllValues:":
+                    continue
+                if prefix == "ForAnyValue:" or not negated:
+                    return False
+                continue  # a negated test holds for an absent key
+            haves = [str(h) for h in _values(have)]
+            if op.startswith("Bool"):
+                ok = any(h.lower() in [w.lower() for w in wants] for h in haves)
+            else:
+                hits = [any(_value_matches(positive, w, h) for w in wants) != negated
+                        for h in haves]
+                # ForAllValues: every value; ForAnyValue: or a single-valued key: any
+                ok = all(hits) if prefix == "ForAllValues:" else any(hits)
+            if not ok:
+                return False
+    return True
+
+
+def _trust_matches(stmt: dict[str, Any], ctx: dict[str, Any], action: str) -> bool:
+    # "Principal": "*" and {"AWS": "*"} are the same: everyone, unsigned callers included
+    # (IAM User Guide, "AWS JSON policy elements: Principal", all principals)
+    who = {"kind": "aws" if "aws:PrincipalArn" in ctx else "other",
+           "arn": ctx.get("aws:PrincipalArn", "")}
+    if "NotPrincipal" in stmt:
+        if _principal_matches(stmt["NotPrincipal"], who):
+            return False
+    elif not _principal_matches(stmt.get("Principal"), who):
+        return False
+    if "NotAction" in stmt:
+        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["NotAction"])):
+            return False
+    elif not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"])):
+        return False
+    return _trust_condition_holds(stmt.get("Condition", {}), ctx)
+
+
+def trust_oracle(policy: dict[str, Any]) -> bool:
+    """Whether some stranger may assume the role by some assume action."""
+    others = [dict(zip(OTHER, combo, strict=True)) for combo in itertools.product(
+        *[[*vals, None] for vals in OTHER.values()])]
+    for action in TRUST_ACTIONS:
+        signed = _strangers(policy) if action == "sts:AssumeRole" else [{}]
+        for base in signed:
+            for extra in others:
+                ctx = {**base, **{k: v for k, v in extra.items() if v is not None}}
+                if any(s["Effect"] == "Deny" and _trust_matches(s, ctx, action)
+                       for s in policy["Statement"]):
+                    continue
+                if any(s["Effect"] == "Allow" and _trust_matches(s, ctx, action)
+                       for s in policy["Statement"]):
+                    return True
+    return False
+
+
+@st.composite
+def trust_conditions(draw: st.DrawFn, entries: int = 2,
+                     identity_only: bool = False) -> dict[str, Any]:
+    """A Condition of 1..`entries` tests; `identity_only`: negated tests of who calls against
+    named values."""
+    cond: dict[str, Any] = {}
+    keys = sorted(k for k in KEY_VALUES if not (identity_only and k in OTHER))
+    for _ in range(draw(st.integers(1, entries))):
+        key = draw(st.sampled_from(keys))
+        if key in OTHER:
+            op = draw(st.sampled_from(["Bool", "BoolIfExists"] if key.endswith("Present")
+                                      else ["StringEquals", "StringNotEquals"]))
+        else:
+            ops = ARN_OPS + STRING_OPS if key.endswith("Arn") else STRING_OPS
+            if identity_only:
+                ops = [o for o in ops if "Not" in o]
+            op = draw(st.sampled_from(ops)) + draw(st.sampled_from(["", "", "IfExists"]))
+            # multivalued org paths only with a set operator; others now and then
+            if key == "aws:PrincipalOrgPaths" or draw(st.integers(0, 5)) == 0:
+                op = draw(st.sampled_from(["ForAnyValue:", "ForAllValues:"])) + op
+        values = NAMED[key] if identity_only else KEY_VALUES[key]
+        if key.endswith("Arn") and op.removeprefix("ForAnyValue:").removeprefix(
+                "ForAllValues:").startswith("Arn"):
+            values = [v for v in values if len(v.split(":")) >= 6]
+        cond.setdefault(op, {})[draw(st.sampled_from([key, key.lower()]))] = \
+            draw(_one_or_list(values))
+    return cond
+
+
+@st.composite
+def trust_statements(draw: st.DrawFn, effect: str | None = None, entries: int = 2,
+                     identity_only: bool = False) -> dict[str, Any]:
+    s: dict[str, Any] = {"Effect": effect or draw(st.sampled_from(["Allow", "Allow", "Deny"]))}
+    if draw(st.integers(0, 5)) == 0:
+        s["NotPrincipal"] = {"AWS": f"arn:aws:iam::{OWN}:root"}
+    else:
+        s["Principal"] = draw(st.sampled_from([
+            "*", {"AWS": "*"}, {"AWS": ["*"]}, {"AWS": f"arn:aws:iam::{PARTNER}:root"},
+            {"AWS": [f"arn:aws:iam::{PARTNER}:root", "*"]}, {"AWS": OWN}]))
+    if draw(st.integers(0, 5)) == 0:
+        s["NotAction"] = draw(_one_or_list(["sts:TagSession", "sts:*", "sts:AssumeRoleWith*"]))
+    else:
+        s["Action"] = draw(_one_or_list(["sts:AssumeRole", "sts:*", "*", "sts:TagSession",
+                                         "sts:AssumeRoleWith*", "STS:assumerole"]))
+    if draw(st.integers(0, 3)):
+        s["Condition"] = draw(trust_conditions(entries, identity_only))
+    return s
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(trust_statements(), min_size=1, max_size=3))
+def test_trust_rule_never_passes_a_role_a_stranger_may_assume(
+        stmts: list[dict[str, Any]]) -> None:
+    """Whatever the statements, a pass means no stranger (an account, organization and
+    identity the policy does not name) may assume the role by any assume action. Tests that
+    contradict each other (a key equal and not equal to one value) may fail a role no one can
+    assume: the rule does not solve conditions, and a wrong fail is the safe side."""
+    policy = {"Version": "2012-10-17", "Statement": stmts}
+    if trust_open_to_anyone(policy) is None:
+        assert not trust_oracle(policy)
+
+
+@settings(max_examples=400, deadline=None)
+@given(trust_statements("Allow", entries=1),
+       st.lists(trust_statements("Deny", identity_only=True), max_size=1))
+def test_trust_rule_matches_the_oracle(allow: dict[str, Any],
+                                       deny: list[dict[str, Any]]) -> None:
+    """An Allow with one test, and perhaps a Deny with negated tests of who calls (the
+    documented "deny all but my organization" shape): the role fails exactly when some
+    stranger may assume it. (A Deny of callers some Allow test also requires is not solved:
+    such a role fails, the safe side.)"""
+    policy = {"Version": "2012-10-17", "Statement": [allow, *deny]}
+    why = trust_open_to_anyone(policy)
+    assert (why is not None) == trust_oracle(policy), why
+
+
+def test_trust_rule_examples() -> None:
+    """The shapes seen in accounts: MFA or an external ID alone lets strangers in; an
+    organization or named accounts pin it; a Deny for all but named accounts restricts an
+    Allow for everyone."""
+    anyone = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+
+    def judge(*stmts: dict[str, Any]) -> bool:
+        return trust_open_to_anyone({"Statement": list(stmts)}) is not None
+
+    assert judge(anyone)
+    assert judge(dict(anyone, Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
+    assert judge(dict(anyone, Condition={"StringEquals": {"sts:ExternalId": "x"}}))
+    assert judge(dict(anyone, Condition={"StringLike": {
+        "aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}))
+    assert not judge(dict(anyone, Condition={"StringEquals": {"aws:PrincipalOrgID": ORG}}))
+    assert not judge(dict(anyone, Condition={"ArnLike": {
+        "aws:PrincipalArn": f"arn:aws:iam::{OWN}:role/*"}}))
+    assert not judge(anyone, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
+                              "Condition": {"StringNotEquals": {"aws:PrincipalAccount": OWN}}})
+    assert judge(anyone, {"Effect": "Deny", "Principal": "*", "Action": "sts:*", "Condition": {
+        "ForAnyValue:StringNotEquals": {"aws:PrincipalOrgID": ORG}}})

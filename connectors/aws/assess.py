@@ -17,6 +17,7 @@ from connectors.aws.policy import (
     glob_matches,
     glob_meets_prefix,
     tls_required,
+    trust_open_to_anyone,
 )
 from connectors.base import Finding
 
@@ -329,18 +330,6 @@ def document_is_admin(doc: JSON) -> bool:
     return any(statement_is_admin(s) for s in stmts)
 
 
-def _trusts_anyone(trust: JSON) -> bool:
-    for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping) else None):
-        if not isinstance(s, Mapping) or s.get("Effect") != "Allow" or s.get("Condition"):
-            continue
-        if "NotPrincipal" in s:
-            return True  # Allow with NotPrincipal: every principal but the ones named
-        p = s.get("Principal")
-        if p == "*" or (isinstance(p, Mapping) and "*" in _as_list(p.get("AWS"))):
-            return True
-    return False
-
-
 def assess_privileged_access(content: JSON) -> list[Finding]:
     """Admin rights attached straight to a user, a role anyone may assume, or a
     customer-managed admin policy attached to nothing, fail."""
@@ -367,9 +356,10 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
             out.append(Finding(g["arn"], "pass", f"administrator group with "
                                f"{len(g.get('members', []))} members: confirm they are approved"))
         for r in acct.get("roles", []):
-            if _trusts_anyone(r.get("trust_policy")):
+            why = trust_open_to_anyone(r.get("trust_policy"))
+            if why is not None:
                 out.append(Finding(r["arn"], "fail", "administrator role that any principal "
-                                   "may assume"))
+                                   f"may assume: {why}"))
             else:
                 out.append(Finding(r["arn"], "pass", "administrator role with a restricted "
                                    "trust policy: confirm it is approved"))

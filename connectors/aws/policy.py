@@ -201,3 +201,177 @@ def tls_required(policy: Any, bucket: str) -> tuple[bool, str]:
     if best is None:
         return False, "no Deny statement on aws:SecureTransport"
     return False, f"statement {best[1]} does not cover: " + "; ".join(best[2])
+
+
+# --- role trust policies: who may assume ----------------------------------------------------
+# A trust statement for every principal ("*", {"AWS": "*"}, or Allow with NotPrincipal) lets
+# in principals of any AWS account unless a condition pins the caller's account,
+# organization or identity. These global condition keys name who is asking (IAM User Guide,
+# "AWS global condition context keys"); a test on any other key (MFA present, source IP,
+# principal type, an external ID, which is no secret) still lets in strangers who meet it.
+# Lower case: IAM compares condition key names case-insensitively.
+ASSUME_ROLE_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML",
+                       "sts:AssumeRoleWithWebIdentity")
+_ID_KEYS = frozenset({"aws:principalaccount", "aws:sourceaccount", "aws:principalorgid",
+                      "aws:sourceorgid", "aws:sourceowner", "aws:userid"})
+_ARN_KEYS = frozenset({"aws:principalarn", "aws:sourcearn"})
+_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths"})  # multivalued
+IDENTITY_KEYS = _ID_KEYS | _ARN_KEYS | _PATH_KEYS
+# Which of those keys a stranger's request carries (IAM User Guide, "AWS global condition
+# context keys", each key's availability): a signed AssumeRole by a principal carries the
+# principal keys, the organization ones only if its account is in an organization; one by a
+# service acting for a resource carries the source keys (organization and owner not always);
+# AssumeRoleWithSAML and AssumeRoleWithWebIdentity are unsigned, by no AWS principal and for
+# no service, and carry none. Each combination is a kind of caller judged on its own.
+_PRINCIPAL_KEYS = frozenset({"aws:principalaccount", "aws:principalarn", "aws:userid"})
+_SOURCE_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn"})
+_CALLER_KINDS: dict[str, tuple[frozenset[str], ...]] = {
+    "sts:AssumeRole": (
+        _PRINCIPAL_KEYS,
+        _PRINCIPAL_KEYS | {"aws:principalorgid", "aws:principalorgpaths"},
+        _SOURCE_KEYS,
+        _SOURCE_KEYS | {"aws:sourceowner"},
+        _SOURCE_KEYS | {"aws:sourceorgid", "aws:sourceorgpaths"},
+        _SOURCE_KEYS | {"aws:sourceorgid", "aws:sourceorgpaths", "aws:sourceowner"}),
+    "sts:AssumeRoleWithSAML": (frozenset(),),
+    "sts:AssumeRoleWithWebIdentity": (frozenset(),),
+}
+_MATCHING = frozenset({"stringequals", "stringequalsignorecase", "stringlike", "arnequals",
+                       "arnlike"})
+_NOT_MATCHING = frozenset({"stringnotequals", "stringnotequalsignorecase", "stringnotlike",
+                           "arnnotequals", "arnnotlike"})
+
+
+def _wild(s: str) -> bool:
+    return "*" in s or "?" in s
+
+
+def names_only_some(op: str, key: str, value: Any) -> bool:
+    """Whether a condition value, compared by (matching) operator `op` on identity key `key`,
+    can match only named accounts or organizations. StringEquals takes `*` and `?` literally;
+    StringLike, ArnLike and ArnEquals take them as wildcards, so none may stand in the
+    account, organization or unique-ID part (an ARN's first five fields, an org path's
+    organization, a user ID's unique ID)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    value = str(value)
+    if not (op.endswith("like") or op.startswith("arn")) or not _wild(value):
+        return True
+    if key in _ARN_KEYS:
+        parts = value.split(":")
+        return len(parts) >= 6 and bool(parts[4]) and not _wild(":".join(parts[:5]))
+    if key in _PATH_KEYS:
+        head, slash, _ = value.partition("/")
+        return bool(slash) and bool(head) and not _wild(head)
+    if key == "aws:userid":
+        head, colon, _ = value.partition(":")
+        return bool(colon) and bool(head) and not _wild(head)
+    return False
+
+
+def _split_op(op: str) -> tuple[str, str, bool]:
+    """(set operator prefix, base operator, IfExists) of a condition operator, lower case."""
+    low = op.lower()
+    prefix = ""
+    for p in ("foranyvalue:", "forallvalues:"):
+        if low.startswith(p):
+            prefix, low = p, low[len(p):]
+    return prefix, low.removesuffix("ifexists"), low.endswith("ifexists")
+
+
+def _entries(cond: Any) -> list[tuple[str, str, Any]]:
+    """(operator, key lower case, values) of a Condition block; a malformed part as ''."""
+    if not isinstance(cond, Mapping):
+        return [("", "", None)] if cond else []
+    out: list[tuple[str, str, Any]] = []
+    for op, block in cond.items():
+        if not isinstance(block, Mapping):
+            out.append((str(op), "", None))
+            continue
+        out.extend((str(op), str(k).lower(), v) for k, v in block.items())
+    return out
+
+
+def _named_only(base: str, key: str, values: Any) -> bool:
+    vals = _as_list(values)
+    return bool(vals) and all(names_only_some(base, key, v) for v in vals)
+
+
+ALWAYS, NEVER, CHOSEN = "always", "never", "chosen"
+
+
+def _test_for_strangers(op: str, key: str, values: Any, present: frozenset[str]) -> str:
+    """Whether one condition test holds for strangers of a kind whose requests carry the keys
+    `present`: for every one (ALWAYS), for none (NEVER), or as they choose (CHOSEN: their own
+    MFA, tags, names, or a value a wildcard lets them have). A key a request lacks makes a
+    test hold with ...IfExists, ForAllValues: or a negated operator (but for ForAnyValue:),
+    and fail otherwise (IAM User Guide, "Condition operators", "Set operators for
+    multivalued context keys")."""
+    prefix, base, if_exists = _split_op(op)
+    if key not in IDENTITY_KEYS or not base:
+        return CHOSEN
+    negated = base in _NOT_MATCHING
+    if not negated and base not in _MATCHING:
+        return CHOSEN
+    if key not in present:
+        holds = if_exists or prefix == "forallvalues:" or (negated and prefix != "foranyvalue:")
+        return ALWAYS if holds else NEVER
+    if key in _PATH_KEYS and not prefix:
+        return CHOSEN  # a multivalued key without a set operator: not judged
+    if not _named_only(base.replace("not", "", 1), key, values):
+        return CHOSEN
+    return ALWAYS if negated else NEVER
+
+
+def _covers_action(stmt: Mapping[str, Any], action: str) -> bool:
+    """Whether a statement's Action (or NotAction) takes in `action` (IAM compares actions
+    case-insensitively)."""
+    action = action.lower()
+    if "NotAction" in stmt:
+        return not any(glob_matches(str(a).lower(), action)
+                       for a in _as_list(stmt.get("NotAction")))
+    return any(glob_matches(str(a).lower(), action) for a in _as_list(stmt.get("Action")))
+
+
+def _denies_all_but_named(stmt: Mapping[str, Any], action: str,
+                          kind: frozenset[str]) -> bool:
+    """A Deny that every stranger of a kind calling `action` meets: for every principal (or
+    all but named ones, NotPrincipal), each of its tests (there may be none) holding for
+    all of them."""
+    if "NotPrincipal" in stmt:
+        np = stmt.get("NotPrincipal")
+        named = _as_list(np.get("AWS")) if isinstance(np, Mapping) else []
+        if not named or "*" in named:
+            return False
+    elif not every_principal(stmt):
+        return False
+    return all(_test_for_strangers(op, key, v, kind) == ALWAYS
+               for op, key, v in _entries(stmt.get("Condition")))
+
+
+def trust_open_to_anyone(trust: Any) -> str | None:
+    """Why a role trust policy lets principals of any AWS account assume the role (the
+    statement that does, and for which action), or None when for each way to assume a role
+    every Allow for every principal pins the caller or a Deny turns away all but named
+    callers."""
+    stmts = [s for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping)
+                                 else None) if isinstance(s, Mapping)]
+    for action in ASSUME_ROLE_ACTIONS:
+        for kind in _CALLER_KINDS[action]:
+            if any(s.get("Effect") == "Deny" and _covers_action(s, action)
+                   and _denies_all_but_named(s, action, kind) for s in stmts):
+                continue
+            for i, s in enumerate(stmts):
+                if s.get("Effect") != "Allow" or not _covers_action(s, action):
+                    continue
+                if not (every_principal(s) or "NotPrincipal" in s):
+                    continue
+                if any(_test_for_strangers(op, key, v, kind) == NEVER
+                       for op, key, v in _entries(s.get("Condition"))):
+                    continue
+                who = "every principal but those named (NotPrincipal)" if "NotPrincipal" in s \
+                    else "every principal"
+                how = " under conditions that do not pin the caller's account or " \
+                    "organization" if s.get("Condition") else ""
+                return f"statement {s.get('Sid') or i} allows {who} {action}{how}"
+    return None
