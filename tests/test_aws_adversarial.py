@@ -219,8 +219,10 @@ def test_trail_selectors_follow_what_cloudtrail_logs(tricky: Account) -> None:
 
 
 def test_config_recorder_recording_one_type_fails(tricky: Account) -> None:
-    """A recorder that records only S3 buckets fails; one recording everything passes."""
+    """A recorder that records only S3 buckets fails; one recording everything passes, but
+    without includeGlobalResourceTypes no region records IAM's global types."""
     found = judged(tricky, "config_recorders")
+    assert found[f"{ACCOUNT}/global-iam"][0] == "fail"
     assert found[f"{ACCOUNT}/us-east-1"] == (
         "fail", "AWS Config recorder default does not record every resource type: default "
         "records only AWS::S3::Bucket, not all supported resource types")
@@ -255,7 +257,8 @@ TRUSTS: dict[str, list[dict[str, Any]]] = {
         "StringEquals": {"sts:ExternalId": "not-a-secret"}})],
     "anyone-in-any-org-path": [dict(ANYONE, Condition={
         "ForAllValues:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}})],
-    "org-members": [dict(ANYONE, Condition={"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})],
+    "org-members": [dict(ANYONE, Condition={
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})],
     "named-by-deny": [ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
                                "Condition": {"StringNotEquals": {
                                    "aws:PrincipalAccount": [ACCOUNT, "444455556666"]}}}],

@@ -197,6 +197,34 @@ def test_password_policy_rule_edges() -> None:
     assert v.pop("symbols") == "fail" and set(v.values()) == {"pass"}
 
 
+def test_global_iam_types_must_be_recorded_in_some_region() -> None:
+    """AWS Config records IAM users, groups, roles and policies only where a recorder
+    includes the global types (allSupported + includeGlobalResourceTypes, or an exclusion
+    strategy not excluding them) in a Region it reached before February 2022."""
+    def judge(*recorders: tuple[str, dict[str, Any]]) -> tuple[str, str]:
+        recs = [{"account_id": "1", "region": r, "name": "default", "recording": True,
+                 "last_status": "SUCCESS", "recording_group": g} for r, g in recorders]
+        chans = [{"account_id": "1", "region": r, "name": "default",
+                  "history_status": "Success", "snapshot_status": "Success"}
+                 for r, _ in recorders]
+        out = A.assess_config_recorders({
+            "recorders": recs, "delivery_channels": chans, "unreadable": [],
+            "scope": [{"account_id": "1", "region": r} for r, _ in recorders]})
+        (g,) = [(f.status, f.reason) for f in out if f.resource == "1/global-iam"]
+        return g
+
+    everything = {"allSupported": True, "includeGlobalResourceTypes": False}
+    assert judge(("us-east-1", everything), ("eu-west-1", everything))[0] == "fail"
+    assert judge(("us-east-1", everything),
+                 ("eu-west-1", dict(everything, includeGlobalResourceTypes=True)))[0] == "pass"
+    excluding = {"allSupported": False, "recordingStrategy": {
+        "useOnly": "EXCLUSION_BY_RESOURCE_TYPES"}, "exclusionByResourceTypes": {
+        "resourceTypes": []}}
+    assert judge(("us-east-1", excluding))[0] == "pass"
+    status, reason = judge(("eu-central-2", dict(everything, includeGlobalResourceTypes=True)))
+    assert status == "fail" and "cannot record them" in reason
+
+
 def test_regional_present_but_off_is_its_own_reason() -> None:
     """A stopped Config recorder and a disabled GuardDuty detector fail as present but off;
     a recorder recording without a delivery channel fails too."""
@@ -205,8 +233,8 @@ def test_regional_present_but_off_is_its_own_reason() -> None:
            "recording_group": {"allSupported": True}}
     out = A.assess_config_recorders({"recorders": [rec], "delivery_channels": [],
                                      "scope": scope, "unreadable": []})
-    assert [(f.status, f.reason) for f in out] == [
-        ("fail", "AWS Config recorder default present but not recording")]
+    assert {f.resource: (f.status, f.reason) for f in out}["1/r"] == (
+        "fail", "AWS Config recorder default present but not recording")
     out = A.assess_config_recorders({"recorders": [dict(rec, recording=True)],
                                      "delivery_channels": [], "scope": scope,
                                      "unreadable": []})

@@ -701,10 +701,37 @@ def recording_gaps(group: JSON) -> str | None:
     return f"records only {shown}, not all supported resource types"
 
 
+# The global IAM resource types, and the Regions where AWS Config cannot record them (those
+# it reached after February 2022; AWS Config Developer Guide, "Recording AWS Resources",
+# global resources, and each managed rule on global IAM types lists them as not supported).
+IAM_GLOBAL_TYPES = ("AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Role", "AWS::IAM::Policy")
+CONFIG_NO_GLOBAL_IAM_REGIONS = frozenset({
+    "me-central-1", "ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+    "eu-south-2", "eu-central-2", "il-central-1", "ca-west-1", "mx-central-1", "ap-east-2"})
+
+
+def records_global_iam(group: JSON) -> bool:
+    """Whether a recording group records the global IAM resource types (AWS Config API
+    Reference, RecordingGroup): all supported types with includeGlobalResourceTypes, or the
+    exclusion strategy not excluding them, or an inclusion list naming all four."""
+    if not isinstance(group, Mapping):
+        return False
+    strategy = str((group.get("recordingStrategy") or {}).get("useOnly") or "")
+    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
+        excluded = {str(t) for t in _as_list(
+            (group.get("exclusionByResourceTypes") or {}).get("resourceTypes"))}
+        return not excluded & set(IAM_GLOBAL_TYPES)
+    if group.get("allSupported") is True and strategy in ("", "ALL_SUPPORTED_RESOURCE_TYPES"):
+        return group.get("includeGlobalResourceTypes") is True
+    return set(IAM_GLOBAL_TYPES) <= {str(t) for t in _as_list(group.get("resourceTypes"))}
+
+
 def assess_config_recorders(content: JSON) -> list[Finding]:
     """Each region needs an AWS Config recorder that is recording every supported resource
     type and a delivery channel that has delivered, without failing; a recorder present but
-    stopped is its own failing reason."""
+    stopped is its own failing reason. Each account needs one such region whose recorder also
+    records the global IAM resource types (CIS AWS Foundations: AWS Config in all regions,
+    global resources in at least one), else IAM changes are recorded nowhere."""
     recs = _by_scope(content.get("recorders", []))
     chans = _by_scope(content.get("delivery_channels", []))
 
@@ -744,7 +771,29 @@ def assess_config_recorders(content: JSON) -> list[Finding]:
         return "pass", (f"AWS Config recorder {_names(complete)} recording every resource "
                         f"type, delivering via {_names(delivered)}")
 
-    return _per_region(content, judge)
+    out = _per_region(content, judge)
+    regions: dict[str, list[str]] = {}
+    for sc in content.get("scope", []):
+        regions.setdefault(str(sc["account_id"]), []).append(str(sc["region"]))
+    for acct, rs in sorted(regions.items()):
+        good = sorted(f"{r} ({x.get('name')})" for r in rs if judge(acct, r)[0] == "pass"
+                      for x in recs.get((acct, r), []) if x.get("recording") is True
+                      and records_global_iam(x.get("recording_group")))
+        able = [g for g in good if g.split(" ")[0] not in CONFIG_NO_GLOBAL_IAM_REGIONS]
+        if able:
+            out.append(Finding(f"{acct}/global-iam", "pass", "global IAM resource types "
+                               f"(users, groups, roles, policies) recorded in {', '.join(able)}"))
+        elif good:
+            out.append(Finding(f"{acct}/global-iam", "fail", "global IAM resource types are "
+                               f"recorded only in {', '.join(good)}, where AWS Config cannot "
+                               "record them (Regions it reached after February 2022): IAM "
+                               "changes are recorded nowhere"))
+        else:
+            out.append(Finding(f"{acct}/global-iam", "fail", "no region whose AWS Config "
+                               "recorder records and delivers records the global IAM resource "
+                               "types (includeGlobalResourceTypes): IAM changes are recorded "
+                               "nowhere"))
+    return out
 
 
 def assess_guardduty_detectors(content: JSON) -> list[Finding]:
