@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from collector.config import Config, load
 from collector.errors import StorageError
@@ -22,6 +21,7 @@ from collector.runner import Collector
 from storage.blobs import S3BlobStore
 from storage.canonical import sha256_hex
 from storage.store import EvidenceStore, open_blobs
+from tests.aws_moto import fresh_moto
 from tests.conftest import subprocess_env, write_config
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
@@ -31,12 +31,10 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 for this module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    """A moto server on 127.0.0.1 for this module, from an empty state."""
+    server, url = fresh_moto()
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
 

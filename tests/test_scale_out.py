@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 import sqlalchemy as sa
-from moto.server import ThreadedMotoServer
 
+from tests.aws_moto import fresh_moto
 from tests.conftest import subprocess_env, write_config
 
 EVIDENCE = str(Path(sys.executable).parent / "evidence")
@@ -26,10 +26,7 @@ SHARDS = 6
 @pytest.fixture
 def locked_bucket() -> Iterator[tuple[str, str]]:
     """(endpoint, bucket): a moto server on 127.0.0.1 with an Object Lock bucket."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = fresh_moto()
     name = f"evidence-{secrets.token_hex(4)}"
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing",

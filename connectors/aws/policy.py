@@ -297,6 +297,7 @@ def _named_only(base: str, key: str, values: Any) -> bool:
     return bool(vals) and all(names_only_some(base, key, v) for v in vals)
 
 
+# how a condition test holds for the strangers of one kind of caller
 ALWAYS, NEVER, CHOSEN = "always", "never", "chosen"
 
 
@@ -333,11 +334,10 @@ def _covers_action(stmt: Mapping[str, Any], action: str) -> bool:
     return any(glob_matches(str(a).lower(), action) for a in _as_list(stmt.get("Action")))
 
 
-def _denies_all_but_named(stmt: Mapping[str, Any], action: str,
-                          kind: frozenset[str]) -> bool:
-    """A Deny that every stranger of a kind calling `action` meets: for every principal (or
-    all but named ones, NotPrincipal), each of its tests (there may be none) holding for
-    all of them."""
+def _denies_all_but_named(stmt: Mapping[str, Any], kind: frozenset[str]) -> bool:
+    """A Deny that every stranger of a kind (whose requests carry the keys `kind`) meets: for
+    every principal (or all but named ones, NotPrincipal), each of its tests (there may be
+    none) holding for all of them."""
     if "NotPrincipal" in stmt:
         np = stmt.get("NotPrincipal")
         named = _as_list(np.get("AWS")) if isinstance(np, Mapping) else []
@@ -359,7 +359,7 @@ def trust_open_to_anyone(trust: Any) -> str | None:
     for action in ASSUME_ROLE_ACTIONS:
         for kind in _CALLER_KINDS[action]:
             if any(s.get("Effect") == "Deny" and _covers_action(s, action)
-                   and _denies_all_but_named(s, action, kind) for s in stmts):
+                   and _denies_all_but_named(s, kind) for s in stmts):
                 continue
             for i, s in enumerate(stmts):
                 if s.get("Effect") != "Allow" or not _covers_action(s, action):
