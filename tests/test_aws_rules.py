@@ -150,18 +150,22 @@ def _condition_holds(cond: dict[str, Any], context: dict[str, str]) -> bool:
     return True
 
 
-def _denies(stmt: dict[str, Any], who: dict[str, Any], action: str, resource: str) -> bool:
-    if stmt["Effect"] != "Deny":
-        return False
+def _applies_to(stmt: dict[str, Any], who: dict[str, Any], action: str) -> bool:
+    """Whether a statement's Principal (or NotPrincipal) and Action (or NotAction) take in
+    `who` doing `action` (actions case-insensitive)."""
     if "NotPrincipal" in stmt:
         if _principal_matches(stmt["NotPrincipal"], who):
             return False
     elif not _principal_matches(stmt.get("Principal"), who):
         return False
     if "NotAction" in stmt:
-        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["NotAction"])):
-            return False
-    elif not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"])):
+        return not any(fnmatch.fnmatchcase(action.lower(), a.lower())
+                       for a in _values(stmt["NotAction"]))
+    return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"]))
+
+
+def _denies(stmt: dict[str, Any], who: dict[str, Any], action: str, resource: str) -> bool:
+    if stmt["Effect"] != "Deny" or not _applies_to(stmt, who, action):
         return False
     if "NotResource" in stmt:
         if any(fnmatch.fnmatchcase(resource, r) for r in _values(stmt["NotResource"])):
@@ -672,17 +676,8 @@ def _trust_matches(stmt: dict[str, Any], ctx: dict[str, Any], action: str) -> bo
     # (IAM User Guide, "AWS JSON policy elements: Principal", all principals)
     who = {"kind": "aws" if "aws:PrincipalArn" in ctx else "other",
            "arn": ctx.get("aws:PrincipalArn", "")}
-    if "NotPrincipal" in stmt:
-        if _principal_matches(stmt["NotPrincipal"], who):
-            return False
-    elif not _principal_matches(stmt.get("Principal"), who):
-        return False
-    if "NotAction" in stmt:
-        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["NotAction"])):
-            return False
-    elif not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _values(stmt["Action"])):
-        return False
-    return _trust_condition_holds(stmt.get("Condition", {}), ctx)
+    return _applies_to(stmt, who, action) and _trust_condition_holds(
+        stmt.get("Condition", {}), ctx)
 
 
 def trust_oracle(policy: dict[str, Any]) -> bool:
