@@ -3,6 +3,8 @@
     python bench/moto_server.py --port 5000 [--latency-ms 30]
     GET /_bench/?latency_ms=30       set the latency; answers the request counts so far
     GET /_bench/?reset               answer the counts and start counting again
+Each answer gives the requests by service and operation (`requests`) and the CPU time the
+server's handling threads spent on them (`cpu_ms`, per operation).
 
 Both tools under test talk to this process directly (no proxy in the timed path). Two things
 differ from `python -m moto.server`, both documented in bench/README.md:
@@ -108,7 +110,7 @@ class Bench:
         return body
 
     def _control(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         with self.lock:
             if "latency_ms" in q:
                 self.latency = float(q["latency_ms"][0]) / 1000
