@@ -16,6 +16,7 @@ One account (its own ID, so the demo accounts other modules seed are untouched) 
 - an admin role whose trust policy allows everyone but one principal (NotPrincipal);
 - admin roles trusting every principal under a condition: on MFA or an external ID (anyone
   in any account who meets it), or pinned to an organization, or to named accounts by a Deny;
+  and trusting GitHub's OIDC issuer with or without a `sub` naming the repository owner;
 - a KMS key with imported key material (it cannot rotate automatically).
 """
 
@@ -251,6 +252,8 @@ def test_role_trusting_everyone_but_one_fails(tricky: Account) -> None:
 
 
 ANYONE = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+GITHUB = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+GITHUB_AUD = "token.actions.githubusercontent.com:aud"
 TRUSTS: dict[str, list[dict[str, Any]]] = {
     "anyone-with-mfa": [dict(ANYONE, Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}})],
     "anyone-with-external-id": [dict(ANYONE, Condition={
@@ -259,6 +262,14 @@ TRUSTS: dict[str, list[dict[str, Any]]] = {
         "ForAllValues:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}})],
     "org-members": [dict(ANYONE, Condition={
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}})],
+    "github-any-repo": [{"Effect": "Allow", "Principal": {"Federated": GITHUB},
+                         "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                             "StringEquals": {GITHUB_AUD: "sts.amazonaws.com"}}}],
+    "github-own-org": [{"Effect": "Allow", "Principal": {"Federated": GITHUB},
+                        "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                            "StringEquals": {GITHUB_AUD: "sts.amazonaws.com"},
+                            "StringLike": {GITHUB_AUD.replace(":aud", ":sub"):
+                                           "repo:octo-org/deploy:*"}}}],
     "named-by-deny": [ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
                                "Condition": {"StringNotEquals": {
                                    "aws:PrincipalAccount": [ACCOUNT, "444455556666"]}}}],
@@ -269,11 +280,13 @@ def test_roles_trusting_every_principal_under_a_condition(tricky: Account) -> No
     """An admin role trusting {"AWS": "*"} fails unless a condition pins the caller's account
     or organization: MFA or an external ID lets in anyone who meets it, ForAllValues: holds for
     a caller outside any organization; a PrincipalOrgID test, or a Deny for every account
-    but named ones, restricts it."""
+    but named ones, restricts it. Trusting GitHub's OIDC issuer with the audience alone lets
+    in every workflow on github.com; a sub naming the owner restricts it."""
     found = judged(tricky, "privileged_access", "administrator role")
     got = {name: found[f"arn:aws:iam::{ACCOUNT}:role/{name}"][0] for name in TRUSTS}
     assert got == {"anyone-with-mfa": "fail", "anyone-with-external-id": "fail",
                    "anyone-in-any-org-path": "fail", "org-members": "pass",
+                   "github-any-repo": "fail", "github-own-org": "pass",
                    "named-by-deny": "pass"}
     assert "do not pin the caller's account or organization" in found[
         f"arn:aws:iam::{ACCOUNT}:role/anyone-with-mfa"][1]

@@ -795,3 +795,82 @@ def test_trust_rule_examples() -> None:
                               "Condition": {"StringNotEquals": {"aws:PrincipalAccount": OWN}}})
     assert judge(anyone, {"Effect": "Deny", "Principal": "*", "Action": "sts:*", "Condition": {
         "ForAnyValue:StringNotEquals": {"aws:PrincipalOrgID": ORG}}})
+
+
+# --- role trust: GitHub Actions' OIDC issuer ------------------------------------------------------
+# Oracle (AWS IAM User Guide, "Configuring a role for GitHub OIDC identity provider"; GitHub,
+# "Example subject claims"): every workflow on github.com gets a token from the one issuer,
+# its `sub` claim "repo:OWNER/REPO:" and a context the workflow's owner chooses (branch,
+# environment, pull_request), or, if the owner customises it, other claims in another order
+# (text not starting "repo:"). A stranger owns any owner but octo-org (owner names compare
+# case-insensitively). The role is open when some stranger's `sub` meets every test.
+
+GITHUB_FED = {"Federated": f"arn:aws:iam::{OWN}:oidc-provider/token.actions.githubusercontent.com"}
+SUB_VALUES = ["repo:octo-org/deploy:ref:refs/heads/main", "repo:octo-org/*", "repo:octo-org/*:*",
+              "repo:*/deploy:*", "repo:*", "repo:octo*/x:*", "*:octo-org/*",
+              "repo:Octo-Org/deploy:environment:prod", "repo:octo-org?x/*", "context:prod"]
+
+
+def _github_strangers(policy: dict[str, Any]) -> list[str]:
+    text = json.dumps(policy)
+    subs = ["repo:stranger/x:ref:refs/heads/main", "context:prod:repo:stranger/x"]
+    subs += [_fill(v) for v in SUB_VALUES if json.dumps(v) in text]
+    # an owner who customises the claim's keys can have text not starting "repo:"
+    subs += [v for v in SUB_VALUES if json.dumps(v) in text and not v.startswith("repo:")]
+    return [s for s in subs if not s.lower().startswith("repo:octo-org/")]
+
+
+def github_oracle(policy: dict[str, Any]) -> bool:
+    for sub in _github_strangers(policy):
+        ctx = {"token.actions.githubusercontent.com:sub": sub,
+               "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+        for s in policy["Statement"]:
+            acts = [a.lower() for a in _values(s["Action"])]
+            if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
+                    "sts:assumerolewithwebidentity", a) for a in acts) \
+                    and _trust_condition_holds(s.get("Condition", {}), ctx):
+                return True
+    return False
+
+
+@st.composite
+def github_statements(draw: st.DrawFn) -> dict[str, Any]:
+    cond: dict[str, Any] = {}
+    if draw(st.booleans()):
+        cond["StringEquals"] = {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    if draw(st.integers(0, 4)):  # one test of sub (two may contradict: not solved)
+        op = draw(st.sampled_from(["StringEquals", "StringLike", "StringNotLike",
+                                   "StringEqualsIgnoreCase", "StringLikeIfExists",
+                                   "ForAnyValue:StringLike", "ForAllValues:StringEquals"]))
+        cond.setdefault(op, {})["token.actions.githubusercontent.com:sub"] = \
+            draw(_one_or_list(SUB_VALUES))
+    s: dict[str, Any] = {"Effect": "Allow", "Principal": GITHUB_FED, "Action": draw(
+        st.sampled_from(["sts:AssumeRoleWithWebIdentity", "sts:*", "sts:AssumeRole"]))}
+    if cond:
+        s["Condition"] = cond
+    return s
+
+
+@settings(max_examples=300, deadline=None)
+@given(github_statements())
+def test_github_oidc_trust_matches_the_oracle(stmt: dict[str, Any]) -> None:
+    """A role trusting GitHub's issuer fails exactly when a workflow of another owner may
+    assume it."""
+    policy = {"Version": "2012-10-17", "Statement": [stmt]}
+    why = trust_open_to_anyone(policy)
+    assert (why is not None) == github_oracle(policy), why
+
+
+def test_github_oidc_trust_examples() -> None:
+    """The audience alone lets in every workflow on github.com; a sub naming the owner pins
+    it; a wildcard owner does not."""
+    def judge(cond: dict[str, Any] | None) -> str | None:
+        s = {"Effect": "Allow", "Principal": GITHUB_FED,
+             "Action": "sts:AssumeRoleWithWebIdentity"}
+        return trust_open_to_anyone({"Statement": [dict(s, Condition=cond) if cond else s]})
+
+    aud = {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    assert "any GitHub Actions workflow" in str(judge({"StringEquals": aud}))
+    assert judge({"StringEquals": aud, "StringLike": {
+        "token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:*"}}) is None
+    assert judge({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*/deploy:*"}})

@@ -349,11 +349,53 @@ def _denies_all_but_named(stmt: Mapping[str, Any], kind: frozenset[str]) -> bool
                for op, key, v in _entries(stmt.get("Condition")))
 
 
+# GitHub Actions' OIDC issuer is shared by every repository on github.com: a role trusting it
+# lets in any workflow of any owner unless a test on the token's `sub` claim names the
+# repository owner ("repo:OWNER/REPO:..."; AWS IAM User Guide, "Configuring a role for GitHub
+# OIDC identity provider"; GitHub, "Example subject claims").
+GITHUB_OIDC = "oidc-provider/token.actions.githubusercontent.com"
+GITHUB_SUB = "token.actions.githubusercontent.com:sub"
+
+
+def _trusts_github_actions(stmt: Mapping[str, Any]) -> bool:
+    p = stmt.get("Principal")
+    fed = _as_list(p.get("Federated")) if isinstance(p, Mapping) else []
+    return any(str(f).endswith(":" + GITHUB_OIDC) for f in fed)
+
+
+def github_sub_names_owner(value: Any, op: str) -> bool:
+    """Whether a `sub` value can match only workflows of one named repository owner: it
+    starts `repo:` (a token's own repository comes first there; an owner who customises the
+    claim to start otherwise can produce any other text) and, compared with StringLike,
+    has no wildcard up to the `/` ending the owner."""
+    if not isinstance(value, str) or not value.startswith("repo:"):
+        return False
+    if not op.endswith("like") or not _wild(value):
+        return True  # exact: this owner's, or a value no token has
+    owner, slash, _ = value[5:].partition("/")
+    return bool(owner) and bool(slash) and not _wild(owner)
+
+
+def _github_sub_pinned(cond: Any) -> bool:
+    """Whether a Condition requires a `sub` naming the owner. Every GitHub token carries its
+    one `sub`, so ...IfExists and set operators test it as the plain operator does."""
+    for op, key, values in _entries(cond):
+        _prefix, base, _if_exists = _split_op(op)
+        if key != GITHUB_SUB or base not in ("stringequals", "stringequalsignorecase",
+                                             "stringlike"):
+            continue
+        vals = _as_list(values)
+        if vals and all(github_sub_names_owner(v, base) for v in vals):
+            return True
+    return False
+
+
 def trust_open_to_anyone(trust: Any) -> str | None:
-    """Why a role trust policy lets principals of any AWS account assume the role (the
-    statement that does, and for which action), or None when for each way to assume a role
-    every Allow for every principal pins the caller or a Deny turns away all but named
-    callers."""
+    """Why a role trust policy lets principals of any AWS account, or any GitHub Actions
+    workflow, assume the role (the statement that does, and for which action), or None when
+    for each way to assume a role every Allow for every principal pins the caller or a Deny
+    turns away all but named callers, and every trust of GitHub's OIDC issuer names the
+    repository owner."""
     stmts = [s for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping)
                                  else None) if isinstance(s, Mapping)]
     for action in ASSUME_ROLE_ACTIONS:
@@ -374,4 +416,11 @@ def trust_open_to_anyone(trust: Any) -> str | None:
                 how = " under conditions that do not pin the caller's account or " \
                     "organization" if s.get("Condition") else ""
                 return f"statement {s.get('Sid') or i} allows {who} {action}{how}"
+    for i, s in enumerate(stmts):
+        if s.get("Effect") == "Allow" and _trusts_github_actions(s) \
+                and _covers_action(s, "sts:AssumeRoleWithWebIdentity") \
+                and not _github_sub_pinned(s.get("Condition")):
+            return (f"statement {s.get('Sid') or i} lets any GitHub Actions workflow of any "
+                    f"repository owner assume it: no {GITHUB_SUB} test naming the owner "
+                    "(repo:OWNER/...)")
     return None
