@@ -28,6 +28,13 @@ _TRUST_ACCOUNT = {"Version": "2012-10-17", "Statement": [{
     "Action": "sts:AssumeRole"}]}
 _TRUST_ANYONE = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+# GitHub Actions' OIDC issuer with the audience alone: any workflow on github.com may assume
+_TRUST_GITHUB_ANY_REPO = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/"
+                               "token.actions.githubusercontent.com"},
+    "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud":
+                                   "sts.amazonaws.com"}}}]}
 _PAB_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
            "RestrictPublicBuckets": True}
 
@@ -189,6 +196,9 @@ def seed_demo_account(endpoint_url: str) -> Seeded:
     iam.attach_role_policy(RoleName="break-glass", PolicyArn=admin)
     iam.create_role(RoleName="legacy-vendor", AssumeRolePolicyDocument=json.dumps(_TRUST_ANYONE))
     iam.attach_role_policy(RoleName="legacy-vendor", PolicyArn=admin)
+    iam.create_role(RoleName="ci-deploy",
+                    AssumeRolePolicyDocument=json.dumps(_TRUST_GITHUB_ANY_REPO))
+    iam.attach_role_policy(RoleName="ci-deploy", PolicyArn=admin)
     seeded.admin_users |= {f"arn:aws:iam::{ACCOUNT_ID}:user/{u}" for u in ("dana", "eve")}
     _history(seeded)
 

@@ -288,6 +288,7 @@ def test_privileged_access_lists_admins_and_how(aws: Aws) -> None:
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:user/dana"] == "pass"
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/legacy-vendor"] == "fail"
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/break-glass"] == "pass"
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/ci-deploy"] == "fail"  # GitHub, audience only
 
 
 # --- S3 ---------------------------------------------------------------------------------------
