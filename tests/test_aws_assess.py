@@ -245,6 +245,19 @@ def test_regional_present_but_off_is_its_own_reason() -> None:
         ("fail", "GuardDuty detector d1 present but disabled")]
 
 
+def test_a_trail_failing_to_deliver_to_s3_does_not_cover_anything() -> None:
+    """GetTrailStatus's LatestDeliveryError (an S3 error delivering log files) fails the
+    trail and the regions only it covers, naming the error."""
+    t = dict(X.CLOUDTRAIL["trails"][0], latest_delivery_error="AccessDenied")
+    out = {f.resource: (f.status, f.reason) for f in A.assess_cloudtrail(
+        {"trails": [t], "scope": X.CLOUDTRAIL["scope"], "unreadable": []})}
+    assert out[t["arn"]] == ("fail", "trail is failing to deliver log files to S3 "
+                             "(AccessDenied)")
+    assert out[f"{X.ACCOUNT}/us-east-1"][0] == "fail"
+    ok = {f.resource: f.status for f in A.assess_cloudtrail(X.CLOUDTRAIL)}
+    assert ok[t["arn"]] == "pass"
+
+
 def test_cloudtrail_region_coverage_follows_where_trails_apply() -> None:
     """A single-region trail covers its home region (and regions DescribeTrails lists it in,
     e.g. an organization's shadow trail); a stopped trail covers nothing."""

@@ -597,6 +597,12 @@ def _trail_problems(t: Mapping[str, JSON]) -> list[str]:
     problems = []
     if not t.get("is_logging"):
         problems.append("not logging")
+    if t.get("latest_delivery_error"):
+        # GetTrailStatus: the S3 error CloudTrail met delivering log files to the bucket
+        # (a problem with the bucket, never a timeout): the logs may not be reaching it.
+        # LatestDeliveryTime is not kept: it moves with every delivery, so an unchanged
+        # trail would never store the same content twice.
+        problems.append(f"failing to deliver log files to S3 ({t['latest_delivery_error']})")
     missed = management_events_missed(t)
     if missed:
         problems.append("not logging " + "; ".join(missed))
