@@ -9,7 +9,8 @@ The oracles model what AWS does with a request, not how our rules are written:
   the request denies it; Action names are case-insensitive, Resource ARNs case-sensitive,
   `*` and `?` are wildcards; condition key names are case-insensitive; several values for
   one key match if any matches, several keys and operators must all match; a key absent from
-  the request makes a condition false, except with ...IfExists.
+  the request makes a test false, except with ...IfExists, ForAllValues: or a negated
+  operator (one condition evaluator, `_condition_holds`, serves every oracle here).
 """
 
 from __future__ import annotations
@@ -121,32 +122,56 @@ def _principal_matches(element: Any, who: dict[str, Any]) -> bool:
     return False
 
 
-def _condition_holds(cond: dict[str, Any], context: dict[str, str]) -> bool:
-    ctx = {k.lower(): v for k, v in context.items()}
+def _arn_match(pattern: str, arn: str) -> bool:
+    p, a = pattern.split(":", 5), arn.split(":", 5)
+    return len(p) == 6 and len(a) == 6 and all(fnmatch.fnmatchcase(y, x)
+                                               for x, y in zip(p, a, strict=True))
+
+
+def _value_matches(op: str, want: str, have: str) -> bool:
+    if op.startswith("Arn"):
+        return _arn_match(want, have)
+    if op.endswith("IgnoreCase"):
+        return want.lower() == have.lower()
+    if "Like" in op:
+        return fnmatch.fnmatchcase(have, want)
+    return want == have
+
+
+def _condition_holds(cond: dict[str, Any], ctx: dict[str, Any]) -> bool:
+    """Every test of a Condition holds for the request context `ctx` (values: a string, or a
+    list for a multivalued key)."""
+    lower = {k.lower(): v for k, v in ctx.items()}
     for full_op, block in cond.items():
-        # set operators on a single-valued key compare its one value; ForAllValues holds
-        # when the key is absent (an empty set), ForAnyValue does not
-        op = full_op.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
+        prefix = full_op.split(":")[0] + ":" if ":" in full_op else ""
+        op = full_op.removeprefix(prefix)
+        if_exists = op.endswith("IfExists")
+        op = op.removesuffix("IfExists")
+        negated = "Not" in op
+        positive = op.replace("Not", "")
         for key, want in block.items():
-            have = ctx.get(key.lower())
-            if have is None and full_op.startswith("ForAllValues:"):
-                continue
-            values = [str(v).lower() if op.startswith("Bool") else str(v) for v in _values(want)]
+            have = lower.get(key.lower())
+            wants = [str(w) for w in _values(want)]
             if have is None:
-                if not op.endswith("IfExists"):
+                if if_exists or prefix == "ForAllValues:":
+                    continue
+                if prefix == "ForAnyValue:" or not negated:
                     return False
-                continue
+                continue  # a negated test holds for an absent key
+            haves = [str(h) for h in _values(have)]
             if op.startswith("Bool"):
-                if have.lower() not in values:
-                    return False
-            elif op.startswith("StringEquals"):
-                if have not in values:
-                    return False
-            elif op.startswith("NumericLessThan"):
-                if not any(float(have) < float(v) for v in values):
-                    return False
+                ok = any(h.lower() in [w.lower() for w in wants] for h in haves)
+            elif op == "NumericLessThan":
+                ok = any(float(h) < float(w) for h in haves for w in wants)
+            elif not op.startswith(("String", "Arn")):
+                raise AssertionError(f"oracle has no operator {full_op}")
             else:
-                raise AssertionError(f"oracle has no operator {op}")
+                hits = [any(_value_matches(positive, w, h) for w in wants) != negated
+                        for h in haves]
+                # ForAllValues: every value; ForAnyValue: or a single-valued key: any
+                ok = all(hits) if prefix == "ForAllValues:" else any(hits)
+            if not ok:
+                return False
     return True
 
 
@@ -624,59 +649,12 @@ def _strangers(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _arn_match(pattern: str, arn: str) -> bool:
-    p, a = pattern.split(":", 5), arn.split(":", 5)
-    return len(p) == 6 and len(a) == 6 and all(fnmatch.fnmatchcase(y, x)
-                                               for x, y in zip(p, a, strict=True))
-
-
-def _value_matches(op: str, want: str, have: str) -> bool:
-    if op.startswith("Arn"):
-        return _arn_match(want, have)
-    if op.endswith("IgnoreCase"):
-        return want.lower() == have.lower()
-    if "Like" in op:
-        return fnmatch.fnmatchcase(have, want)
-    return want == have
-
-
-def _trust_condition_holds(cond: dict[str, Any], ctx: dict[str, Any]) -> bool:
-    lower = {k.lower(): v for k, v in ctx.items()}
-    for full_op, block in cond.items():
-        prefix = full_op.split(":")[0] + ":" if ":" in full_op else ""
-        op = full_op.removeprefix(prefix)
-        if_exists = op.endswith("IfExists")
-        op = op.removesuffix("IfExists")
-        negated = "Not" in op
-        positive = op.replace("Not", "")
-        for key, want in block.items():
-            have = lower.get(key.lower())
-            wants = [str(w) for w in _values(want)]
-            if have is None:
-                if if_exists or prefix == "ForAllValues:":
-                    continue
-                if prefix == "ForAnyValue:" or not negated:
-                    return False
-                continue  # a negated test holds for an absent key
-            haves = [str(h) for h in _values(have)]
-            if op.startswith("Bool"):
-                ok = any(h.lower() in [w.lower() for w in wants] for h in haves)
-            else:
-                hits = [any(_value_matches(positive, w, h) for w in wants) != negated
-                        for h in haves]
-                # ForAllValues: every value; ForAnyValue: or a single-valued key: any
-                ok = all(hits) if prefix == "ForAllValues:" else any(hits)
-            if not ok:
-                return False
-    return True
-
-
 def _trust_matches(stmt: dict[str, Any], ctx: dict[str, Any], action: str) -> bool:
     # "Principal": "*" and {"AWS": "*"} are the same: everyone, unsigned callers included
     # (IAM User Guide, "AWS JSON policy elements: Principal", all principals)
     who = {"kind": "aws" if "aws:PrincipalArn" in ctx else "other",
            "arn": ctx.get("aws:PrincipalArn", "")}
-    return _applies_to(stmt, who, action) and _trust_condition_holds(
+    return _applies_to(stmt, who, action) and _condition_holds(
         stmt.get("Condition", {}), ctx)
 
 
@@ -828,7 +806,7 @@ def github_oracle(policy: dict[str, Any]) -> bool:
             acts = [a.lower() for a in _values(s["Action"])]
             if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
                     "sts:assumerolewithwebidentity", a) for a in acts) \
-                    and _trust_condition_holds(s.get("Condition", {}), ctx):
+                    and _condition_holds(s.get("Condition", {}), ctx):
                 return True
     return False
 
