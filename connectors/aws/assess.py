@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.aws.policy import (
+    covers_action,
     glob_covers_prefix,
-    glob_matches,
     glob_meets_prefix,
     tls_required,
     trust_open_to_anyone,
@@ -297,13 +297,6 @@ SELF_GRANT_ACTIONS = ("iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRo
                       "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
 
 
-def _allows_action(stmt: Mapping[str, JSON], action: str) -> bool:
-    a = action.lower()
-    if "NotAction" in stmt:
-        return not any(glob_matches(str(p).lower(), a) for p in _as_list(stmt.get("NotAction")))
-    return any(glob_matches(str(p).lower(), a) for p in _as_list(stmt.get("Action")))
-
-
 def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
     """Whether one policy statement makes its holder an administrator: it allows every action
     (`*`, `*:*`, any spelling of it) on every resource; or, written with NotAction or
@@ -314,7 +307,7 @@ def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
     if stmt.get("Effect") != "Allow" or not _on_all_resources(stmt):
         return False
     if "NotAction" in stmt or "NotResource" in stmt:
-        return any(_allows_action(stmt, a) for a in SELF_GRANT_ACTIONS)
+        return any(covers_action(stmt, a) for a in SELF_GRANT_ACTIONS)
     return any(_all_actions(str(a)) for a in _as_list(stmt.get("Action")))
 
 
@@ -686,6 +679,19 @@ def _names(items: Iterable[Mapping[str, JSON]]) -> str:
     return ", ".join(sorted(str(i.get("name")) for i in items))
 
 
+def _recording_strategy(group: Mapping[str, JSON]) -> tuple[str, list[str]]:
+    """A recording group's strategy (AWS Config API Reference, RecordingGroup): ("ALL", []) for
+    every supported type (allSupported), ("EXCLUSION", types excluded), or ("INCLUSION",
+    types recorded)."""
+    strategy = str((group.get("recordingStrategy") or {}).get("useOnly") or "")
+    if group.get("allSupported") is True and strategy in ("", "ALL_SUPPORTED_RESOURCE_TYPES"):
+        return "ALL", []
+    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
+        return "EXCLUSION", sorted(str(t) for t in _as_list(
+            (group.get("exclusionByResourceTypes") or {}).get("resourceTypes")))
+    return "INCLUSION", sorted(str(t) for t in _as_list(group.get("resourceTypes")))
+
+
 def recording_gaps(group: JSON) -> str | None:
     """What a recorder's recording group leaves out, or None when it records every supported
     resource type (AWS Config API Reference, RecordingGroup: allSupported, or the
@@ -693,14 +699,11 @@ def recording_gaps(group: JSON) -> str | None:
     for allSupported; a recorder that records some types, or none, is not enough."""
     if not isinstance(group, Mapping):
         return "no recording group was returned"
-    strategy = str((group.get("recordingStrategy") or {}).get("useOnly") or "")
-    if group.get("allSupported") is True and strategy in ("", "ALL_SUPPORTED_RESOURCE_TYPES"):
+    strategy, types = _recording_strategy(group)
+    if strategy == "ALL":
         return None
-    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
-        excluded = sorted(str(t) for t in _as_list(
-            (group.get("exclusionByResourceTypes") or {}).get("resourceTypes")))
-        return None if not excluded else f"excludes {', '.join(excluded)}"
-    types = sorted(str(t) for t in _as_list(group.get("resourceTypes")))
+    if strategy == "EXCLUSION":
+        return None if not types else f"excludes {', '.join(types)}"
     if not types:
         return "records no resource types"
     shown = ", ".join(types[:5]) + (f" and {len(types) - 5} more" if len(types) > 5 else "")
@@ -722,14 +725,12 @@ def records_global_iam(group: JSON) -> bool:
     exclusion strategy not excluding them, or an inclusion list naming all four."""
     if not isinstance(group, Mapping):
         return False
-    strategy = str((group.get("recordingStrategy") or {}).get("useOnly") or "")
-    if strategy == "EXCLUSION_BY_RESOURCE_TYPES":
-        excluded = {str(t) for t in _as_list(
-            (group.get("exclusionByResourceTypes") or {}).get("resourceTypes"))}
-        return not excluded & set(IAM_GLOBAL_TYPES)
-    if group.get("allSupported") is True and strategy in ("", "ALL_SUPPORTED_RESOURCE_TYPES"):
+    strategy, types = _recording_strategy(group)
+    if strategy == "ALL":
         return group.get("includeGlobalResourceTypes") is True
-    return set(IAM_GLOBAL_TYPES) <= {str(t) for t in _as_list(group.get("resourceTypes"))}
+    if strategy == "EXCLUSION":
+        return not set(types) & set(IAM_GLOBAL_TYPES)
+    return set(IAM_GLOBAL_TYPES) <= set(types)
 
 
 def assess_config_recorders(content: JSON) -> list[Finding]:
@@ -777,23 +778,25 @@ def assess_config_recorders(content: JSON) -> list[Finding]:
         return "pass", (f"AWS Config recorder {_names(complete)} recording every resource "
                         f"type, delivering via {_names(delivered)}")
 
-    out = _per_region(content, judge)
-    regions: dict[str, list[str]] = {}
-    for sc in content.get("scope", []):
-        regions.setdefault(str(sc["account_id"]), []).append(str(sc["region"]))
-    for acct, rs in sorted(regions.items()):
-        good = sorted(f"{r} ({x.get('name')})" for r in rs if judge(acct, r)[0] == "pass"
-                      for x in recs.get((acct, r), []) if x.get("recording") is True
+    verdicts = {(str(sc["account_id"]), str(sc["region"])): judge(str(sc["account_id"]),
+                                                                   str(sc["region"]))
+                for sc in content.get("scope", [])}
+    out = _per_region(content, lambda acct, region: verdicts[(acct, region)])
+    for acct in sorted({a for a, _ in verdicts}):
+        # (region, recorder) recording the global IAM types in a region that passes
+        good = sorted((r, str(x.get("name"))) for (a, r), (status, _) in verdicts.items()
+                      if a == acct and status == "pass" for x in recs.get((a, r), [])
+                      if x.get("recording") is True
                       and records_global_iam(x.get("recording_group")))
-        able = [g for g in good if g.split(" ")[0] not in CONFIG_NO_GLOBAL_IAM_REGIONS]
+        able = [f"{r} ({n})" for r, n in good if r not in CONFIG_NO_GLOBAL_IAM_REGIONS]
         if able:
             out.append(Finding(f"{acct}/global-iam", "pass", "global IAM resource types "
                                f"(users, groups, roles, policies) recorded in {', '.join(able)}"))
         elif good:
             out.append(Finding(f"{acct}/global-iam", "fail", "global IAM resource types are "
-                               f"recorded only in {', '.join(good)}, where AWS Config cannot "
-                               "record them (Regions it reached after February 2022): IAM "
-                               "changes are recorded nowhere"))
+                               f"recorded only in {', '.join(f'{r} ({n})' for r, n in good)}, "
+                               "where AWS Config cannot record them (Regions it reached after "
+                               "February 2022): IAM changes are recorded nowhere"))
         else:
             out.append(Finding(f"{acct}/global-iam", "fail", "no region whose AWS Config "
                                "recorder records and delivers records the global IAM resource "

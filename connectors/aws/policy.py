@@ -112,6 +112,16 @@ def glob_meets_prefix(pattern: str, prefix: str) -> bool:
 S3_ACTIONS = "s3:"
 
 
+def covers_action(stmt: Mapping[str, Any], action: str) -> bool:
+    """Whether a statement's Action (or NotAction) takes in `action` (IAM compares actions
+    case-insensitively)."""
+    action = action.lower()
+    if "NotAction" in stmt:
+        return not any(glob_matches(str(a).lower(), action)
+                       for a in _as_list(stmt.get("NotAction")))
+    return any(glob_matches(str(a).lower(), action) for a in _as_list(stmt.get("Action")))
+
+
 def every_principal(stmt: Mapping[str, Any]) -> bool:
     """Whether a resource-policy statement applies to every principal ("*" or {"AWS": "*"})."""
     if "NotPrincipal" in stmt:
@@ -324,16 +334,6 @@ def _test_for_strangers(op: str, key: str, values: Any, present: frozenset[str])
     return ALWAYS if negated else NEVER
 
 
-def _covers_action(stmt: Mapping[str, Any], action: str) -> bool:
-    """Whether a statement's Action (or NotAction) takes in `action` (IAM compares actions
-    case-insensitively)."""
-    action = action.lower()
-    if "NotAction" in stmt:
-        return not any(glob_matches(str(a).lower(), action)
-                       for a in _as_list(stmt.get("NotAction")))
-    return any(glob_matches(str(a).lower(), action) for a in _as_list(stmt.get("Action")))
-
-
 def _denies_all_but_named(stmt: Mapping[str, Any], kind: frozenset[str]) -> bool:
     """A Deny that every stranger of a kind (whose requests carry the keys `kind`) meets: for
     every principal (or all but named ones, NotPrincipal), each of its tests (there may be
@@ -400,11 +400,11 @@ def trust_open_to_anyone(trust: Any) -> str | None:
                                  else None) if isinstance(s, Mapping)]
     for action in ASSUME_ROLE_ACTIONS:
         for kind in _CALLER_KINDS[action]:
-            if any(s.get("Effect") == "Deny" and _covers_action(s, action)
+            if any(s.get("Effect") == "Deny" and covers_action(s, action)
                    and _denies_all_but_named(s, kind) for s in stmts):
                 continue
             for i, s in enumerate(stmts):
-                if s.get("Effect") != "Allow" or not _covers_action(s, action):
+                if s.get("Effect") != "Allow" or not covers_action(s, action):
                     continue
                 if not (every_principal(s) or "NotPrincipal" in s):
                     continue
@@ -418,7 +418,7 @@ def trust_open_to_anyone(trust: Any) -> str | None:
                 return f"statement {s.get('Sid') or i} allows {who} {action}{how}"
     for i, s in enumerate(stmts):
         if s.get("Effect") == "Allow" and _trusts_github_actions(s) \
-                and _covers_action(s, "sts:AssumeRoleWithWebIdentity") \
+                and covers_action(s, "sts:AssumeRoleWithWebIdentity") \
                 and not _github_sub_pinned(s.get("Condition")):
             return (f"statement {s.get('Sid') or i} lets any GitHub Actions workflow of any "
                     f"repository owner assume it: no {GITHUB_SUB} test naming the owner "
