@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,29 @@ def agreement(a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:
             "only_prowler": sorted(set(b) - set(a))[:5]}
 
 
+def both(url: str, env: dict[str, str], exe: Path | None, moto_pid: int, run_dir: Path,
+         fresh_store: bool) -> dict[str, Any]:
+    """Ours, then Prowler (unless `exe` is None), each with the requests it made and moto's
+    CPU for them; with both, the speed-up and verdict agreement."""
+    def measure(tool: Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+        cpu0 = server_cpu(moto_pid)
+        m, verdicts = tool()
+        return dict(m, api_requests=counts(bench_control(url, "reset=1")),
+                    server_cpu_seconds=round(server_cpu(moto_pid) - cpu0, 2)), verdicts
+
+    (run_dir / "ours").mkdir(parents=True)
+    m_ours, v_ours = measure(lambda: ours(url, env, run_dir / "ours", fresh_store))
+    one: dict[str, Any] = {"ours": m_ours}
+    if exe is not None:
+        (run_dir / "prowler").mkdir()
+        m_pr, v_pr = measure(lambda: prowler(exe, url, env, run_dir / "prowler"))
+        one["prowler"] = m_pr
+        one["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
+        one["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
+    return one
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=2000)
@@ -272,36 +296,15 @@ def main() -> int:
             # use: ~0.75 s of server CPU for ours), which real AWS never charges. Without
             # this, the tool timed first pays them and the other does not.
             bench_control(url, "latency_ms=0&reset=1")
-            warm: dict[str, Any] = {}
-            cpu0 = server_cpu(moto.pid)
-            warm["ours_seconds"] = ours(url, env, work / "warm-up" / "ours")[0]["seconds"]
-            warm["ours_server_cpu_seconds"] = round(server_cpu(moto.pid) - cpu0, 2)
-            if exe is not None:
-                (work / "warm-up" / "prowler").mkdir(parents=True)
-                cpu0 = server_cpu(moto.pid)
-                warm["prowler_seconds"] = prowler(exe, url, env,
-                                                  work / "warm-up" / "prowler")[0]["seconds"]
-                warm["prowler_server_cpu_seconds"] = round(server_cpu(moto.pid) - cpu0, 2)
-            result["warm_up"] = warm
-            print(json.dumps({"warm_up": warm}), flush=True)
+            result["warm_up"] = both(url, env, exe, moto.pid, work / "warm-up",
+                                     args.fresh_store)
+            print(json.dumps({"warm_up_seconds": {t: result["warm_up"][t]["seconds"]
+                                                  for t in ("ours", "prowler")
+                                                  if t in result["warm_up"]}}), flush=True)
         for latency in args.latency_ms:
             bench_control(url, f"latency_ms={latency}&reset=1")
-            run_dir = work / f"latency-{latency:g}ms"
-            (run_dir / "ours").mkdir(parents=True)
-            cpu0 = server_cpu(moto.pid)
-            m_ours, v_ours = ours(url, env, run_dir / "ours", args.fresh_store)
-            one: dict[str, Any] = {"latency_ms": latency, "ours": dict(
-                m_ours, api_requests=counts(bench_control(url, "reset=1")),
-                server_cpu_seconds=round(server_cpu(moto.pid) - cpu0, 2))}
-            if exe is not None:
-                (run_dir / "prowler").mkdir()
-                cpu0 = server_cpu(moto.pid)
-                m_pr, v_pr = prowler(exe, url, env, run_dir / "prowler")
-                one["prowler"] = dict(m_pr, api_requests=counts(
-                    bench_control(url, "reset=1")),
-                    server_cpu_seconds=round(server_cpu(moto.pid) - cpu0, 2))
-                one["speedup"] = round(m_pr["seconds"] / max(m_ours["seconds"], 0.01), 1)
-                one["agreement"] = {k: agreement(v_ours[k], v_pr[k]) for k in v_ours}
+            one: dict[str, Any] = {"latency_ms": latency, **both(
+                url, env, exe, moto.pid, work / f"latency-{latency:g}ms", args.fresh_store)}
             result["runs"].append(one)
             print(json.dumps(one, indent=2), flush=True)
     finally:
