@@ -270,6 +270,18 @@ TRUSTS: dict[str, list[dict[str, Any]]] = {
                             "StringEquals": {GITHUB_AUD: "sts.amazonaws.com"},
                             "StringLike": {GITHUB_AUD.replace(":aud", ":sub"):
                                            "repo:octo-org/deploy:*"}}}],
+    "cognito-any-pool": [{"Effect": "Allow", "Principal": {"Federated":
+                                                           "cognito-identity.amazonaws.com"},
+                          "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                              "ForAnyValue:StringLike": {
+                                  "cognito-identity.amazonaws.com:amr": "authenticated"}}}],
+    "cognito-own-pool": [{"Effect": "Allow", "Principal": {"Federated":
+                                                           "cognito-identity.amazonaws.com"},
+                          "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {
+                              "StringEquals": {"cognito-identity.amazonaws.com:aud":
+                                               "us-east-1:12345678-dead-beef-1234-567890abcdef"},
+                              "ForAnyValue:StringLike": {
+                                  "cognito-identity.amazonaws.com:amr": "authenticated"}}}],
     "named-by-deny": [ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
                                "Condition": {"StringNotEquals": {
                                    "aws:PrincipalAccount": [ACCOUNT, "444455556666"]}}}],
@@ -281,12 +293,14 @@ def test_roles_trusting_every_principal_under_a_condition(tricky: Account) -> No
     or organization: MFA or an external ID lets in anyone who meets it, ForAllValues: holds for
     a caller outside any organization; a PrincipalOrgID test, or a Deny for every account
     but named ones, restricts it. Trusting GitHub's OIDC issuer with the audience alone lets
-    in every workflow on github.com; a sub naming the owner restricts it."""
+    in every workflow on github.com; a sub naming the owner restricts it. Trusting Cognito
+    identity pools without naming the pool (aud) lets in users of any pool."""
     found = judged(tricky, "privileged_access", "administrator role")
     got = {name: found[f"arn:aws:iam::{ACCOUNT}:role/{name}"][0] for name in TRUSTS}
     assert got == {"anyone-with-mfa": "fail", "anyone-with-external-id": "fail",
                    "anyone-in-any-org-path": "fail", "org-members": "pass",
                    "github-any-repo": "fail", "github-own-org": "pass",
+                   "cognito-any-pool": "fail", "cognito-own-pool": "pass",
                    "named-by-deny": "pass"}
     assert "do not pin the caller's account or organization" in found[
         f"arn:aws:iam::{ACCOUNT}:role/anyone-with-mfa"][1]

@@ -21,7 +21,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from connectors.aws import assess as A
@@ -852,3 +852,99 @@ def test_github_oidc_trust_examples() -> None:
     assert judge({"StringEquals": aud, "StringLike": {
         "token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:*"}}) is None
     assert judge({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*/deploy:*"}})
+
+
+# --- role trust: public web-identity providers shared by every app ------------------------------
+# Oracle (IAM User Guide, "Available keys for AWS web identity federation"; Amazon Cognito
+# Developer Guide, "Role trust and permissions"; STS AssumeRoleWithWebIdentity, RoleArn): any
+# app (identity pool, OAuth client) can get tokens from these issuers for its own users. A
+# stranger is a user of another app: their token's app and user claims are values the policy
+# does not name (an app's or user's ID is assigned, so a name matches only its own, whatever
+# the case), or whatever a wildcard in the policy lets them have; their other claims (amr)
+# are what the policy asks. The role is open when some stranger's token meets every test of
+# an Allow of sts:AssumeRoleWithWebIdentity for the issuer.
+SHARED = {
+    "cognito-identity.amazonaws.com": ["cognito-identity.amazonaws.com:aud",
+                                       "cognito-identity.amazonaws.com:sub"],
+    "accounts.google.com": ["accounts.google.com:aud", "accounts.google.com:oaud",
+                            "accounts.google.com:sub"],
+    "graph.facebook.com": ["graph.facebook.com:app_id", "graph.facebook.com:id"],
+    "www.amazon.com": ["www.amazon.com:app_id", "www.amazon.com:user_id"],
+}
+APP_VALUES = ["us-east-1:0f1e2d3c-aaaa-bbbb-cccc-123456789012", "us-east-1:*", "*",
+              "1234567890.apps.googleusercontent.com", "*.apps.googleusercontent.com",
+              "amzn1.application.abc?", "APP-1", "app-1"]
+
+
+def shared_oracle(policy: dict[str, Any], issuer: str) -> bool:
+    text = json.dumps(policy)
+    named = {v.lower() for v in APP_VALUES if json.dumps(v) in text and "*" not in v
+             and "?" not in v}
+    candidates = ["stranger-app"] + [_fill(v) for v in APP_VALUES if json.dumps(v) in text]
+    for value in (c for c in candidates if c.lower() not in named):
+        ctx: dict[str, Any] = {k: value for k in SHARED[issuer]}
+        ctx[f"{issuer}:amr"] = ["authenticated"]
+        for s in policy["Statement"]:
+            acts = [a.lower() for a in _values(s["Action"])]
+            if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
+                    "sts:assumerolewithwebidentity", a) for a in acts) \
+                    and _condition_holds(s.get("Condition", {}), ctx):
+                return True
+    return False
+
+
+@st.composite
+def shared_statements(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    issuer = draw(st.sampled_from(sorted(SHARED)))
+    cond: dict[str, Any] = {}
+    if draw(st.booleans()):
+        cond["ForAnyValue:StringLike"] = {f"{issuer}:amr": "authenticated"}
+    if draw(st.integers(0, 4)):  # one test of an app or user claim (two may contradict)
+        op = draw(st.sampled_from(["StringEquals", "StringLike", "StringNotEquals",
+                                   "StringEqualsIgnoreCase", "StringEqualsIfExists",
+                                   "StringNotLike", "ForAnyValue:StringLike",
+                                   "ForAllValues:StringEquals"]))
+        key = draw(st.sampled_from(SHARED[issuer]))
+        cond.setdefault(op, {})[draw(st.sampled_from([key, key.upper()]))] = \
+            draw(_one_or_list(APP_VALUES))
+    s: dict[str, Any] = {"Effect": "Allow", "Principal": {"Federated": draw(st.sampled_from(
+        [issuer, issuer.upper()]))}, "Action": draw(st.sampled_from(
+            ["sts:AssumeRoleWithWebIdentity", "sts:*", "sts:AssumeRole"]))}
+    if cond:
+        s["Condition"] = cond
+    return issuer, s
+
+
+@settings(max_examples=400, deadline=None)
+@given(shared_statements())
+def test_shared_web_identity_trust_matches_the_oracle(case: tuple[str, dict[str, Any]]) -> None:
+    """A role trusting Cognito identity pools, Google, Facebook or Login with Amazon fails
+    exactly when a user of another app may assume it. (A negated test of "*" admits no token
+    at all: not solved, such a role fails, the safe side.)"""
+    issuer, stmt = case
+    assume(not any("Not" in op and "*" in _values(v) for op, block in
+                   stmt.get("Condition", {}).items() for v in block.values()))
+    policy = {"Version": "2012-10-17", "Statement": [stmt]}
+    why = trust_open_to_anyone(policy)
+    assert (why is not None) == shared_oracle(policy, issuer), why
+
+
+def test_shared_web_identity_trust_examples() -> None:
+    """AWS's documented Cognito trust (a named identity pool) passes; the same without the
+    pool, or with any pool of a region, fails; Google needs its audience named."""
+    def judge(fed: str, cond: dict[str, Any] | None) -> str | None:
+        s = {"Effect": "Allow", "Principal": {"Federated": fed},
+             "Action": "sts:AssumeRoleWithWebIdentity"}
+        return trust_open_to_anyone({"Statement": [dict(s, Condition=cond) if cond else s]})
+
+    amr = {"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}
+    pool = {"cognito-identity.amazonaws.com:aud": "us-east-1:12345678-dead-beef-1234-567890abcdef"}
+    assert judge("cognito-identity.amazonaws.com", {"StringEquals": pool, **amr}) is None
+    assert "any Amazon Cognito identity" in str(judge("cognito-identity.amazonaws.com", amr))
+    assert judge("cognito-identity.amazonaws.com", {"StringLike": {
+        "cognito-identity.amazonaws.com:aud": "us-east-1:*"}}) is not None
+    assert "Google" in str(judge("accounts.google.com", None))
+    assert judge("accounts.google.com", {"StringEquals": {
+        "accounts.google.com:aud": "1234.apps.googleusercontent.com"}}) is None
+    # an issuer the account registered itself is the account's own (STS checks its audiences)
+    assert judge(f"arn:aws:iam::{OWN}:oidc-provider/oidc.example.com", None) is None

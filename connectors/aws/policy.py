@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 # Where the IAM action is not "<service>:<Operation>" (S3 names its actions differently).
@@ -357,12 +357,6 @@ GITHUB_OIDC = "oidc-provider/token.actions.githubusercontent.com"
 GITHUB_SUB = "token.actions.githubusercontent.com:sub"
 
 
-def _trusts_github_actions(stmt: Mapping[str, Any]) -> bool:
-    p = stmt.get("Principal")
-    fed = _as_list(p.get("Federated")) if isinstance(p, Mapping) else []
-    return any(str(f).endswith(":" + GITHUB_OIDC) for f in fed)
-
-
 def github_sub_names_owner(value: Any, op: str) -> bool:
     """Whether a `sub` value can match only workflows of one named repository owner: it
     starts `repo:` (a token's own repository comes first there; an owner who customises the
@@ -376,26 +370,65 @@ def github_sub_names_owner(value: Any, op: str) -> bool:
     return bool(owner) and bool(slash) and not _wild(owner)
 
 
-def _github_sub_pinned(cond: Any) -> bool:
-    """Whether a Condition requires a `sub` naming the owner. Every GitHub token carries its
-    one `sub`, so ...IfExists and set operators test it as the plain operator does."""
+def names_one_value(value: Any, op: str) -> bool:
+    """Whether a value names one identifier: text, and no wildcard where StringLike reads one."""
+    return isinstance(value, str) and bool(value) and not (op.endswith("like") and _wild(value))
+
+
+# Public identity providers whose tokens any app or identity pool can obtain (IAM User Guide,
+# "Available keys for AWS web identity federation"; Amazon Cognito Developer Guide, "Role
+# trust and permissions": a trust of identity pools without `cognito-identity.amazonaws.com:aud`
+# lets users of unintended identity pools assume the role). A role trusting one lets in the
+# users of every app unless a test names the app (audience, app ID) or the user. Each entry:
+# (label, does a Federated principal name it, keys that pin it, does a value pin it).
+_SHARED_ISSUERS: tuple[tuple[str, Callable[[str], bool], frozenset[str],
+                             Callable[[Any, str], bool]], ...] = (
+    ("GitHub Actions workflow of any repository owner",
+     lambda f: f.endswith(":" + GITHUB_OIDC), frozenset({GITHUB_SUB}), github_sub_names_owner),
+    ("Amazon Cognito identity of any identity pool",
+     lambda f: f.lower() == "cognito-identity.amazonaws.com",
+     frozenset({"cognito-identity.amazonaws.com:aud", "cognito-identity.amazonaws.com:sub"}),
+     names_one_value),
+    ("Google account signed in to any app",
+     lambda f: f.lower() == "accounts.google.com",
+     frozenset({"accounts.google.com:aud", "accounts.google.com:oaud",
+                "accounts.google.com:sub"}), names_one_value),
+    ("Facebook user of any app",
+     lambda f: f.lower() == "graph.facebook.com",
+     frozenset({"graph.facebook.com:app_id", "graph.facebook.com:id"}), names_one_value),
+    ("Login with Amazon user of any app",
+     lambda f: f.lower() == "www.amazon.com",
+     frozenset({"www.amazon.com:app_id", "www.amazon.com:user_id"}), names_one_value),
+)
+
+
+def _federated(stmt: Mapping[str, Any]) -> list[str]:
+    p = stmt.get("Principal")
+    return [str(f) for f in _as_list(p.get("Federated"))] if isinstance(p, Mapping) else []
+
+
+def _pinned(cond: Any, keys: frozenset[str], value_ok: Callable[[Any, str], bool]) -> bool:
+    """Whether a Condition requires one of `keys` to match only named values. Every token of
+    these issuers carries its one value of each such claim, so ...IfExists and set operators
+    test it as the plain operator does."""
     for op, key, values in _entries(cond):
         _prefix, base, _if_exists = _split_op(op)
-        if key != GITHUB_SUB or base not in ("stringequals", "stringequalsignorecase",
-                                             "stringlike"):
+        if key not in keys or base not in ("stringequals", "stringequalsignorecase",
+                                           "stringlike"):
             continue
         vals = _as_list(values)
-        if vals and all(github_sub_names_owner(v, base) for v in vals):
+        if vals and all(value_ok(v, base) for v in vals):
             return True
     return False
 
 
 def trust_open_to_anyone(trust: Any) -> str | None:
-    """Why a role trust policy lets principals of any AWS account, or any GitHub Actions
-    workflow, assume the role (the statement that does, and for which action), or None when
-    for each way to assume a role every Allow for every principal pins the caller or a Deny
-    turns away all but named callers, and every trust of GitHub's OIDC issuer names the
-    repository owner."""
+    """Why a role trust policy lets principals of any AWS account, or the users of any app of
+    a shared web-identity issuer (GitHub Actions, Cognito identity pools, Google, Facebook,
+    Login with Amazon), assume the role (the statement that does, and for which action), or
+    None when for each way to assume a role every Allow for every principal pins the caller
+    or a Deny turns away all but named callers, and every trust of a shared issuer names the
+    app, the user or (GitHub) the repository owner."""
     stmts = [s for s in _as_list(trust.get("Statement") if isinstance(trust, Mapping)
                                  else None) if isinstance(s, Mapping)]
     for action in ASSUME_ROLE_ACTIONS:
@@ -417,10 +450,12 @@ def trust_open_to_anyone(trust: Any) -> str | None:
                     "organization" if s.get("Condition") else ""
                 return f"statement {s.get('Sid') or i} allows {who} {action}{how}"
     for i, s in enumerate(stmts):
-        if s.get("Effect") == "Allow" and _trusts_github_actions(s) \
-                and covers_action(s, "sts:AssumeRoleWithWebIdentity") \
-                and not _github_sub_pinned(s.get("Condition")):
-            return (f"statement {s.get('Sid') or i} lets any GitHub Actions workflow of any "
-                    f"repository owner assume it: no {GITHUB_SUB} test naming the owner "
-                    "(repo:OWNER/...)")
+        if s.get("Effect") != "Allow" or \
+                not covers_action(s, "sts:AssumeRoleWithWebIdentity"):
+            continue
+        fed = _federated(s)
+        for label, names, keys, value_ok in _SHARED_ISSUERS:
+            if any(names(f) for f in fed) and not _pinned(s.get("Condition"), keys, value_ok):
+                return (f"statement {s.get('Sid') or i} lets any {label} assume it: no test "
+                        f"naming {' or '.join(sorted(keys))}")
     return None
