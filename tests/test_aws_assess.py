@@ -201,14 +201,17 @@ def test_global_iam_types_must_be_recorded_in_some_region() -> None:
     """AWS Config records IAM users, groups, roles and policies only where a recorder
     includes the global types (allSupported + includeGlobalResourceTypes, or an exclusion
     strategy not excluding them) in a Region it reached before February 2022."""
-    def judge(*recorders: tuple[str, dict[str, Any]]) -> tuple[str, str]:
+    def judge(*recorders: tuple[str, dict[str, Any]], unread: tuple[str, ...] = ()
+              ) -> tuple[str, str]:
         recs = [{"account_id": "1", "region": r, "name": "default", "recording": True,
                  "last_status": "SUCCESS", "recording_group": g} for r, g in recorders]
         chans = [{"account_id": "1", "region": r, "name": "default",
                   "history_status": "Success", "snapshot_status": "Success"}
                  for r, _ in recorders]
         out = A.assess_config_recorders({
-            "recorders": recs, "delivery_channels": chans, "unreadable": [],
+            "recorders": recs, "delivery_channels": chans,
+            "unreadable": [{"account_id": "1", "region": r, "error": "AccessDenied"}
+                           for r in unread],
             "scope": [{"account_id": "1", "region": r} for r, _ in recorders]})
         (g,) = [(f.status, f.reason) for f in out if f.resource == "1/global-iam"]
         return g
@@ -223,6 +226,12 @@ def test_global_iam_types_must_be_recorded_in_some_region() -> None:
     assert judge(("us-east-1", excluding))[0] == "pass"
     status, reason = judge(("eu-central-2", dict(everything, includeGlobalResourceTypes=True)))
     assert status == "fail" and "cannot record them" in reason
+    # a region that could not be read may be the one recording them: not judged as missing
+    status, reason = judge(("us-east-1", everything), unread=("eu-west-1",))
+    assert status == "inconclusive" and "eu-west-1 could not be read" in reason
+    assert judge(("us-east-1", everything), unread=("eu-central-2",))[0] == "fail"
+    assert judge(("us-east-1", dict(everything, includeGlobalResourceTypes=True)),
+                 unread=("eu-west-1",))[0] == "pass"
 
 
 def test_regional_present_but_off_is_its_own_reason() -> None:

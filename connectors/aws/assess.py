@@ -782,6 +782,7 @@ def assess_config_recorders(content: JSON) -> list[Finding]:
                                                                    str(sc["region"]))
                 for sc in content.get("scope", [])}
     out = _per_region(content, lambda acct, region: verdicts[(acct, region)])
+    unread_scope = _unread_scope(content)
     for acct in sorted({a for a, _ in verdicts}):
         # (region, recorder) recording the global IAM types in a region that passes
         good = sorted((r, str(x.get("name"))) for (a, r), (status, _) in verdicts.items()
@@ -789,9 +790,16 @@ def assess_config_recorders(content: JSON) -> list[Finding]:
                       if x.get("recording") is True
                       and records_global_iam(x.get("recording_group")))
         able = [f"{r} ({n})" for r, n in good if r not in CONFIG_NO_GLOBAL_IAM_REGIONS]
+        # a region that could not be read may be the one recording them
+        unread = sorted(str(r) for a, r in unread_scope if a == acct and r is not None
+                        and r not in CONFIG_NO_GLOBAL_IAM_REGIONS)
         if able:
             out.append(Finding(f"{acct}/global-iam", "pass", "global IAM resource types "
                                f"(users, groups, roles, policies) recorded in {', '.join(able)}"))
+        elif unread:
+            out.append(Finding(f"{acct}/global-iam", "inconclusive", "no region read records "
+                               "and delivers the global IAM resource types; "
+                               f"{', '.join(unread)} could not be read and may"))
         elif good:
             out.append(Finding(f"{acct}/global-iam", "fail", "global IAM resource types are "
                                f"recorded only in {', '.join(f'{r} ({n})' for r, n in good)}, "
