@@ -35,6 +35,17 @@ _TRUST_GITHUB_ANY_REPO = {"Version": "2012-10-17", "Statement": [{
                                "token.actions.githubusercontent.com"},
     "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud":
                                    "sts.amazonaws.com"}}}]}
+# Cognito identity pools: with the pool named (aud) only that pool's users; with the amr
+# claim alone users of any identity pool may assume (Amazon Cognito Developer Guide)
+_COGNITO = {"Federated": "cognito-identity.amazonaws.com"}
+_AMR = {"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}
+_TRUST_COGNITO_OWN_POOL = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": _COGNITO,
+    "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud":
+                                   "us-east-1:12345678-dead-beef-1234-567890abcdef"}, **_AMR}}]}
+_TRUST_COGNITO_ANY_POOL = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": _COGNITO,
+    "Condition": _AMR}]}
 _PAB_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
            "RestrictPublicBuckets": True}
 
@@ -199,6 +210,10 @@ def seed_demo_account(endpoint_url: str) -> Seeded:
     iam.create_role(RoleName="ci-deploy",
                     AssumeRolePolicyDocument=json.dumps(_TRUST_GITHUB_ANY_REPO))
     iam.attach_role_policy(RoleName="ci-deploy", PolicyArn=admin)
+    for role, trust in (("mobile-support", _TRUST_COGNITO_OWN_POOL),
+                        ("mobile-any-pool", _TRUST_COGNITO_ANY_POOL)):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.attach_role_policy(RoleName=role, PolicyArn=admin)
     seeded.admin_users |= {f"arn:aws:iam::{ACCOUNT_ID}:user/{u}" for u in ("dana", "eve")}
     _history(seeded)
 

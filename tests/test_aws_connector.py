@@ -289,6 +289,8 @@ def test_privileged_access_lists_admins_and_how(aws: Aws) -> None:
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/legacy-vendor"] == "fail"
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/break-glass"] == "pass"
     assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/ci-deploy"] == "fail"  # GitHub, audience only
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/mobile-any-pool"] == "fail"  # Cognito, no pool
+    assert v[f"arn:aws:iam::{ACCOUNT_ID}:role/mobile-support"] == "pass"  # its own pool
 
 
 # --- S3 ---------------------------------------------------------------------------------------
