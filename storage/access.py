@@ -331,6 +331,12 @@ def verify_access_log(engine: Engine, claims: Sequence[Claim] = ()
     want: dict[int, list[Claim]] = {}
     for c in claims:
         want.setdefault(c.seq, []).append(c)
+    with engine.connect() as conn:  # entries below #1: the walk from #1 never sees them
+        low = conn.execute(select(func.count(), func.min(access_log.c.seq),
+                                  func.max(access_log.c.seq)).where(access_log.c.seq < 1)).one()
+    if low[0]:
+        problems.append(f"access log: entries #{low[1]}..#{low[2]} lie before entry #1, "
+                        f"outside the log's chain ({low[0]} inserted)")
     prev, expect, n = GENESIS, 1, 0
     for r in iter_access(engine):
         n += 1

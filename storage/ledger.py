@@ -49,12 +49,19 @@ def lock_head(conn: Connection) -> tuple[int, str]:
 def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chain `rows` (without seq/prev_hash/record_hash) after the head, in this transaction."""
     seq, head = lock_head(conn)
+    # two statements: SQLite answers a lone max() or min() from the key, both at once by a scan
     top = conn.execute(select(func.max(records.c.seq))).scalar()
+    bottom = conn.execute(select(func.min(records.c.seq))).scalar()
     if top is not None and int(top) > seq:
         raise LedgerTampered(
             f"the index holds record(s) #{seq + 1}..#{int(top)} beyond the ledger head #{seq}: "
             "rows outside the chain (inserted or a rewound head); refusing to extend the "
             "ledger over them. Run `evidence verify` and restore the index")
+    if bottom is not None and int(bottom) < 1:
+        raise LedgerTampered(
+            f"the index holds record(s) from #{int(bottom)}, before record #1: rows outside "
+            "the chain (inserted); refusing to extend the ledger. Run `evidence verify` and "
+            "restore the index")
     out: list[dict[str, Any]] = []
     pairs: set[tuple[str, str, str, str, str]] = set()
     for r in rows:

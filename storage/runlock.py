@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -112,10 +113,15 @@ def held(engine: Engine, run_id: str) -> bool:
         with _GUARD:
             return run_id in _MEMORY
     try:
-        fd = os.open(d / f"{run_id}.lock", os.O_RDONLY)
+        # never a symlink (it could point at any file some other process locks: a daemon's pid
+        # file) and never blocking (a FIFO would wait for a writer for ever)
+        fd = os.open(d / f"{run_id}.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False  # no lock file: the run never took its lock here, or finished
     try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return False  # not a lock file `hold` made (a FIFO, a folder, a second hard link)
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True

@@ -57,6 +57,7 @@ CHUNK = 25_000
 CHECKPOINT = "checkpoint"
 # Blob files are read through one buffer of this size per worker.
 _READ = 1 << 18
+_OPEN = os.O_RDONLY | os.O_NONBLOCK
 # Blob re-hashing tasks: this many top-level folders of the tree (of 256) each.
 TREE_TOPS = 4
 
@@ -133,9 +134,11 @@ def _engine(url: str) -> Engine:
 
 def _rehash(path: str, buf: bytearray) -> tuple[str, int] | None:
     """(SHA-256, size) of the file at `path`, read to its end into `buf` (one buffer per
-    worker: no allocation per file); None when it is missing."""
+    worker: no allocation per file); None when it is missing. Opened without blocking, so a
+    FIFO put in a blob's place reads as empty (a changed blob) instead of waiting for ever;
+    a folder raises OSError (the caller names it unreadable)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, _OPEN)
     except FileNotFoundError:
         return None
     try:
@@ -166,7 +169,11 @@ def _rehash_all(root: str, shas: Iterable[str]) -> tuple[int, int, list[tuple[st
     bad: list[tuple[str, str]] = []
     for sha in shas:
         files += 1
-        got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
+        try:
+            got = _rehash(f"{base}/{sha[:2]}/{sha[2:4]}/{sha}", buf)
+        except OSError as e:  # a folder (or worse) in a blob's place
+            bad.append((sha, _unreadable(e)))
+            continue
         if got is None:
             bad.append((sha, "missing"))
             continue
@@ -174,6 +181,10 @@ def _rehash_all(root: str, shas: Iterable[str]) -> tuple[int, int, list[tuple[st
         if got[0] != sha:
             bad.append((sha, f"content changed (now hashes to {got[0]})"))
     return files, total, bad
+
+
+def _unreadable(e: OSError) -> str:
+    return f"unreadable ({e.strerror or type(e).__name__}): not a blob file"
 
 
 def _hash_tree(root: str, tops: list[str]) -> tuple[int, int, list[tuple[str, str]]]:
@@ -513,6 +524,8 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     seal_problems, covered = _seal_heads(store, seal_checks, sealed_hash)
     rep.problems.extend(seal_problems)
     _outside_chain(store, rep)
+    if base is not None:
+        _still_checkpointed(store, rep, base.seq)
     _uncovered(store, rep, chain, covered, lo, head_seq, started)
     _check_access_log(store, rep, claims)
     if rep.ok and write_checkpoint:
@@ -557,13 +570,19 @@ def _verify_blobs(store: EvidenceStore, rep: VerifyReport, workers: int, lo: int
     else:
         shas = blobs.shas()
 
-    def check(sha: str) -> tuple[str, tuple[str, int] | None]:
-        return sha, blobs.rehash(sha)
+    def check(sha: str) -> tuple[str, tuple[str, int] | str | None]:
+        try:
+            return sha, blobs.rehash(sha)
+        except OSError as e:  # a folder (or worse) in a blob's place
+            return sha, _unreadable(e)
 
     with ThreadPoolExecutor(max_workers=max(2, workers)) as tp:
         for chunk in _chunks(shas, 256):
             for sha, got in tp.map(check, chunk):
                 rep.blobs += 1
+                if isinstance(got, str):
+                    bad[sha] = got
+                    continue
                 if got is not None:
                     rep.blob_bytes += got[1]
                 if got is None or got[0] != sha:
@@ -651,7 +670,8 @@ def _check_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
         # a seal file whose index seal was committed after we read the index seals: a run
         # sealing while we verify (the file is written just before the commit)
         files = [(n, s) for n, s in files
-                 if (s.head_hash, s.signature) in in_index or not _in_index(store, s)]
+                 if (s.head_hash, s.signature) in in_index or
+                 not _in_index(store, s, rep.seal_max_id)]
         entries = [(f"index seal at #{s.seq} ({s.sealed_at:%Y-%m-%dT%H:%M:%SZ})", s)
                    for s in idx] + [(f"seal file {n}", fs) for n, fs in files]
         if against is not None and against.seq == gseq:
@@ -729,23 +749,50 @@ def _hash_at(store: EvidenceStore, sealed_hash: dict[int, str], seq: int) -> str
     return None if h is None else str(h)
 
 
-def _in_index(store: EvidenceStore, s: Seal) -> bool:
+def _in_index(store: EvidenceStore, s: Seal, max_id: int) -> bool:
+    """Whether the index holds this very seal as one committed after verify read the index
+    seals (id beyond `max_id`): a seal written while we verify. A file with another seal's
+    signature but a different head, or one matching an index seal read already (and so in
+    its group unless renamed), is not excused."""
     with store.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(seals).where(
-            seals.c.seq == s.seq, seals.c.signature == s.signature)).scalar_one() > 0
+            seals.c.seq == s.seq, seals.c.signature == s.signature,
+            seals.c.head_hash == s.head_hash, seals.c.id > max_id)).scalar_one() > 0
 
 
 def _outside_chain(store: EvidenceStore, rep: VerifyReport) -> None:
     """Rows beyond the ledger head as it is now, whatever their timestamps (one statement,
-    so a concurrent append that moves the head and adds its row is never counted)."""
+    so a concurrent append that moves the head and adds its row is never counted), and rows
+    before #1 (seq 0 or negative: the index's key accepts them)."""
     head_now = select(ledger_head.c.seq).where(ledger_head.c.id == 1).scalar_subquery()
     with store.engine.connect() as conn:
         row = conn.execute(select(func.count(), func.min(records.c.seq), func.max(records.c.seq))
                            .where(records.c.seq > head_now)).one()
+        # and rows below #1, which no walk from #1 sees (a separate range on the key, so
+        # it is an index lookup, not a scan)
+        low = conn.execute(select(func.count(), func.min(records.c.seq), func.max(records.c.seq))
+                           .where(records.c.seq < 1)).one()
     if row[0]:
         rep.problems.append(Problem("chain", f"#{row[1]}..#{row[2]}", f"{row[0]} record(s) "
                                     "outside the chain, beyond the ledger head (inserted, or "
                                     "the head was rewound)"))
+    if low[0]:
+        rep.problems.append(Problem("chain", f"#{low[1]}..#{low[2]}", f"{low[0]} record(s) "
+                                    "outside the chain, before record #1 (inserted: the "
+                                    "chain starts at #1)"))
+
+
+def _still_checkpointed(store: EvidenceStore, rep: VerifyReport, upto: int) -> None:
+    """`since_last`: the records #1..#upto the checkpoint vouched for are all still there
+    (one count over the key; edits before the checkpoint need a full verify, deletions do
+    not)."""
+    with store.engine.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(records)
+                             .where(records.c.seq >= 1, records.c.seq <= upto)).scalar_one())
+    if n < upto:
+        rep.problems.append(Problem("chain", f"#1..#{upto}", f"{upto - n} record(s) of the "
+                                    f"#1..#{upto} the verify checkpoint at #{upto} found intact "
+                                    "are missing (deleted since): a full verify names them"))
 
 
 def _uncovered(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
@@ -894,14 +941,21 @@ def _file_seals(store: EvidenceStore, rep: VerifyReport, lo: int
                 ) -> Iterator[tuple[int, str, Seal]]:
     for name, data in store.blobs.seals():  # names start with the zero-padded seq: in order
         try:
-            if int(name.split("-", 1)[0]) < lo:
-                continue
+            named: int | None = int(name.split("-", 1)[0])
         except ValueError:
-            pass
+            named = None
+        if named is not None and named < lo:
+            continue
         try:
             seal = Seal.from_json(json.loads(data))
         except (ValueError, KeyError, TypeError):
             rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
+            continue
+        if named is not None and named != seal.seq:
+            # out of the order the merge with the index seals relies on: named, not paired
+            # (its index seal is then reported without a file)
+            rep.problems.append(Problem("seal", f"seal file {name}", f"seal file named for "
+                                        f"#{named} holds the seal of #{seal.seq} (renamed?)"))
             continue
         if seal.seq < lo:
             continue
