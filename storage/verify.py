@@ -525,7 +525,7 @@ def verify(store: EvidenceStore, *, public: Ed25519PublicKey | None = None,
     rep.problems.extend(seal_problems)
     _outside_chain(store, rep)
     if base is not None:
-        _still_checkpointed(store, rep, base.seq)
+        _still_checkpointed(store, rep, base)
     _uncovered(store, rep, chain, covered, lo, head_seq, started)
     _check_access_log(store, rep, claims)
     if rep.ok and write_checkpoint:
@@ -677,6 +677,18 @@ def _check_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
         if against is not None and against.seq == gseq:
             entries.append((f"kept seal at #{against.seq}", against))
         in_files = {(x.head_hash, x.signature) for _n, x in files}
+        # a seal is written once, to the index and to one file: a second copy is a replay
+        if len(in_index) < len(idx):
+            out.append(Problem("seal", f"index seals at #{gseq}", f"{len(idx) - len(in_index)}"
+                               " copy(ies) of a seal already in the index (replayed rows)"))
+        if len(in_files) < len(files):
+            seen: dict[tuple[str, str], list[str]] = {}
+            for n, x in files:
+                seen.setdefault((x.head_hash, x.signature), []).append(n)
+            twice = sorted(n for ns in seen.values() if len(ns) > 1 for n in ns)
+            out.append(Problem("seal", f"seal files at #{gseq}", f"{len(files) - len(in_files)}"
+                               " copy(ies) of a seal already in the seal store (replayed: "
+                               f"{', '.join(twice)})"))
         for name, fs in files:
             if (fs.head_hash, fs.signature) not in in_index:
                 out.append(Problem("seal", f"seal file {name}", "has no matching seal in the "
@@ -782,17 +794,36 @@ def _outside_chain(store: EvidenceStore, rep: VerifyReport) -> None:
                                     "chain starts at #1)"))
 
 
-def _still_checkpointed(store: EvidenceStore, rep: VerifyReport, upto: int) -> None:
-    """`since_last`: the records #1..#upto the checkpoint vouched for are all still there
-    (one count over the key; edits before the checkpoint need a full verify, deletions do
-    not)."""
+def _noted(seal: Seal, key: str) -> int | None:
+    """An integer a seal's (signed) JSON note states under `key`, or None."""
+    try:
+        v = json.loads(seal.note or "").get(key)
+    except (ValueError, AttributeError):
+        return None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _still_checkpointed(store: EvidenceStore, rep: VerifyReport, base: Seal) -> None:
+    """`since_last`: the records #1..#upto the checkpoint vouched for are all still there, and
+    so are the index seals before it, no more and no fewer (two counts; edits before the
+    checkpoint need a full verify, deletions and replays do not)."""
+    upto = base.seq
     with store.engine.connect() as conn:
         n = int(conn.execute(select(func.count()).select_from(records)
                              .where(records.c.seq >= 1, records.c.seq <= upto)).scalar_one())
+        m = int(conn.execute(select(func.count()).select_from(seals)
+                             .where(seals.c.seq < upto)).scalar_one())
     if n < upto:
         rep.problems.append(Problem("chain", f"#1..#{upto}", f"{upto - n} record(s) of the "
                                     f"#1..#{upto} the verify checkpoint at #{upto} found intact "
                                     "are missing (deleted since): a full verify names them"))
+    want = _noted(base, "seals_before")
+    if want is not None and m != want:
+        what = f"{want - m} index seal(s) before the checkpoint at #{upto} are missing " \
+            "(deleted since)" if m < want else f"{m - want} index seal(s) before the " \
+            f"checkpoint at #{upto} were added since (replayed or forged)"
+        rep.problems.append(Problem("seal", f"index seals before #{upto}",
+                                    f"{what}: a full verify names them"))
 
 
 def _uncovered(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
@@ -877,7 +908,9 @@ def _checkpoint(store: EvidenceStore, chain: KeyChain, head_seq: int) -> Seal | 
                             .order_by(seals.c.id.desc()).limit(20)).all()
         for row in rows:
             s = Seal.from_row(row)
-            if not chain.valid(s):
+            if not chain.valid(s) or _noted(s, "verified_upto") != s.seq:
+                # a checkpoint sealing more than its verify checked (earlier code sealed the
+                # head as it was when it finished, records appended meanwhile included)
                 continue
             h = conn.execute(select(records.c.record_hash).where(records.c.seq == s.seq)).scalar()
             if s.seq == 0 or h == s.head_hash:
@@ -888,17 +921,31 @@ def _checkpoint(store: EvidenceStore, chain: KeyChain, head_seq: int) -> Seal | 
 def _write_checkpoint(store: EvidenceStore, chain: KeyChain, rep: VerifyReport,
                       head_seq: int) -> int | None:
     """Seal that the chain up to the head verified; skipped without the matching key."""
-    from connectors.errors import EvidenceError
+    from connectors.errors import EvidenceError, StorageError
 
     try:
         if not store.has_key() or keys.key_id(store.key.public_key()) != chain.current:
             return None
     except EvidenceError:
         return None  # a key problem is for collect to report; verify itself is done
-    note = json.dumps({"verified_upto": head_seq, "records": rep.records, "blobs": rep.blobs},
-                      sort_keys=True)
+    # Seals before head_seq were all written before it was the head (a seal seals the head as
+    # it is then, and the head only grows): their number is fixed, and --since-last checks it.
+    with store.engine.connect() as conn:
+        before = int(conn.execute(select(func.count()).select_from(seals)
+                                  .where(seals.c.seq < head_seq)).scalar_one())
+    note = json.dumps({"verified_upto": head_seq, "records": rep.records, "blobs": rep.blobs,
+                       "seals_before": before}, sort_keys=True)
+
+    def at_verified_head(seq: int, _head: str) -> str:
+        # a checkpoint covers exactly what this verify checked: never records appended since
+        # it read the head (they would lie under the checkpoint, skipped by --since-last)
+        if seq != head_seq:
+            raise StorageError(f"the ledger grew from #{head_seq} to #{seq} while verifying; "
+                               "the next verify writes one")
+        return note
+
     try:
-        s = store.seal(None, purpose=CHECKPOINT, note=note)
+        s = store.seal(None, purpose=CHECKPOINT, note=at_verified_head)
     except EvidenceError as e:  # e.g. a read-only index: the verify itself stands
         rep.checkpoint_error = str(e)
         return None
@@ -951,11 +998,12 @@ def _file_seals(store: EvidenceStore, rep: VerifyReport, lo: int
         except (ValueError, KeyError, TypeError):
             rep.problems.append(Problem("seal", name, "seal file is not a valid seal"))
             continue
-        if named is not None and named != seal.seq:
+        if named != seal.seq:
             # out of the order the merge with the index seals relies on: named, not paired
             # (its index seal is then reported without a file)
-            rep.problems.append(Problem("seal", f"seal file {name}", f"seal file named for "
-                                        f"#{named} holds the seal of #{seal.seq} (renamed?)"))
+            said = f"named for #{named}" if named is not None else "not named for its seq"
+            rep.problems.append(Problem("seal", f"seal file {name}", f"seal file {said} holds "
+                                        f"the seal of #{seal.seq} (renamed?)"))
             continue
         if seal.seq < lo:
             continue

@@ -22,7 +22,7 @@ from collector.config import load
 from collector.errors import IntegrityError
 from collector.runner import Collector, Selection
 from storage.access import log_access
-from storage.index import access_log, records, runs
+from storage.index import access_log, records, runs, seals
 from storage.ledger import record_hash
 from storage.store import EvidenceStore
 from storage.verify import VerifyReport, verify
@@ -251,3 +251,99 @@ def test_cli_names_a_folder_blob_and_exits_1(config_file: Callable[..., Path]) -
     assert r.exit_code == 1, r.output
     assert f"PROBLEM blob {sha}: unreadable" in r.stdout
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_replayed_copies_of_a_genuine_seal_are_reported(config_file: Callable[..., Path]
+                                                        ) -> None:
+    """A genuine seal copied a second time into the index, or its file copied under another
+    name of the same seq: a seal is written once to each, so a copy is named (verify used to
+    pass both)."""
+    st = _store(config_file)
+    seal_dir: Path = st.blobs.seal_dir  # type: ignore[attr-defined]
+    first = sorted(seal_dir.iterdir())[0]
+    seq = json.loads(first.read_text())["seq"]
+    copy = seal_dir / (first.name[:13] + "20300101T000000000000Z-copy.json")
+    copy.write_bytes(first.read_bytes())
+    rep = _verify_within(st)
+    assert [(p.kind, p.subject) for p in rep.problems] == [("seal", f"seal files at #{seq}")]
+    assert copy.name in rep.problems[0].detail and first.name in rep.problems[0].detail
+    copy.unlink()
+    with st.engine.begin() as c:
+        row = dict(c.execute(select(seals).where(seals.c.seq == seq)).mappings().first() or {})
+        del row["id"]
+        c.execute(insert(seals).values(**row))
+    rep = _verify_within(st)
+    assert [(p.kind, p.subject) for p in rep.problems] == [("seal", f"index seals at #{seq}")]
+
+
+def test_seal_file_not_named_for_its_seq_is_named(config_file: Callable[..., Path]) -> None:
+    """A seal file renamed to a name with no seq (it sorts after every other file) is named
+    as such; only its own index seal lacks a file."""
+    st = _store(config_file, runs=3)
+    seal_dir: Path = st.blobs.seal_dir  # type: ignore[attr-defined]
+    f = sorted(seal_dir.iterdir())[0]
+    seq = json.loads(f.read_text())["seq"]
+    f.rename(seal_dir / "zz.json")
+    rep = _verify_within(st)
+    got = sorted((p.subject.split(" (")[0], p.detail) for p in rep.problems)
+    assert got == [("index seal at #" + str(seq), "has no matching file in the seal store "
+                    "(deleted, or never written)"),
+                   ("seal file zz.json", f"seal file not named for its seq holds the seal of "
+                                         f"#{seq} (renamed?)")]
+
+
+def test_checkpoint_never_covers_records_appended_while_verify_ran(
+        config_file: Callable[..., Path]) -> None:
+    """A full verify reads the head first, then checks up to it, then seals its checkpoint.
+    The checkpoint used to seal the head as it was then: records an insider appended while
+    verify ran (a 1M-record verify leaves half a minute) lay under it unchecked, and every
+    `--since-last` after started beyond them. Now no checkpoint is written when the head has
+    moved, and --since-last still reports the forged record."""
+    from storage.verify import _write_checkpoint
+
+    st = _store(config_file)
+    rep = verify(st, write_checkpoint=False)
+    assert rep.ok
+    forged = forge_append(st)  # appended after verify read the head
+    _write_checkpoint(st, st.key_chain(st.public_key()), rep, rep.head_seq)
+    assert rep.checkpoint_error is not None and "while verifying" in rep.checkpoint_error
+    for kw in ({}, {"since_last": True}):
+        got = _verify_within(st, **kw)
+        assert [(p.kind, p.subject) for p in got.problems] == \
+            [("unsealed", f"#{forged['seq']}")], kw
+
+
+def test_since_last_distrusts_a_checkpoint_beyond_what_it_verified(
+        config_file: Callable[..., Path]) -> None:
+    """A checkpoint written by the earlier code, sealing a head beyond the `verified_upto`
+    its note states, is not used as the base of --since-last (it would skip records no
+    verify checked)."""
+    st = _store(config_file)
+    rep = verify(st, write_checkpoint=False)
+    forged = forge_append(st)
+    st.seal(None, purpose="checkpoint", note=json.dumps({"verified_upto": rep.head_seq,
+                                                         "records": rep.records, "blobs": 0}))
+    got = _verify_within(st, since_last=True)
+    assert got.since_seq == 0
+    assert [(p.kind, p.subject) for p in got.problems] == [("unsealed", f"#{forged['seq']}")]
+
+
+def test_since_last_notices_seals_removed_or_added_before_its_checkpoint(
+        config_file: Callable[..., Path]) -> None:
+    """The checkpoint counts the index seals before it (none can be written there later):
+    deleting a run's seal from the index and the seal store (its records become unsealed)
+    or replaying one is seen by --since-last, which used to say intact."""
+    cfg = load(config_file())
+    st = _store(config_file, runs=3)
+    assert verify(st, write_checkpoint=True).checkpoint is not None
+    Collector(cfg, st).run(Selection(snapshots=("items",)))
+    seal_dir: Path = st.blobs.seal_dir  # type: ignore[attr-defined]
+    victim = sorted(seal_dir.iterdir())[1]
+    seq = json.loads(victim.read_text())["seq"]
+    victim.unlink()
+    with st.engine.begin() as c:
+        c.execute(delete(seals).where(seals.c.seq == seq))
+    rep = _verify_within(st, since_last=True)
+    assert [p.kind for p in rep.problems] == ["seal"], rep.problems
+    assert "1 index seal(s) before the checkpoint" in rep.problems[0].detail
+    assert "missing" in rep.problems[0].detail
