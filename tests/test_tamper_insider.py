@@ -347,3 +347,31 @@ def test_since_last_notices_seals_removed_or_added_before_its_checkpoint(
     assert [p.kind for p in rep.problems] == ["seal"], rep.problems
     assert "1 index seal(s) before the checkpoint" in rep.problems[0].detail
     assert "missing" in rep.problems[0].detail
+
+
+def test_postgres_rows_below_one_and_checkpoint_race(config_file: Callable[..., Path],
+                                                     pg_url: str) -> None:
+    """The same on PostgreSQL (a BIGINT key takes 0 and negatives as well): a row below #1
+    is named and blocks appends, and a checkpoint is never sealed beyond the head its verify
+    checked."""
+    from storage.verify import _write_checkpoint
+
+    cfg = load(config_file(index_url=pg_url))
+    st = EvidenceStore.open(cfg)
+    try:
+        for _ in range(2):
+            Collector(cfg, st).run(Selection(snapshots=("items", "settings")))
+        rep = verify(st, write_checkpoint=False)
+        assert rep.ok
+        forged = forge_append(st)
+        _write_checkpoint(st, st.key_chain(st.public_key()), rep, rep.head_seq)
+        assert rep.checkpoint is None and rep.checkpoint_error
+        _forge_at(st, 0)
+        got = _verify_within(st, since_last=True)
+        assert sorted((p.kind, p.subject) for p in got.problems) == \
+            [("chain", "#0..#0"), ("unsealed", f"#{forged['seq']}")]
+        with pytest.raises(IntegrityError, match="before record #1"):
+            st.append_rows([{k: v for k, v in _last(st).items()
+                             if k not in ("seq", "prev_hash", "record_hash")} | {"id": "p" * 20}])
+    finally:
+        st.close()
