@@ -79,9 +79,29 @@ def export_bundle(store: EvidenceStore, out: Path, criteria: Sequence[str],
     seal = store.seal(None, purpose="export")
     first = selected[0]
     wanted = set(selected)
+    # only seals the store's keys signed count (an index row an insider wrote says nothing),
+    # and only where they seal the chain as it is
+    chain = store.key_chain(store.key.public_key())
+    signed = [s for s in (Seal.from_row(row)
+                          for row in seals_between(store.engine, first, seal.seq))
+              if chain.valid(s)]
+    heads = {s.seq for s in signed}
+    hashes: dict[int, str] = {}
+    files: dict[str, bytes] = {}
+    blobs: set[str] = set()
+    lines: list[bytes] = []
+    ids: list[str] = []
+    for r in ledger_segment(store.engine, first, seal.seq):
+        lines.append(canonical(r) + b"\n")
+        if r["seq"] in heads:
+            hashes[r["seq"]] = r["record_hash"]
+        if r["seq"] in wanted:
+            ids.append(r["id"])
+            blobs.update(r[c] for c in BLOB_COLUMNS if r[c])
     vouching: dict[int, Seal] = {}
-    for row in seals_between(store.engine, first, seal.seq):
-        s = Seal.from_row(row)
+    for s in signed:
+        if hashes.get(s.seq) != s.head_hash:
+            continue
         hits = [q for a, b in s.vouches for q in wanted if a <= q <= b and q not in vouching]
         for q in hits:
             vouching[q] = s
@@ -90,15 +110,6 @@ def export_bundle(store: EvidenceStore, out: Path, criteria: Sequence[str],
         raise StorageError("records " + ", ".join(f"#{q}" for q in unsealed[:20]) + " answer "
                            "the query but no seal vouches for them (a run still going, or "
                            "records no run wrote): run `evidence verify`")
-    files: dict[str, bytes] = {}
-    blobs: set[str] = set()
-    lines: list[bytes] = []
-    ids: list[str] = []
-    for r in ledger_segment(store.engine, first, seal.seq):
-        lines.append(canonical(r) + b"\n")
-        if r["seq"] in wanted:
-            ids.append(r["id"])
-            blobs.update(r[c] for c in BLOB_COLUMNS if r[c])
     files["ledger.jsonl"] = b"".join(lines)
     for sha in sorted(blobs):
         files[f"blobs/{sha}"] = store.blobs.get(sha)

@@ -375,3 +375,27 @@ def test_postgres_rows_below_one_and_checkpoint_race(config_file: Callable[..., 
                              if k not in ("seq", "prev_hash", "record_hash")} | {"id": "p" * 20}])
     finally:
         st.close()
+
+
+def test_export_refuses_a_record_vouched_for_only_by_a_forged_seal_row(
+        config_file: Callable[..., Path], tmp_path: Path) -> None:
+    """A forged record, newest of its series (so it answers the query), with an index seal
+    row claiming to vouch for it (any signature): export trusted the row's covers and signed
+    a bundle carrying the forged record; now only seals the store's keys signed vouch, and
+    export refuses, naming the record."""
+    from fieldwork.bundle import export_bundle
+    from storage.queries import parse_time
+
+    st = _store(config_file)
+    forged = forge_append(st)
+    with st.engine.begin() as c:
+        good = dict(c.execute(select(seals).order_by(seals.c.id.desc()).limit(1))
+                    .mappings().one())
+        del good["id"]
+        c.execute(insert(seals).values(**dict(good, seq=forged["seq"],
+                                              head_hash=forged["record_hash"],
+                                              covers=[[forged["seq"], forged["seq"]]])))
+    with pytest.raises(Exception, match=f"#{forged['seq']} answer the query but no seal"):
+        export_bundle(st, tmp_path / "b.zip", list(forged["controls"]), parse_time("now"),
+                      None, {})
+    assert not (tmp_path / "b.zip").exists()
