@@ -682,10 +682,10 @@ def _check_seals(store: EvidenceStore, rep: VerifyReport, chain: KeyChain,
             out.append(Problem("seal", f"index seals at #{gseq}", f"{len(idx) - len(in_index)}"
                                " copy(ies) of a seal already in the index (replayed rows)"))
         if len(in_files) < len(files):
-            seen: dict[tuple[str, str], list[str]] = {}
+            copies: dict[tuple[str, str], list[str]] = {}
             for n, x in files:
-                seen.setdefault((x.head_hash, x.signature), []).append(n)
-            twice = sorted(n for ns in seen.values() if len(ns) > 1 for n in ns)
+                copies.setdefault((x.head_hash, x.signature), []).append(n)
+            twice = sorted(n for ns in copies.values() if len(ns) > 1 for n in ns)
             out.append(Problem("seal", f"seal files at #{gseq}", f"{len(files) - len(in_files)}"
                                " copy(ies) of a seal already in the seal store (replayed: "
                                f"{', '.join(twice)})"))
