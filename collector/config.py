@@ -12,11 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from connectors.base import Connector, ConnectorConfig, SnapshotSpec
+from connectors.base import ConfigModel, Connector, ConnectorConfig, SnapshotSpec
 from connectors.controls import ControlCatalog, check_criteria, is_criterion
 from connectors.errors import ConfigError
 from connectors.secrets import SecretRef as SecretRef
@@ -25,8 +26,8 @@ from connectors.secrets import resolve_secret as resolve_secret
 ENV_CONFIG = "EVIDENCE_CONFIG"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Model(ConfigModel):
+    """Frozen, unknown keys rejected, scalars taken as written, numbers finite."""
 
 
 class S3Store(_Model):
@@ -75,7 +76,7 @@ class ScheduleConfig(_Model):
     connectors: tuple[str, ...] = ()
     snapshots: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
-    misfire_grace_seconds: int = Field(default=3600, ge=1)
+    misfire_grace_seconds: int = Field(default=3600, ge=1, le=31 * 86400)
 
     @field_validator("cron")
     @classmethod
@@ -137,6 +138,31 @@ class AlertSink(_Model):
             raise ValueError("username and password go together")
         return self
 
+    @field_validator("url")
+    @classmethod
+    def _no_credential(cls, v: str | None) -> str | None:
+        if v is not None and _url_credential(v):
+            # _validation_message does not quote a value holding a credential
+            raise ValueError("holds a credential (a password or token in the URL): the url "
+                             "is shown and stored with each delivery; a webhook is "
+                             "authenticated by hmac_secret, a Slack URL goes in url_secret")
+        return v
+
+
+def _url_credential(url: str) -> bool:
+    """Whether `url` carries a password (user:pass@) or a secret query parameter."""
+    import urllib.parse
+
+    from connectors.kit.redact import is_secret_key
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return False
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    return ":" in parts.netloc.rpartition("@")[0] or \
+        any(is_secret_key(k) or _SECRETISH.search(k) for k, _ in query)
+
 
 @dataclass(frozen=True)
 class ConnectorInstance:
@@ -192,7 +218,12 @@ class Config:
         if self.store.index_password is not None:
             from sqlalchemy.engine import make_url
 
-            u = make_url(url).set(password=resolve_secret(self.store.index_password))
+            try:
+                password = resolve_secret(self.store.index_password)
+            except ConfigError as e:
+                raise ConfigError(f"{self.path or '<config>'}: store.index_password: "
+                                  f"{e.message}") from None
+            u = make_url(url).set(password=password)
             return u.render_as_string(hide_password=False)
         return url
 
@@ -256,7 +287,8 @@ def _validation_message(e: ValidationError, file: str, text: str,
     value = err.get("input")
     shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) \
         else f" (got {value!r})"
-    if any(_SECRETISH.search(p) for p in path if isinstance(p, str)):
+    if any(_SECRETISH.search(p) for p in path if isinstance(p, str)) or \
+            (isinstance(value, str) and _url_credential(value)):
         shown = ""  # never echo what may be a secret written in the wrong place
     return f"{_where(file, text, path)}: {_dotted(path)}: {msg}{shown}"
 
@@ -273,6 +305,9 @@ def load(path: str | os.PathLike[str] | None = None,
         text = fp.read_text("utf-8")
     except OSError as e:
         raise ConfigError(f"{fp}: cannot read config: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{fp}: cannot read config: not UTF-8 text (byte "
+                          f"0x{e.object[e.start]:02x} at offset {e.start})") from None
     return parse(text, fp)
 
 
@@ -292,6 +327,7 @@ def parse(text: str, fp: Path | None = None) -> Config:
         raw = data.get(key, {})
         if not isinstance(raw, dict):
             raise ConfigError(f"{_where(file, text, (key,))}: {key}: expected a table")
+        _as_written(cls, raw, file, text, (key,))
         try:
             return cls.model_validate(raw)
         except ValidationError as e:
@@ -356,6 +392,7 @@ def parse(text: str, fp: Path | None = None) -> Config:
                 if s not in cls.snapshots():
                     raise ConfigError(f"{_where(file, text, ('connectors', i, 'snapshots'))}: "
                                       f"connectors[{i}].snapshots: {typ} has no snapshot {s!r}")
+        _as_written(cls.config_model, body, file, text, ("connectors", i))
         try:
             cfg = cls.config_model.model_validate(body)
         except ValidationError as e:
@@ -369,6 +406,7 @@ def parse(text: str, fp: Path | None = None) -> Config:
                           "expected [[schedule]] entries")
     names: set[str] = set()
     for i, raw in enumerate(raw_sched):
+        _as_written(ScheduleConfig, raw, file, text, ("schedule", i))
         try:
             sc = ScheduleConfig.model_validate(raw)
         except ValidationError as e:
@@ -421,11 +459,68 @@ def _entries(data: Mapping[str, Any], key: str, cls: type[_M], file: str, text: 
         raise ConfigError(f"{_where(file, text, (key,))}: {key}: expected [[{key}]] entries")
     out: list[_M] = []
     for i, item in enumerate(raw):
+        _as_written(cls, item, file, text, (key, i))
         try:
             out.append(cls.model_validate(item))
         except ValidationError as e:
             raise ConfigError(_validation_message(e, file, text, (key, i))) from None
     return out
+
+
+def _scalars(annotation: Any) -> tuple[set[type], list[type[BaseModel]]]:
+    """The scalar types (bool, int, float, str) and the models an annotation admits, at its
+    top and as the items of a tuple or list."""
+    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) \
+        else (annotation,)
+    kinds: set[type] = set()
+    models: list[type[BaseModel]] = []
+    for a in args:
+        if get_origin(a) is Annotated:
+            a = get_args(a)[0]
+        if a in (bool, int, float, str):
+            kinds.add(a)
+        elif get_origin(a) is Literal:
+            kinds.update(type(x) for x in get_args(a))
+        elif isinstance(a, type) and issubclass(a, BaseModel):
+            models.append(a)
+        elif get_origin(a) in (tuple, list):
+            for inner in get_args(a):
+                if inner is not Ellipsis:
+                    k, m = _scalars(inner)
+                    kinds |= k
+                    models += m
+    return kinds, models
+
+
+def _as_written(cls: type[BaseModel], raw: Any, file: str, text: str,
+                path: tuple[str | int, ...]) -> None:
+    """Refuse a scalar TOML gave in another type than its key's: pydantic would turn `"4"`
+    or `true` into the integer 4 or 1, and `1` into true, without a word."""
+    if not isinstance(raw, dict):
+        return
+    for key, v in raw.items():
+        f = cls.model_fields.get(key) if isinstance(key, str) else None
+        if f is None:
+            continue
+        kinds, models = _scalars(f.annotation)
+        at = (*path, key)
+        for i, item in (enumerate(v) if isinstance(v, list) else [(None, v)]):
+            where = at if i is None else (*at, i)
+            number = "a number" if float in kinds else "an integer"
+            why = None
+            if isinstance(item, bool) and bool not in kinds and kinds & {int, float}:
+                why = f"expected {number}, not true/false"
+            elif isinstance(item, str) and str not in kinds and kinds & {int, float}:
+                why = f"expected {number}, not a string"
+            elif isinstance(item, int | float) and not isinstance(item, bool) \
+                    and kinds == {bool}:
+                why = "expected true or false"
+            if why is not None:
+                shown = "" if any(_SECRETISH.search(p) for p in where if isinstance(p, str)) \
+                    else f" (got {item!r})"
+                raise ConfigError(f"{_where(file, text, where)}: {_dotted(where)}: {why}{shown}")
+            if isinstance(item, dict) and len(models) == 1:
+                _as_written(models[0], item, file, text, where)
 
 
 def _check_exception(d: ExceptionDecl, instances: list[ConnectorInstance], at: str) -> None:
@@ -456,6 +551,9 @@ def _check_index_url(url: str, where: str) -> None:
     except (ArgumentError, ValueError):
         raise ConfigError(f"{where}: store.index_url: not an SQLAlchemy URL "
                           "(e.g. sqlite:///evidence/index.db)") from None
+    if u.port is not None and not 1 <= u.port <= 65535:
+        raise ConfigError(f"{where}: store.index_url: port {u.port} is out of range "
+                          "(1 to 65535)")
     secret_params = [k for k in u.query if _SECRETISH.search(k) or k.lower() in ("passfile",)]
     if u.password is not None or secret_params:
         raise ConfigError(f"{where}: store.index_url: holds a password; write it as "

@@ -41,10 +41,15 @@ FindingStatus = Literal["pass", "fail", "inconclusive"]
 JSON = Any
 
 
-class ConnectorConfig(BaseModel):
-    """Base of every connector's config model: frozen, unknown keys rejected."""
+class ConfigModel(BaseModel):
+    """Base of every config model: frozen, unknown keys rejected, no infinite or NaN number.
+    (The config reader also takes each scalar as written: `"4"` or `true` is no integer.)"""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class ConnectorConfig(ConfigModel):
+    """Base of every connector's config model: frozen, unknown keys rejected (ConfigModel)."""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ def resolve_secret(ref: SecretRef) -> str:
         return value
     assert ref.file is not None
     try:
-        return Path(ref.file).read_text("utf-8").strip()
+        value = Path(ref.file).read_text("utf-8").strip()
     except OSError as e:
         raise ConfigError(f"secret file {ref.file} cannot be read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret file {ref.file} is not UTF-8 text") from None
+    if not value:
+        raise ConfigError(f"secret file {ref.file} is empty")
+    return value
