@@ -510,7 +510,8 @@ def _as_written(cls: type[BaseModel], raw: Any, file: str, text: str,
             why = None
             if isinstance(item, bool) and bool not in kinds and kinds & {int, float}:
                 why = f"expected {number}, not true/false"
-            elif isinstance(item, str) and str not in kinds and kinds & {int, float}:
+            elif isinstance(item, str) and str not in kinds and kinds & {int, float} \
+                    and _numeric(item):  # other strings: pydantic's own message
                 why = f"expected {number}, not a string"
             elif isinstance(item, int | float) and not isinstance(item, bool) \
                     and kinds == {bool}:
@@ -521,6 +522,14 @@ def _as_written(cls: type[BaseModel], raw: Any, file: str, text: str,
                 raise ConfigError(f"{_where(file, text, where)}: {_dotted(where)}: {why}{shown}")
             if isinstance(item, dict) and len(models) == 1:
                 _as_written(models[0], item, file, text, where)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_exception(d: ExceptionDecl, instances: list[ConnectorInstance], at: str) -> None:

@@ -22,6 +22,7 @@ with limits, so a hostile bundle cannot exhaust memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -169,6 +170,11 @@ def write_file_atomically(out: Path, data: bytes, force: bool) -> None:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where a folder should be (not `out` existing)
+        raise StorageError(f"cannot write {out}: {out.parent} is not a folder") from None
+    except OSError as e:
+        raise StorageError(f"cannot write {out}: {e.strerror or e}") from None
+    try:
         with tmp.open("wb") as f:
             f.write(data)
             f.flush()
@@ -183,7 +189,8 @@ def write_file_atomically(out: Path, data: bytes, force: bool) -> None:
     except OSError as e:
         raise StorageError(f"cannot write {out}: {e.strerror or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. ENOTDIR: the folder is a file
+            tmp.unlink(missing_ok=True)
 
 
 @dataclass

@@ -95,9 +95,9 @@ def load_public_pem(text: str | bytes) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as e:
-        raise StorageError(f"not a PEM public key ({e})") from None
+        raise StorageError(f"not a PEM Ed25519 public key ({_first(e)})") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise StorageError("public key is not Ed25519")
+        raise StorageError("not a PEM Ed25519 public key (a key of another type)")
     return key
 
 

@@ -167,3 +167,104 @@ def test_index_password_file_not_text_or_empty(tmp_path: Path, data: bytes, mess
     code, out, err = _evidence("-c", str(p), "runs")
     _one_line(code, out, err, 2, f"store.index_password: secret file {pw} {message}")
     assert "hunter2" not in err
+
+
+# -- command options and output files -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with one sealed collection (shared: the tests below only read it, or write
+    files outside it)."""
+    d = tmp_path_factory.mktemp("store")
+    p = _config(d, STORE + SYNTHETIC + "items = 25\n")
+    assert _cli("-c", str(p), "key", "create")[0] == 0
+    assert _cli("-c", str(p), "collect")[0] == 0
+    return p
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "--no-checkpoint"],
+    ["verify-bundle", "BUNDLE"],
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_public_key_that_is_no_key_is_a_usage_error(collected: Path, tmp_path: Path,
+                                                    args: list[str], as_json: bool) -> None:
+    """`--public-key` naming a file that is no PEM public key (text, binary, the private
+    key): one line naming the file, exit 2 (bad input, not a verification failure)."""
+    bundle = tmp_path / "b.zip"
+    bundle.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    argv = [bundle.as_posix() if a == "BUNDLE" else a for a in args]
+    for data in (b"not a key\n", b"\xff\xfe\x00", (collected.parent / "signing.key").read_bytes()):
+        pem = tmp_path / "k.pem"
+        pem.write_bytes(data)
+        code, out, err = _cli("-c", str(collected), *argv, "--public-key", str(pem),
+                              *(["--json"] if as_json else []))
+        _one_line(code, out, err, 2, f"{pem}: not a PEM Ed25519 public key", as_json)
+
+
+@pytest.mark.parametrize("size", [str(2 ** 64), "10000000001"])
+def test_sample_size_out_of_range_is_a_usage_error(collected: Path, size: str) -> None:
+    """`sample --size 2**64` named the JSON canonicalizer's limit and exited 1; it is a bad
+    option value (exit 2) and nothing is ledgered."""
+    before = _cli("-c", str(collected), "runs", "--json")[1]
+    code, out, err = _cli("-c", str(collected), "sample", "--control", "CC8.1", "--since",
+                          "2026-01-01", "--until", "2026-02-01", "--size", size, "--json")
+    _one_line(code, out, err, 2, f"Invalid value for '--size': {size} is not in the range "
+                                 "1<=x<=1000000000", True)
+    assert _cli("-c", str(collected), "runs", "--json")[1] == before
+
+
+def test_diff_from_after_to_is_refused(collected: Path) -> None:
+    """`diff --from` is the earlier instant: given the later one, the answer read every item
+    as `gone`; refused, one line, exit 2."""
+    code, out, err = _cli("-c", str(collected), "diff", "--control", "CC6.1", "--from",
+                          "2026-12-01", "--to", "2026-01-01", "--json")
+    _one_line(code, out, err, 2, "--from 2026-12-01 is not before --to 2026-01-01", True)
+
+
+def test_coverage_of_centuries_is_refused(collected: Path) -> None:
+    """`coverage --since 1970-01-01 --until 9998-12-31` ran for minutes, day by day: a
+    period longer than ten years is refused at once."""
+    code, out, err = _cli("-c", str(collected), "coverage", "--since", "1970-01-01",
+                          "--until", "9998-12-31", "--json")
+    _one_line(code, out, err, 2, "coverage: the period 1970-01-01..9998-12-31 is longer than "
+                                 "3660 days", True)
+
+
+def _write_commands(collected: Path, out: Path) -> list[list[str]]:
+    c = ["-c", str(collected)]
+    return [[*c, "seal", "export", "-o", str(out)],
+            [*c, "coverage", "--since", "2026-11-01", "--until", "2026-11-02", "--html",
+             str(out)],
+            [*c, "export", "--control", "CC6.1", "-o", str(out)]]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_output_files_are_never_clobbered(collected: Path, tmp_path: Path, which: int
+                                          ) -> None:
+    """`seal export -o` and `coverage --html` (like `export -o`) replace an existing file
+    only with --force, never anything but a regular file, and leave nothing behind when they
+    cannot write (a folder that is a file: not "exists", no traceback)."""
+    kept = tmp_path / "kept.json"
+    kept.write_text("the seal an auditor kept\n")
+    code, out, err = _cli(*_write_commands(collected, kept)[which])
+    assert code == 2 and err == f"evidence: error: {kept} exists: refusing to overwrite it " \
+                                "(use --force)\n", err
+    assert kept.read_text() == "the seal an auditor kept\n"
+    code, out, err = _cli(*_write_commands(collected, kept)[which], "--force")
+    assert code in (0, 3) and kept.read_bytes() != b"the seal an auditor kept\n", err
+    for target in (Path("/dev/null"), tmp_path / "link"):
+        if target.name == "link":
+            target.symlink_to(kept)
+        code, out, err = _cli(*_write_commands(collected, target)[which], "--force")
+        _one_line(code, out, err, 2, f"{target} exists and is not a regular file: refusing "
+                                     "to replace it")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "file").write_text("x")
+    for where, why in ((d / "file" / "x.json", f"{d / 'file'} is not a folder"),
+                       (d / "file" / "sub" / "x.json", "Not a directory")):
+        code, out, err = _cli(*_write_commands(collected, where)[which])
+        _one_line(code, out, err, 1, f"cannot write {where}: {why}")
+    assert sorted(p.name for p in d.iterdir()) == ["file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "kept.json", "link"]

@@ -127,6 +127,27 @@ def _read_seal(path: str) -> Any:
         raise ConfigError(f"{path}: not a seal file ({e})") from None
 
 
+def _read_public_key(path: str) -> Any:
+    """The PEM Ed25519 public key in the file `path` (`--public-key`); ConfigError naming it."""
+    from storage.keys import load_public_pem
+
+    try:
+        return load_public_pem(Path(path).read_bytes())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the public key: {e.strerror}") from None
+    except StorageError as e:
+        raise ConfigError(f"{path}: {e.message}") from None
+
+
+def write_output(path: str, data: bytes, force: bool) -> None:
+    """Write an output file the way `export -o` does: atomically, an existing file only with
+    `force`, never anything but a regular file, nothing left behind on failure."""
+    from fieldwork.bundle import check_output_path, write_file_atomically
+
+    check_output_path(Path(path), force)
+    write_file_atomically(Path(path), data, force)
+
+
 def _report(rep: Any, as_json: bool, summary: str) -> None:
     """Print a verify report (problems, then one summary line) and exit 0 or 1."""
     if as_json:

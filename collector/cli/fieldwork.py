@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from collector.cli.common import Ctx, _emit, _read_seal, _report, cli, pass_ctx
+from collector.cli.common import Ctx, _emit, _read_public_key, _read_seal, _report, cli, pass_ctx
 from collector.errors import ConfigError
 
 
@@ -153,9 +153,8 @@ def verify_bundle_cmd(bundle: str, public_key: str | None, against: str | None,
                       as_json: bool) -> None:
     """Check an export bundle offline: sums, chain, seal, blobs. Exit 1 on any problem."""
     from fieldwork.bundle import verify_bundle
-    from storage.keys import load_public_pem
 
-    pinned = load_public_pem(Path(public_key).read_bytes()) if public_key else None
+    pinned = _read_public_key(public_key) if public_key else None
     kept = _read_seal(against) if against else None
     rep = verify_bundle(Path(bundle), pinned=pinned, against=kept)
     _report(rep, as_json, f"{bundle}: {rep.records} records, ledger #{rep.segment[0]}.."
@@ -205,7 +204,9 @@ def population(c: Ctx, control: str, since: str, until: str, snapshot: str | Non
 @click.option("--since", required=True, metavar="T", help="Period start (inclusive).")
 @click.option("--until", required=True, metavar="T",
               help="Period end (exclusive; a date means its start).")
-@click.option("--size", required=True, type=int, help="How many items to select.")
+@click.option("--size", required=True, type=click.IntRange(1, 1_000_000_000),
+              help="How many items to select (1 to 1000000000; all when the population is "
+                   "smaller).")
 @click.option("--seed", help="Seed (default: a random one, recorded with the sample).")
 @click.option("--snapshot", metavar="NAME", help="Only this population snapshot.")
 @click.option("--rederive", "rederive_id", metavar="RECORD_ID",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from collector.cli.common import Ctx, _emit, cli, pass_ctx
+from collector.cli.common import Ctx, _emit, cli, pass_ctx, write_output
 from collector.errors import ConfigError
 
 
@@ -118,6 +118,9 @@ def token_revoke(c: Ctx, token_id: str) -> None:
     click.echo(f"token {t.id} ({t.name}) revoked at {t.to_json()['revoked_at']}")
 
 
+MAX_COVERAGE_DAYS = 3660  # day-by-day answers: ten years is already 3653 rows per control
+
+
 @cli.command()
 @click.option("--since", required=True, metavar="T", help="Period start (inclusive).")
 @click.option("--until", required=True, metavar="T",
@@ -125,12 +128,15 @@ def token_revoke(c: Ctx, token_id: str) -> None:
 @click.option("--control", "controls", multiple=True, metavar="ID",
               help="Only these controls (repeatable; default: every criterion).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False),
-              help="Also write an HTML timeline to this file.")
+              help="Also write an HTML timeline to this file (an existing one only with "
+                   "--force).")
+@click.option("--force", is_flag=True, help="Replace an existing --html file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def coverage(c: Ctx, since: str, until: str, controls: tuple[str, ...], html_out: str | None,
-             as_json: bool) -> None:
-    """Was each control evidenced on every day of the period? Exit 3 when some was not."""
+             force: bool, as_json: bool) -> None:
+    """Was each control evidenced on every day of the period (at most 3660 days)? Exit 3
+    when some was not."""
     from collector.controls import criteria
     from fieldwork.coverage import coverage as run_coverage
     from fieldwork.coverage import render_html
@@ -140,11 +146,18 @@ def coverage(c: Ctx, since: str, until: str, controls: tuple[str, ...], html_out
     b = parse_time(until)
     if a >= b:
         raise ConfigError(f"--since {since} is not before --until {until}")
+    if (b - a).days >= MAX_COVERAGE_DAYS:
+        raise ConfigError(f"coverage: the period {since}..{until} is longer than "
+                          f"{MAX_COVERAGE_DAYS} days: ask for ten years at most")
+    if html_out:
+        from fieldwork.bundle import check_output_path
+
+        check_output_path(Path(html_out), force)  # before the work, not after it
     wanted = {x: c.config.catalog.resolve(x) for x in controls} if controls else \
         {x: (x,) for x in criteria()}
     cov = run_coverage(c.reader, wanted, a, b)
     if html_out:
-        Path(html_out).write_text(render_html(cov), "utf-8")
+        write_output(html_out, render_html(cov).encode(), force)
     if as_json:
         _emit(cov)
     else:
@@ -176,8 +189,12 @@ def diff(c: Ctx, control: str, t1: str, t2: str, as_json: bool) -> None:
     from fieldwork.diff import diff as run_diff
     from storage.queries import parse_time
 
+    a, b = parse_time(t1), parse_time(t2)
+    if a > b:
+        raise ConfigError(f"--from {t1} is not before --to {t2}: --from is the earlier "
+                          "instant")
     crit = c.config.catalog.resolve(control)
-    res = {"control": control, **run_diff(c.reader, crit, parse_time(t1), parse_time(t2))}
+    res = {"control": control, **run_diff(c.reader, crit, a, b)}
     if as_json:
         _emit(res)
         return

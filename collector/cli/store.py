@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from collector.cli.common import Ctx, _emit, _read_seal, _report, cli, pass_ctx
+from collector.cli.common import (
+    Ctx,
+    _emit,
+    _read_public_key,
+    _read_seal,
+    _report,
+    cli,
+    pass_ctx,
+    write_output,
+)
 from collector.errors import ConfigError, StorageError
 
 
@@ -74,11 +82,10 @@ def verify(c: Ctx, against: str | None, public_key: str | None, since_last: bool
            no_checkpoint: bool, as_json: bool) -> None:
     """Re-hash every blob, walk the chain, check every seal and that a seal covers every
     record. Exit 1 naming each problem."""
-    from storage.keys import load_public_pem
     from storage.verify import verify as run_verify
 
     seal = _read_seal(against) if against else None
-    pub = load_public_pem(Path(public_key).read_bytes()) if public_key else None
+    pub = _read_public_key(public_key) if public_key else None
     rep = run_verify(c.reader, public=pub, against=seal, since_last=since_last,
                      write_checkpoint=not no_checkpoint)
     scope = f" (since checkpoint #{rep.since_seq})" if since_last else ""
@@ -101,9 +108,10 @@ def seal() -> None:
 
 @seal.command("export")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (default stdout).")
+              help="Write to FILE (default stdout); an existing file only with --force.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
 @pass_ctx
-def seal_export(c: Ctx, out: str | None) -> None:
+def seal_export(c: Ctx, out: str | None, force: bool) -> None:
     """The newest seal, to keep outside the store (checked later by verify --against)."""
     from storage.ledger import Seal
     from storage.queries import newest_seal_row
@@ -113,7 +121,7 @@ def seal_export(c: Ctx, out: str | None) -> None:
         raise StorageError("no seal yet: run a collection first")
     text = json.dumps(Seal.from_row(s).to_json(), indent=2) + "\n"
     if out:
-        Path(out).write_text(text, "utf-8")
+        write_output(out, text.encode(), force)
     else:
         click.echo(text, nl=False)
 
