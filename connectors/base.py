@@ -121,7 +121,12 @@ class Provenance:
              target: str | None = None, pages: int = 1, items: int | None = None,
              ok: bool = True, error: str | None = None, status: int | None = None,
              retries: int = 0, total: int | None = None) -> ApiCall:
-        """Record one API call (pages and items may be updated on the returned object)."""
+        """Record one API call (pages and items may be updated on the returned object).
+        A `target` that is a URL is kept without credentials (user:pass@, ?token=...)."""
+        if target is not None and "://" in target:
+            from connectors.kit.redact import redact_url
+
+            target = redact_url(target)
         entry = ApiCall(operation, dict(params or {}), target, pages, items, ok, error, status,
                         retries, total)
         with self._lock:

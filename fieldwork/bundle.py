@@ -293,6 +293,8 @@ class _Bad(Exception):
 def _int(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise _Bad(f"{what}: not a sequence number ({v!r})")
+    if v >= 2 ** 53:  # beyond JSON's exact integers: no ledger of ours holds one
+        raise _Bad(f"{what}: not a sequence number ({v}; at most 2**53 - 1)")
     return v
 
 
@@ -302,6 +304,8 @@ def _verify_zip(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey 
         _check(z, rep, pinned, against)
     except _Bad as e:
         rep.problems.append(str(e))
+    except StorageError as e:  # e.g. a number canonical JSON cannot hold, wherever it is
+        rep.problems.append(f"cannot be checked further: {e}")
 
 
 def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | None,
@@ -349,6 +353,7 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
         seal = Seal.from_json(_json_object(control.get("seal.json"), "seal.json"))
     except (ValueError, KeyError, TypeError) as e:
         raise _Bad(f"seal.json: not a seal ({_one_line(e)})") from None
+    _int(seal.seq, "seal.json: seq")
     try:
         bundled_key = keys.load_public_pem(control.get("public_key.pem", b""))
     except StorageError as e:
@@ -419,7 +424,7 @@ def _check(z: zipfile.ZipFile, rep: BundleReport, pinned: Ed25519PublicKey | Non
                 raise ValueError("not a JSON object")
             seq = _int(r.get("seq"), "seq")
             computed = record_hash(r)
-        except (ValueError, KeyError, TypeError, RecursionError, _Bad) as e:
+        except (ValueError, KeyError, TypeError, RecursionError, _Bad, StorageError) as e:
             rep.problems.append(f"ledger.jsonl:{i}: not a ledger record ({_one_line(e)})")
             prev = None
             expected += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,137 @@ def test_output_files_are_never_clobbered(collected: Path, tmp_path: Path, which
         _one_line(code, out, err, 1, f"cannot write {where}: {why}")
     assert sorted(p.name for p in d.iterdir()) == ["file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "kept.json", "link"]
+
+
+# -- a store on read-only media -------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["collect"],
+    ["collect", "--json"],
+    ["sample", "--control", "CC8.1", "--since", "2026-01-01", "--until", "2026-02-01",
+     "--size", "2", "--json"],
+    ["token", "create", "--role", "auditor", "--name", "x"],
+    ["token", "revoke", "nope"],
+    ["key", "rotate"],
+    ["exception", "add", "--snapshot", "synthetic/one:items", "--resource", "item-1",
+     "--reason", "r", "--approved-by", "me", "--expires",
+     (datetime.now(UTC) + timedelta(days=30)).date().isoformat()],
+])
+def test_writing_commands_on_read_only_media_are_one_line(collected: Path, tmp_path: Path,
+                                                          args: list[str]) -> None:
+    """A command that must write, on a store whose media is read-only: one line naming the
+    cause, exit 1 (a JSON object under --json), nothing changed (was a traceback)."""
+    from tests.mounts import tmpfs
+
+    with tmpfs(tmp_path / "ro", size="20m", seed=collected.parent, read_only=True) as ro:
+        before = sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in ro.rglob("*"))
+        code, out, err = _evidence("-c", str(ro / collected.name), *args)
+        assert code in (1, 2), err
+        _one_line(code, out, err, code, "", "--json" in args)
+        assert "read-only" in err.lower() or "readonly" in err.lower() or \
+            "no token with ID" in err, err
+        assert sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                      for p in ro.rglob("*")) == before
+
+
+# -- the portal's own start --------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["cert", "key", "both"])
+def test_serve_with_a_bad_tls_file_is_one_line(collected: Path, tmp_path: Path, which: str
+                                               ) -> None:
+    """`serve --tls-cert/--tls-key` naming files that are no PEM certificate or key: one line
+    naming them, exit 2, before anything listens (was a 57-line traceback from uvicorn)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "localhost")])
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(k.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(k, hashes.SHA256()))
+    good_cert, good_key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    good_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    good_key.write_bytes(k.private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a pem\n")
+    c = garbage if which in ("cert", "both") else good_cert
+    key = garbage if which in ("key", "both") else good_key
+    code, out, err = _evidence("-c", str(collected), "serve", "--port", "0", "--tls-cert",
+                               str(c), "--tls-key", str(key))
+    _one_line(code, out, err, 2, f"--tls-cert {c} / --tls-key {key}: not a PEM certificate "
+                                 "and its private key")
+
+
+def test_serve_on_a_port_in_use_is_one_line(collected: Path) -> None:
+    """A port another process holds, or a host that does not resolve: one line, exit 2."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, out, err = _evidence("-c", str(collected), "serve", "--port", str(port))
+        _one_line(code, out, err, 2, f"cannot listen on 127.0.0.1:{port}: ")
+    code, out, err = _evidence("-c", str(collected), "serve", "--host", "no-such-host.invalid",
+                               "--insecure-http", "--port", "0")
+    _one_line(code, out, err, 2, "cannot listen on no-such-host.invalid:0: ")
+
+
+# -- secrets in what is stored -----------------------------------------------------------
+
+def test_a_token_in_a_connectors_url_is_not_stored(tmp_path: Path) -> None:
+    """A connector URL with a secret query parameter (`?token=`): the provenance keeps the
+    call's target without it (it was stored verbatim and shown by `show`)."""
+    p = _config(tmp_path, STORE + SYNTHETIC + 'url = "http://127.0.0.1:9/api?token=s3cr3t&x=1"'
+                "\nretry_budget_seconds = 0\n")
+    assert _cli("-c", str(p), "key", "create")[0] == 0
+    code, out, err = _cli("-c", str(p), "collect", "--snapshot", "items", "--json")
+    assert code == 3, err
+    rid = json.loads(out)["snapshots"][0]["record_ids"][0]
+    code, out, err = _cli("-c", str(p), "show", rid, "--json")
+    assert code == 0, err
+    targets = {c.get("target") for c in json.loads(out)["provenance"]["calls"]}
+    assert targets == {"http://127.0.0.1:9/api?token=%3Credacted%3E&x=1"}, targets
+    assert "s3cr3t" not in out
+    blobs = b"".join(f.read_bytes() for f in (tmp_path / "blobs").rglob("*") if f.is_file())
+    assert b"s3cr3t" not in blobs
+
+
+# -- verify-bundle on hostile numbers ----------------------------------------------------
+
+@pytest.mark.parametrize("entry", ["seal.json", "ledger.jsonl"])
+def test_bundle_with_a_sequence_number_beyond_json_is_a_problem(collected: Path,
+                                                                tmp_path: Path,
+                                                                entry: str) -> None:
+    """A bundle whose seal or ledger line holds seq 2**70: reported as a problem of that
+    entry (exit 1, the report), not as an error about canonical JSON."""
+    import io
+    import zipfile
+
+    good = tmp_path / "good.zip"
+    assert _cli("-c", str(collected), "export", "--control", "CC6.1", "-o", str(good))[0] == 0
+    buf = io.BytesIO()
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == entry == "seal.json":
+                data = json.dumps({**json.loads(data), "seq": 2 ** 70}).encode()
+            elif name == entry:
+                lines = data.decode().splitlines()
+                lines[0] = json.dumps({**json.loads(lines[0]), "seq": 2 ** 70})
+                data = "\n".join(lines).encode()
+            zout.writestr(name, data)
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(buf.getvalue())
+    code, out, err = _cli("verify-bundle", str(bad), "--json")
+    assert code == 1, err
+    rep = json.loads(out)
+    assert rep["ok"] is False and "ok" in rep and "error" not in rep, rep
+    assert any(p.startswith(entry) and "2**53" in p for p in rep["problems"]), rep["problems"]

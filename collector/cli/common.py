@@ -56,6 +56,18 @@ class _Group(click.Group):
             _fail(str(e), 1, as_json)
         except EvidenceError as e:
             _fail(str(e), 1, as_json)
+        except OSError as e:  # the disk said no (read-only, full, gone): one line, exit 1
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or e}", 1, as_json)
+        except Exception as e:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(e, SQLAlchemyError):
+                raise
+            # the index refused a write (read-only media, a lost server): one line, exit 1
+            cause = getattr(e, "orig", None) or e
+            _fail(f"index: {str(cause).strip().splitlines()[0] if str(cause) else e}", 1,
+                  as_json)
 
 
 class Ctx:

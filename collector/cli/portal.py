@@ -47,6 +47,9 @@ def serve(c: Ctx, host: str, port: int, tls_cert: str | None, tls_key: str | Non
     if not tls_cert and not _loopback(host) and not insecure_http:
         raise ConfigError(f"refusing plain HTTP on {host}: give --tls-cert and --tls-key, "
                           "or --insecure-http")
+    if tls_cert and tls_key:
+        _check_tls(tls_cert, tls_key)
+    _check_listen(host, port)
     import uvicorn
 
     from fieldwork.portal import create_app
@@ -57,6 +60,40 @@ def serve(c: Ctx, host: str, port: int, tls_cert: str | None, tls_key: str | Non
                err=True)
     uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                 log_level="warning", access_log=False, server_header=False)
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Load the certificate and key as uvicorn will, so that a bad file is one line."""
+    import ssl
+
+    def no_passphrase() -> bytes:
+        raise ConfigError(f"--tls-key {key}: the key is encrypted; give an unencrypted key "
+                          "(mode 0600)")
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            cert, key, password=no_passphrase)
+    except (ssl.SSLError, OSError) as e:
+        why = getattr(e, "reason", None) or getattr(e, "strerror", None) or str(e)
+        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and "
+                          f"its private key ({why})") from None
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Resolve `host` and bind `port` once before the server does, so that a host that does
+    not resolve or a port in use is one line rather than uvicorn's log and exit 3."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind(addr)
+    except (OSError, IndexError) as e:
+        why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
 
 
 @cli.group()
