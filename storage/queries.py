@@ -14,7 +14,9 @@ from connectors.errors import ConfigError
 from storage.canonical import iso
 from storage.index import ledger_head, locks, records, runs, seals, series
 
-_DATE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")  # 2026-11-30 or 20261130 (ISO 8601 basic)
+# a bare date: 2026-11-30 or 20261130 (ISO 8601 basic), or a week date 2026-W48-1 / 2026W481
+_DATE = re.compile(r"^\d{4}-?(\d{2}-?\d{2}|W\d{2}-?\d)$")
+_WEEK = re.compile(r"^\d{4}-?W\d{2}$")
 
 # A population window ends no later than its record's collection (the runner fixes the
 # window's end before the snapshot starts), so a record whose period ends after `since` was
@@ -36,6 +38,9 @@ def parse_time(value: str, *, now: datetime | None = None, end_of_day: bool = Tr
     v = value.strip()
     if v.lower() == "now":
         return now or datetime.now(UTC)
+    if _WEEK.match(v):
+        raise ConfigError(f"bad date/time {value!r}: {value!r} names a week, not a day (give "
+                          "its day, e.g. 2026-W48-1, or a date such as 2026-11-23)")
     try:
         if _DATE.match(v):
             d = date.fromisoformat(v)

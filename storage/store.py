@@ -116,10 +116,11 @@ class EvidenceStore:
                 raise ConfigError("no signing key configured ([signing] key_file)")
             with self.engine.connect() as conn:
                 newest = self._newest_key_id(conn)
+                expected = self._expected_key_id(conn) if newest is not None else None
             if not self.key_path.exists() and newest is not None:
                 raise ConfigError(
                     f"signing key {self.key_path} is missing, but this store is sealed by key "
-                    f"{newest}: restore the key file (a new key would not be trusted)")
+                    f"{expected}: restore the key file (a new key would not be trusted)")
             key = keys.load_or_create(self.key_path)
             with self.engine.connect() as conn:
                 why = self._key_problem(conn, key)
@@ -132,6 +133,25 @@ class EvidenceStore:
     def _newest_key_id(conn: Connection) -> str | None:
         kid = conn.execute(select(seals.c.key_id).order_by(seals.c.id.desc()).limit(1)).scalar()
         return None if kid is None else str(kid)
+
+    @staticmethod
+    def _expected_key_id(conn: Connection) -> str | None:
+        """The key the newest seal hands on to, for messages only: the new key when that
+        seal is a rotation (signed by the old key), else the key that signed it."""
+        from storage.rotation import ROTATE
+
+        row = conn.execute(select(seals.c.key_id, seals.c.purpose, seals.c.note)
+                           .order_by(seals.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        if row.purpose == ROTATE and row.note:
+            try:
+                new = json.loads(row.note).get("new_key_id")
+            except (ValueError, AttributeError):
+                new = None
+            if isinstance(new, str):
+                return new
+        return str(row.key_id)
 
     @staticmethod
     def _sealed_by_chain(conn: Connection, chain: KeyChain) -> bool:
@@ -161,10 +181,11 @@ class EvidenceStore:
                     f"{chain.current}) at #{at}: use the new key file")
         newest = self._newest_key_id(conn)
         if newest is not None and not self._sealed_by_chain(conn, chain):
+            expected = self._expected_key_id(conn)
             return (f"signing key {self.key_path} is key {kid}, but this store is sealed by key "
-                    f"{newest} and no rotation to key {kid} is recorded: restore the right key "
-                    f"file, or record a rotation with `evidence key rotate` while holding key "
-                    f"{newest}")
+                    f"{expected} and no rotation to key {kid} is recorded: restore the right "
+                    f"key file, or record a rotation with `evidence key rotate` while holding "
+                    f"key {expected}")
         return None
 
     def rotation_seals(self, conn: Connection | None = None) -> list[tuple[str, Seal]]:

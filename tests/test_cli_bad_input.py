@@ -403,3 +403,36 @@ def test_bundle_with_a_sequence_number_beyond_json_is_a_problem(collected: Path,
     rep = json.loads(out)
     assert rep["ok"] is False and "ok" in rep and "error" not in rep, rep
     assert any(p.startswith(entry) and "2**53" in p for p in rep["problems"]), rep["problems"]
+
+
+# -- time arguments ------------------------------------------------------------------------
+
+def test_week_dates_mean_a_day_like_any_date(collected: Path) -> None:
+    """An ISO 8601 week date with its day (2026-W48-1, 2026W481) is a bare date: the end of
+    that day for --as-of, like 2026-11-23 (it meant the day's start); a week without its day
+    names no day and is refused."""
+    answers = []
+    for spelling in ("2026-W48-1", "2026W481", "2026-11-23"):
+        code, out, err = _cli("-c", str(collected), "query", "--control", "CC6.1", "--as-of",
+                              spelling, "--json")
+        assert code == 0, err
+        answers.append(json.loads(out)["as_of"])
+    assert answers == ["2026-11-23T23:59:59.999999Z"] * 3
+    code, out, err = _cli("-c", str(collected), "query", "--control", "CC6.1", "--as-of",
+                          "2026-W48", "--json")
+    _one_line(code, out, err, 2, "'2026-W48' names a week, not a day", True)
+
+
+def test_missing_key_after_a_rotation_names_the_new_key(tmp_path: Path) -> None:
+    """After `key rotate`, a missing key file names the key the store now expects (the new
+    one), not the rotated-out key whose restoring would be refused in turn."""
+    p = _config(tmp_path, STORE + SYNTHETIC + "items = 3\n")
+    assert _cli("-c", str(p), "key", "create")[0] == 0
+    assert _cli("-c", str(p), "collect")[0] == 0
+    code, _, err = _cli("-c", str(p), "key", "rotate")
+    assert code == 0, err
+    old_id, new_id = err.split("# rotated key ")[1].split(" in ")[0].split(" -> ")
+    (tmp_path / "signing.key").unlink()
+    code, out, err = _cli("-c", str(p), "collect")
+    _one_line(code, out, err, 2, f"is missing, but this store is sealed by key {new_id}")
+    assert old_id not in err
