@@ -85,8 +85,10 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
         gone = {x for d, inputs in SUPERSEDES.items() if d in present for x in inputs}
         found = [f for f in found if (f[0], f[2]) not in gone]
     if not found:
-        raise ConfigError(f"no population snapshot is mapped to {', '.join(criteria)}"
-                          + (f" under the name {snapshot!r}" if snapshot else ""))
+        # the series come from what was stored: a mapped snapshot never collected is absent
+        raise ConfigError(f"no population snapshot mapped to {', '.join(criteria)}"
+                          + (f" under the name {snapshot!r}" if snapshot else "")
+                          + " has been collected (is one configured, and has it run?)")
     for connector, instance, snap in found:
         key = f"{connector}/{instance}:{snap}"
         pop.series.append(key)

@@ -436,3 +436,18 @@ def test_missing_key_after_a_rotation_names_the_new_key(tmp_path: Path) -> None:
     code, out, err = _cli("-c", str(p), "collect")
     _one_line(code, out, err, 2, f"is missing, but this store is sealed by key {new_id}")
     assert old_id not in err
+
+
+@pytest.mark.parametrize("command", ["population", "sample"])
+def test_population_not_collected_yet_is_not_called_unmapped(tmp_path: Path, command: str
+                                                             ) -> None:
+    """CC8.1 is mapped to the synthetic `events` population, which was not collected yet:
+    the message says so, rather than that no population snapshot is mapped to CC8.1."""
+    p = _config(tmp_path, STORE + SYNTHETIC + "items = 3\n")
+    assert _cli("-c", str(p), "key", "create")[0] == 0
+    assert _cli("-c", str(p), "collect", "--snapshot", "items")[0] == 0
+    extra = ["--size", "2"] if command == "sample" else []
+    code, out, err = _cli("-c", str(p), command, "--control", "CC8.1", "--since", "2026-01-01",
+                          "--until", "2026-02-01", *extra, "--json")
+    _one_line(code, out, err, 2, "no population snapshot mapped to CC8.1 has been collected",
+              True)

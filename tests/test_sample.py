@@ -92,7 +92,8 @@ def test_errors(store: EvidenceStore) -> None:
     """Bad periods, sizes and controls without populations are clear errors."""
     with pytest.raises(ConfigError, match="empty period"):
         freeze_population(store, ["CC8.1"], T0, T0)
-    with pytest.raises(ConfigError, match=r"no population snapshot is mapped to CC6\.1"):
+    with pytest.raises(ConfigError,
+                       match=r"no population snapshot mapped to CC6\.1 has been collected"):
         freeze_population(store, ["CC6.1"], T0 - timedelta(days=1), T0)
     pop = freeze_population(store, ["CC8.1"], T0 - timedelta(days=1), T0)
     with pytest.raises(ConfigError, match="at least 1"):
