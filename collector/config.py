@@ -41,6 +41,19 @@ class S3Store(_Model):
     object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
     retention_days: int = Field(default=400, ge=1, le=36500)
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if _url_credential(v):  # never quoted (see _validation_message)
+            raise ValueError("holds a credential (user:password@ or a secret parameter): "
+                             "the store's AWS credentials come from its profile or the "
+                             "environment")
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("expected an http:// or https:// URL")
+        return v
+
 
 class StoreConfig(_Model):
     """Where evidence is kept: an SQLAlchemy index and a blob store."""

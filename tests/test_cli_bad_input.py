@@ -451,3 +451,32 @@ def test_population_not_collected_yet_is_not_called_unmapped(tmp_path: Path, com
                           "--until", "2026-02-01", *extra, "--json")
     _one_line(code, out, err, 2, "no population snapshot mapped to CC8.1 has been collected",
               True)
+
+
+# -- the S3 store ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("endpoint", "message"), [
+    ("http://AKIAX:hunter2@127.0.0.1:9000", "store.s3.endpoint_url: holds a credential"),
+    ("not a url", "store.s3.endpoint_url: expected an http:// or https:// URL"),
+])
+def test_s3_endpoint_url_is_checked(tmp_path: Path, endpoint: str, message: str) -> None:
+    """An S3 endpoint with inline credentials, or no URL at all, is refused when the config
+    is read (no URL was a botocore traceback at the first command that wrote)."""
+    p = _config(tmp_path, STORE + f'[store.s3]\nbucket = "b"\nendpoint_url = "{endpoint}"\n')
+    code, out, err = _cli("-c", str(p), "controls")
+    _one_line(code, out, err, 2, f"{p}:8: {message}")
+    assert "hunter2" not in err
+
+
+def test_unreachable_s3_store_is_one_line(tmp_path: Path) -> None:
+    """`verify` against an S3 blob store that does not answer: one line, exit 1, a JSON
+    object under --json (was a 130-line botocore traceback)."""
+    p = _config(tmp_path, STORE + '[store.s3]\nbucket = "b"\nregion = "us-east-1"\n'
+                'endpoint_url = "http://127.0.0.1:9"\n')
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "hunter2",
+           "AWS_MAX_ATTEMPTS": "1"}
+    assert _evidence("-c", str(p), "key", "create", env=env)[0] == 0
+    assert _evidence("-c", str(p), "migrate", env=env)[0] == 0
+    code, out, err = _evidence("-c", str(p), "verify", "--json", env=env)
+    _one_line(code, out, err, 1, "blob store: Could not connect to the endpoint URL", True)
+    assert "hunter2" not in out + err

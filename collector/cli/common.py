@@ -37,6 +37,11 @@ def _fail(msg: str, code: int, as_json: bool = False) -> NoReturn:
     sys.exit(code)
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 class _Group(click.Group):
     """Maps our errors onto one line and an exit code: 2 config/usage, 1 anything else."""
 
@@ -60,14 +65,17 @@ class _Group(click.Group):
             where = f"{e.filename}: " if e.filename else ""
             _fail(f"{where}{e.strerror or e}", 1, as_json)
         except Exception as e:
+            from botocore.exceptions import BotoCoreError, ClientError
             from sqlalchemy.exc import SQLAlchemyError
 
-            if not isinstance(e, SQLAlchemyError):
-                raise
-            # the index refused a write (read-only media, a lost server): one line, exit 1
-            cause = getattr(e, "orig", None) or e
-            _fail(f"index: {str(cause).strip().splitlines()[0] if str(cause) else e}", 1,
-                  as_json)
+            if isinstance(e, SQLAlchemyError):
+                # the index refused a write (read-only media, a lost server): one line
+                cause = getattr(e, "orig", None) or e
+                _fail(f"index: {_first_line(cause)}", 1, as_json)
+            if isinstance(e, BotoCoreError | ClientError):
+                # the S3 blob store did not answer or refused: one line
+                _fail(f"blob store: {_first_line(e)}", 1, as_json)
+            raise
 
 
 class Ctx:
