@@ -14,6 +14,7 @@ Oracles (from the IAM and audit-logging docs):
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -84,7 +85,9 @@ def test_basic_roles_follow_inheritance(h: tuple[dict[str, Any], list[dict[str, 
     levels = [(None, project["policy"])] + [
         (n["name"], n["policy"]) for n in reversed(nodes)]
     expected = set()
-    distinct = set()  # grants differing only in their condition are listed apart
+    # grants differing only in their condition are listed apart; the same condition written
+    # with its members in another order is the same grant
+    distinct = set()
     for where, pol in levels:
         for b in (pol or {}).get("bindings", []):
             for m in b["members"]:
@@ -92,8 +95,8 @@ def test_basic_roles_follow_inheritance(h: tuple[dict[str, Any], list[dict[str, 
                         m not in basic_ok and not m.startswith("deleted:"):
                     expected.add((_base(b["role"]), m, where))
                     hidden = "_withcond_" in b["role"]
-                    distinct.add((_base(b["role"]), m, where, hidden,
-                                  None if hidden else str(b.get("condition"))))
+                    cond = None if hidden else json.dumps(b.get("condition"), sort_keys=True)
+                    distinct.add((_base(b["role"]), m, where, hidden, cond))
     unread = any(pol is None for _, pol in levels)
     f = {x.resource: x for x in assess_iam_policies(
         _content(project, nodes, allowed=[], basic_ok=basic_ok))}["proj-a/basic-roles"]
@@ -236,3 +239,20 @@ def test_boolean_constraint_oracle(rules: list[dict[str, Any]]) -> None:
     [f] = assess_org_policies({"resources": [{"name": "projects/p", "policies": [
         {"constraint": "iam.disableServiceAccountKeyCreation", "rules": norm}]}]})
     assert f.status == {None: "inconclusive", True: "pass", False: "fail"}[ok]
+
+
+def test_a_grant_written_twice_is_one_grant() -> None:
+    """Two bindings of one role and member under the same condition (its fields in another
+    order) are one grant: the count does not depend on how the policy was serialized."""
+    cond = {"title": "t2", "expression": "request.time < x"}
+    project = {"name": "projects/9", "project_id": "proj-a", "ancestors": ["organizations/1"],
+               "ancestry_incomplete": False, "service_accounts": [], "policy": {
+                   "version": 3, "bindings": [
+                       {"role": "roles/owner", "members": ["user:b@example.com"],
+                        "condition": cond},
+                       {"role": "roles/owner", "members": ["user:b@example.com"],
+                        "condition": dict(reversed(list(cond.items())))}]}}
+    nodes = [{"name": "organizations/1", "policy": {"bindings": []}}]
+    f = {x.resource: x for x in assess_iam_policies(
+        _content(project, nodes, allowed=[], basic_ok=[]))}["proj-a/basic-roles"]
+    assert f.status == "fail" and f.reason.startswith("1 basic-role grant(s)"), f.reason
