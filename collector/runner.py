@@ -287,8 +287,9 @@ class Collector:
         # after the last trusted window; a window stored while a clock was ahead is
         # reported and collected again, never taken as done (storage/windows.py)
         # spans the source no longer keeps were recorded once as permanent gaps: never again
-        settled = [(r["period_start"], r["period_end"]) for r in permanent_gaps(
-            self.store.engine, inst.type, inst.instance, spec.name)]
+        # (only those a seal by the store's key vouches for: a forged one skips nothing)
+        settled = [(r["period_start"], r["period_end"]) for r in self.store.vouched().split(
+            permanent_gaps(self.store.engine, inst.type, inst.instance, spec.name))[0]]
         start, notes = resume_point(self.store, inst.type, inst.instance, spec.name,
                                     now, spec.lookback, settled)
         for note in notes:

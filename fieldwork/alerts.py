@@ -100,14 +100,16 @@ def drift(store: EvidenceStore, run_id: str, since: datetime | None, now: dateti
     from storage.queries import newest_posture_records, previous_record, run_records
 
     out = Drift(run_id, now)
+    vouched = store.vouched()
     register = exc.register(store)
     for r in run_records(store.engine, run_id):
         if r["connector"] == "fieldwork":
             continue
         key = f"{r['connector']}/{r['instance']}:{r['snapshot']}"
         ctl = tuple(r["controls"])
+        # compared with sealed evidence only: a forged record between is never the baseline
         prev = previous_record(store.engine, r["connector"], r["instance"], r["snapshot"],
-                               int(r["seq"]))
+                               int(r["seq"]), vouched)
         if r["status"] != "complete":
             if prev is None or prev["status"] == "complete":
                 out.items.append(Item("collection_failed", key, key,
@@ -126,7 +128,7 @@ def drift(store: EvidenceStore, run_id: str, since: datetime | None, now: dateti
                 out.items.append(Item(ch.kind, key, ch.resource, ch.reason, ctl,
                                       ch.record_before, ch.record_after))
     if since is not None:
-        for r in newest_posture_records(store.engine, now):
+        for r in newest_posture_records(store.engine, now, vouched):
             if r["connector"] == "fieldwork":
                 continue
             deadline = (r["effective_at"] or r["collected_finished_at"]) + \

@@ -217,27 +217,38 @@ def _compute(store: Any, since: datetime, until: datetime, gh_rows: list[dict[st
 
 
 def _inputs(store: Any, since: datetime, until: datetime
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]], bool]:
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]], bool,
+                       list[dict[str, Any]]]:
+    """(GitHub windows, Jira windows, GitHub gaps, whether both are collected, the windows
+    left out: no seal by the store's key vouches for them, so they never enter the join)."""
     from storage.queries import complete_windows, population_series
-    from storage.windows import ahead_windows, holes
+    from storage.vouched import named
+    from storage.windows import ahead_windows, holes, unsealed_holes
 
+    vouched = store.vouched()
     series = population_series(store.engine, ["CC8.1"])
     gh = [s for s in series if (s[0], s[2]) == GITHUB]
     jr = [s for s in series if (s[0], s[2]) == JIRA]
     gh_rows: list[dict[str, Any]] = []
     gaps: list[dict[str, str]] = []
+    excluded: list[dict[str, Any]] = []
     for c, i, s in gh:
-        rows = complete_windows(store.engine, c, i, s, since, until)
+        rows, left = vouched.split(complete_windows(store.engine, c, i, s, since, until))
+        excluded += left
         gh_rows += rows
-        for a, b, why in holes((since, until), rows,
-                               ahead_windows(store, rows, store.clock())):
+        for a, b, why in unsealed_holes(holes((since, until), rows,
+                                              ahead_windows(store, rows, store.clock())), left):
             gaps.append({"series": f"{c}/{i}:{s}", "start": iso(a) or "", "end": iso(b) or "",
                          "reason": why})
     far = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-    jira_rows = [r for c, i, s in jr for r in complete_windows(store.engine, c, i, s, *far)]
+    jira_rows: list[dict[str, Any]] = []
+    for c, i, s in jr:
+        rows, left = vouched.split(complete_windows(store.engine, c, i, s, *far))
+        jira_rows += rows
+        excluded += left
     jira_rows.sort(key=lambda r: r["seq"])
     gh_rows.sort(key=lambda r: r["seq"])
-    return gh_rows, jira_rows, gaps, bool(gh) and bool(jr)
+    return gh_rows, jira_rows, gaps, bool(gh) and bool(jr), named(excluded)
 
 
 def derive(store: Any, since: datetime, until: datetime,
@@ -249,7 +260,7 @@ def derive(store: Any, since: datetime, until: datetime,
     if since >= until:
         raise ConfigError(f"empty period: since {iso(since)} is not before until {iso(until)}")
     started = store.clock()
-    gh_rows, jira_rows, gaps, both = _inputs(store, since, until)
+    gh_rows, jira_rows, gaps, both, excluded = _inputs(store, since, until)
     if not both:
         raise ConfigError("the join needs collected github merged_changes and jira "
                           "change_tickets records (collect them first)")
@@ -265,7 +276,9 @@ def derive(store: Any, since: datetime, until: datetime,
                       "params": {"since": iso(since), "until": iso(until)},
                       "items": len(content["changes"])}],
            "inputs": content["inputs"], "method": METHOD,
-           "pagination_exhausted": complete, "errors": gap_lines}
+           "pagination_exhausted": complete, "errors": gap_lines,
+           # input windows no seal by the store's key vouches for: named, never joined
+           "excluded_unsealed": excluded}
     findings = [f.to_json() for f in assess_change_approvals(content)]
     if not complete:
         findings.append({"resource": f"{CONNECTOR}/{INSTANCE}:{SNAPSHOT}",
@@ -280,9 +293,11 @@ def derive(store: Any, since: datetime, until: datetime,
                     period_start=since, period_end=until, findings=findings,
                     error=None if complete else ("; ".join(gap_lines))[:1000])
     row: dict[str, Any] = store.append([new])[0]
-    store.finish_run(run_id, "ok" if complete else "failed-snapshots",
-                     {"join_record": row["id"], "changes": len(content["changes"])})
-    store.seal(run_id, [int(row["seq"])])  # the run vouches for the record it wrote
+    try:  # sealed while the run holds its run lock: pending, never unsealed, till then
+        store.seal(run_id, [int(row["seq"])])  # the run vouches for the record it wrote
+    finally:
+        store.finish_run(run_id, "ok" if complete else "failed-snapshots",
+                         {"join_record": row["id"], "changes": len(content["changes"])})
     return row
 
 
@@ -298,11 +313,16 @@ def rederive(store: Any, record_id: str,
     stored = store.blob_json(r["content_sha256"])
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
+    vouched = store.vouched()
     for inp in ipe.get("inputs", []):
         got = store.record(inp["id"])
         if got is None:
             problems.append(f"input record {inp['id']} ({inp['series']}) is missing")
             continue
+        state = vouched.state(got)
+        if state not in ("sealed", "unchecked"):
+            problems.append(f"input record {inp['id']} (#{got['seq']}, {inp['series']}) is "
+                            f"{state}: no seal by the store's key vouches for it")
         for k in ("content_sha256", "record_hash"):
             if got[k] != inp[k]:
                 problems.append(f"input record {inp['id']}: {k} is now {got[k]}, the join "
@@ -320,7 +340,7 @@ def rederive(store: Any, record_id: str,
         problems.append(f"re-deriving from the named inputs gives a different result "
                         f"({len(again['changes'])} vs {len(stored['changes'])} changes; "
                         f"first differing: {', '.join(differ[:5]) or 'count'})")
-    now_gh, now_jira, _, _ = _inputs(store, since, until)
+    now_gh, now_jira, _, _, _ = _inputs(store, since, until)
     used = {i["id"] for i in ipe.get("inputs", [])}
     newer = [x["id"] for x in now_gh + now_jira if x["id"] not in used]
     notes = [f"{len(newer)} input record(s) collected since would join differently: "

@@ -133,14 +133,27 @@ def stretches(spans: Sequence[tuple[datetime, datetime]], states: Sequence[str]
 
 
 def _records(store: EvidenceStore, keys: set[tuple[str, str, str]], since: datetime,
-             until: datetime) -> dict[tuple[str, str, str], list[Rec]]:
-    return {key: [Rec(r.id, r.collected_finished_at,
-                      r.effective_at or r.collected_finished_at, r.period_start, r.period_end,
-                      r.status, record_verdict(r.status, r.assessment),
-                      timedelta(seconds=r.max_age_seconds), r.seq, r.ipe_sha256)
-                  for r in rows]
-            for key, rows in records_describing(store.engine, sorted(keys), since,
-                                                until).items()}
+             until: datetime, left: list[dict[str, Any]] | None = None
+             ) -> dict[tuple[str, str, str], list[Rec]]:
+    """Per series, the records that can describe the period and may stand as evidence (a
+    seal by the store's key vouches for them); those left out are added to `left`."""
+    from storage.vouched import excluded
+
+    vouched = store.vouched()
+    out: dict[tuple[str, str, str], list[Rec]] = {}
+    for key, rows in records_describing(store.engine, sorted(keys), since, until).items():
+        out[key] = []
+        for r in rows:
+            st = vouched.state(r)
+            if not vouched.presented(r):
+                if left is not None:
+                    left.append(excluded(r, st))
+                continue
+            out[key].append(Rec(r.id, r.collected_finished_at,
+                                r.effective_at or r.collected_finished_at, r.period_start,
+                                r.period_end, r.status, record_verdict(r.status, r.assessment),
+                                timedelta(seconds=r.max_age_seconds), r.seq, r.ipe_sha256))
+    return out
 
 
 def _trusted(store: EvidenceStore, recs: Sequence[Rec]) -> list[Rec]:
@@ -164,7 +177,8 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
         by_criterion.setdefault(cid, set()).add((c, i, s, k))
     wanted = {(c, i, s) for crit in controls.values() for cid in crit
               for c, i, s, _ in by_criterion.get(cid, ())}
-    recs = _records(store, wanted, since, until)
+    left: list[dict[str, Any]] = []
+    recs = _records(store, wanted, since, until, left)
     from fieldwork import exceptions as exc
 
     register = exc.register(store)
@@ -208,9 +222,14 @@ def coverage(store: EvidenceStore, controls: Mapping[str, Sequence[str]], since:
             "series": series_out, "stretches": stretches(spans, day_states),
             "summary": {"days": len(spans), "fresh_days": fresh, **counts,
                         "covered_whole_period": fresh == len(spans) and bool(spans)}})
+    from storage.vouched import named
+    from storage.vouched import warnings as seal_warnings
+
+    # records no seal by the store's key vouches for count as no evidence, and are named
     return {"since": iso(since), "until": iso(until),
             "day_starts": [iso(a) for a, _ in spans], "states": list(STATES),
-            "controls": out_controls}
+            "controls": out_controls, "unsealed": named(left),
+            "warnings": seal_warnings(left, store.vouched())}
 
 
 def render_html(cov: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from storage.canonical import iso
 from storage.queries import as_of
 from storage.store import EvidenceStore
+from storage.vouched import named
 
 KINDS = ("newly_failing", "fixed", "newly_inconclusive", "changed", "appeared", "gone")
 
@@ -112,8 +113,12 @@ def diff(store: EvidenceStore, criteria: Sequence[str], t1: datetime,
          t2: datetime) -> dict[str, Any]:
     """Per posture snapshot mapped to `criteria`: the items whose verdict changed from the
     evidence as of `t1` to the evidence as of `t2`."""
-    before = _newest_posture(as_of(store.engine, criteria, t1))
-    after = _newest_posture(as_of(store.engine, criteria, t2))
+    # sealed evidence only on both sides (storage/vouched.py); what was left out is named
+    vouched = store.vouched()
+    a1 = as_of(store.engine, criteria, t1, vouched=vouched)
+    a2 = as_of(store.engine, criteria, t2, vouched=vouched)
+    before = _newest_posture(a1)
+    after = _newest_posture(a2)
     changes: list[Change] = []
     snapshots: list[dict[str, Any]] = []
     for key in sorted(before.keys() | after.keys()):
@@ -131,4 +136,6 @@ def diff(store: EvidenceStore, criteria: Sequence[str], t1: datetime,
     counts = {k: sum(1 for c in changes if c.kind == k) for k in KINDS}
     return {"criteria": list(criteria), "from": iso(t1), "to": iso(t2),
             "snapshots": snapshots, "counts": counts,
-            "changes": [c.to_json() for c in changes]}
+            "changes": [c.to_json() for c in changes],
+            "unsealed": named(a1["unsealed"] + a2["unsealed"]),
+            "warnings": list(dict.fromkeys(a1["warnings"] + a2["warnings"]))}

@@ -129,7 +129,9 @@ def register(store: EvidenceStore, at: datetime | None = None) -> list[Exception
     """Every exception (active or not) in the register as of `at` (default: now)."""
     from storage.queries import newest_record_of
 
-    r = newest_record_of(store.engine, CONNECTOR, INSTANCE, SNAPSHOT, at)
+    # only a register record a seal by the store's key vouches for: a forged one would
+    # excuse findings, and be carried into the next register change (which is sealed)
+    r = newest_record_of(store.engine, CONNECTOR, INSTANCE, SNAPSHOT, at, store.vouched())
     if r is None or not r["content_sha256"]:
         return []
     return [Exception_.from_json(d) for d in store.blob_json(r["content_sha256"])["exceptions"]]
@@ -149,7 +151,7 @@ class RegisterCache:
     def __init__(self, store: EvidenceStore) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._head: int | None = None
+        self._head: tuple[int, tuple[int, int]] | None = None
         self._timeline: list[tuple[datetime, int, str | None]] = []
         self._parsed: dict[str, list[Exception_]] = {}
 
@@ -157,12 +159,14 @@ class RegisterCache:
         """The exceptions active at `at`, as the register stood at `at`."""
         from storage.queries import ledger_head_seq, series_timeline
 
-        head = ledger_head_seq(self.store.engine)
+        vouched = self.store.vouched()
+        # a seal changes what is vouched for without moving the head
+        head = (ledger_head_seq(self.store.engine), vouched.stamp)
         with self._lock:
             if head != self._head:
                 # read after the head: the timeline is at least as new as `head`
                 self._timeline = series_timeline(self.store.engine, CONNECTOR, INSTANCE,
-                                                 SNAPSHOT)
+                                                 SNAPSHOT, vouched)
                 self._head = head
             timeline = self._timeline
         i = bisect.bisect_right(timeline, (at, sys.maxsize, "")) - 1
@@ -210,8 +214,11 @@ def _write(store: EvidenceStore, exceptions: Sequence[Exception_], change: dict[
         kind="posture", controls=sorted(controls), max_age_seconds=3650 * 86400,
         collected_started_at=now, collected_finished_at=now, status="complete", ipe=ipe,
         content=content, has_content=True, record_count=len(exceptions), effective_at=now)])[0]
-    store.finish_run(run_id, "ok", {"exception_record": row["id"], "change": change["action"]})
-    store.seal(run_id, [int(row["seq"])])  # it vouches for the record it wrote
+    try:  # sealed while its run still holds its run lock: pending, never unsealed, till then
+        store.seal(run_id, [int(row["seq"])])  # it vouches for the record it wrote
+    finally:
+        store.finish_run(run_id, "ok", {"exception_record": row["id"],
+                                        "change": change["action"]})
     return row
 
 
@@ -353,12 +360,14 @@ def stale(store: EvidenceStore, at: datetime, idle: timedelta = timedelta(days=3
     from storage.queries import records_of_series
 
     out: list[dict[str, str]] = []
+    vouched = store.vouched()
     for e in active(store, at):
         m = SERIES_RE.match(e.series)
         if not m:
             continue
-        recs = records_of_series(store.engine, m.group(1), m.group(2).replace("*", "%")
-                                 .replace("?", "_"), m.group(3), at - idle, at)
+        recs = [r for r in records_of_series(store.engine, m.group(1), m.group(2)
+                                             .replace("*", "%").replace("?", "_"), m.group(3),
+                                             at - idle, at) if vouched.presented(r)]
         if not recs:
             out.append({"id": e.id, "why": f"no evidence of {e.series} in the last "
                                            f"{idle.days} days"})

@@ -47,7 +47,9 @@ def assessment_results(store: EvidenceStore, controls: Mapping[str, Sequence[str
     criteria = sorted({c for crit in controls.values() for c in crit})
     from fieldwork.exceptions import apply_to_answer
 
-    res = apply_to_answer(store, as_of(store.engine, criteria, when, since), when)
+    # sealed evidence only (storage/vouched.py), as in `query`
+    vouched = store.vouched()
+    res = apply_to_answer(store, as_of(store.engine, criteria, when, since, vouched), when)
     qid = f"{','.join(sorted(controls))}@{iso(when)}/{iso(since)}"
     observations: list[dict[str, Any]] = []
     resources: dict[str, dict[str, Any]] = {}
@@ -100,7 +102,8 @@ def assessment_results(store: EvidenceStore, controls: Mapping[str, Sequence[str
         for c in e["controls"]:
             if c in per_criterion:
                 per_criterion[c].append((ob_uuid, verdict))
-    missing = {c: len(as_of(store.engine, [c], when)["no_evidence_yet"]) for c in criteria}
+    missing = {c: len(as_of(store.engine, [c], when, vouched=vouched)["no_evidence_yet"])
+               for c in criteria}
     findings = []
     for c in criteria:
         obs = per_criterion[c]

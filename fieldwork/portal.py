@@ -79,6 +79,8 @@ class ControlState(BaseModel):
 class StatesAnswer(BaseModel):
     as_of: str
     controls: list[ControlState]
+    warnings: list[str] = Field(default_factory=list, description="records left out: no "
+                                "seal by the store's key vouches for them (or a live run's)")
 
 
 class EvidenceAnswer(_Open):
@@ -401,9 +403,12 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         mapped = series_by_criterion(portal.store.engine)
         from fieldwork.exceptions import apply_to_answer
 
+        # sealed evidence only: a record no seal by the store's key vouches for never
+        # decides a state (storage/vouched.py)
         res = apply_to_answer(portal.store, run_query(portal.store.engine, sorted(mapped),
-                                                      when), when, portal.register.active(when)
-                              ) if mapped else {"records": []}
+                                                      when, vouched=portal.store.vouched()),
+                              when, portal.register.active(when)
+                              ) if mapped else {"records": [], "warnings": []}
         newest = {(r["connector"], r["instance"], r["snapshot"]): r for r in res["records"]}
         out = []
         for cid, title in criteria().items():
@@ -415,7 +420,7 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
             out.append(ControlState(id=cid, title=title, criteria=[cid],
                                     state=worst(st) if st else "no_evidence",
                                     records=sum(1 for x in st if x != "no_evidence")))
-        return StatesAnswer(as_of=iso(when) or "", controls=out)
+        return StatesAnswer(as_of=iso(when) or "", controls=out, warnings=res["warnings"])
 
     @app.get("/api/evidence", response_model=EvidenceAnswer, responses=_ERRORS)
     def evidence(_: Auth, control: Annotated[str, Query(min_length=1, max_length=64)],
@@ -432,7 +437,8 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
             raise HTTPException(400, "since is after as_of")
         from fieldwork.exceptions import apply_to_answer
 
-        res = apply_to_answer(portal.store, run_query(portal.store.engine, crit, when, start),
+        res = apply_to_answer(portal.store, run_query(portal.store.engine, crit, when, start,
+                                                      vouched=portal.store.vouched()),
                               when, portal.register.active(when))
         return EvidenceAnswer(control=control, criteria=list(crit), **res)
 
@@ -448,6 +454,8 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         r = _record(record_id)
         out = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in r.items()}
         out["provenance"] = portal.store.blob_json(r["ipe_sha256"])
+        # sealed | pending | unsealed | unchecked (storage/vouched.py)
+        out["sealed"] = portal.store.vouched().state(r)
         from fieldwork.exceptions import apply
 
         now = portal.clock()
@@ -510,7 +518,7 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
         c = portal.store.blob_json(row["content_sha256"])
         return {"record": row["id"], "seed": c["seed"], "population_sha256": pop.sha256,
                 "population_size": len(pop.items), "complete": pop.complete,
-                "selected": chosen}
+                "selected": chosen, "unsealed": pop.unsealed, "warnings": pop.warnings}
 
     @app.get("/api/export", responses=_ERRORS | {
         200: {"description": "A zip bundle, verifiable offline with `evidence verify-bundle`",

@@ -31,7 +31,9 @@ from storage.queries import (
     population_series,
 )
 from storage.store import EvidenceStore, NewRecord
-from storage.windows import ahead_windows, holes
+from storage.vouched import named
+from storage.vouched import warnings as seal_warnings
+from storage.windows import ahead_windows, holes, unsealed_holes
 
 METHOD = "rank items by sha256('<seed>:<series>:<id>') ascending; take the first <size>"
 
@@ -47,6 +49,9 @@ class Population:
     sources: list[str] = field(default_factory=list)
     gaps: list[dict[str, str]] = field(default_factory=list)
     series: list[str] = field(default_factory=list)
+    # windows left out: no seal by the store's key vouches for them (storage/vouched.py)
+    unsealed: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     # computed once, after freeze_population has filled and sorted the items
     @cached_property
@@ -65,7 +70,8 @@ class Population:
         out: dict[str, Any] = {
             "criteria": list(self.criteria), "since": iso(self.since), "until": iso(self.until),
             "size": len(self.items), "sha256": self.sha256, "series": self.series,
-            "sources": self.sources, "gaps": self.gaps, "complete": self.complete}
+            "sources": self.sources, "gaps": self.gaps, "complete": self.complete,
+            "unsealed": self.unsealed, "warnings": self.warnings}
         if with_items:
             out["items"] = self.items
         return out
@@ -77,6 +83,7 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
     if since >= until:
         raise ConfigError(f"empty period: since {iso(since)} is not before until {iso(until)}")
     pop = Population(tuple(criteria), since, until)
+    vouched = store.vouched()
     found = population_series(store.engine, criteria, snapshot)
     if snapshot is None:  # a derived population (the cross-platform join) replaces its inputs
         from fieldwork.changes import SUPERSEDES
@@ -95,7 +102,11 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
         spec = get_connector(connector).snapshots().get(snap)
         if spec is None or spec.items is None:
             raise ConfigError(f"{connector}.{snap} does not declare its population items")
-        rows = complete_windows(store.engine, connector, instance, snap, since, until)
+        # only windows a seal by the store's key vouches for: a forged (or pending) window's
+        # items never enter a population, nor a sample sealed from it
+        rows, left = vouched.split(complete_windows(store.engine, connector, instance, snap,
+                                                    since, until))
+        pop.unsealed += left
         seen: set[str] = set()
         for r in rows:
             pop.sources.append(r["id"])
@@ -108,12 +119,17 @@ def freeze_population(store: EvidenceStore, criteria: Sequence[str], since: date
                 pop.items.append({"series": key, "record": r["id"], **item, "id": iid})
         ahead = ahead_windows(store, rows, store.clock())
         # a span the source no longer keeps is a hole no later run can fill: say why
-        lost = [(r["period_start"], r["period_end"], str(r["error"]))
-                for r in permanent_gaps(store.engine, connector, instance, snap, since, until)]
-        for a, b, why in holes((since, until), rows, ahead, lost):
+        told, left_gaps = vouched.split(permanent_gaps(store.engine, connector, instance, snap,
+                                                       since, until))
+        pop.unsealed += left_gaps
+        lost = [(r["period_start"], r["period_end"], str(r["error"])) for r in told]
+        for a, b, why in unsealed_holes(holes((since, until), rows, ahead, lost),
+                                     left + left_gaps):
             pop.gaps.append({"series": key, "start": iso(a) or "", "end": iso(b) or "",
                              "reason": why})
     pop.items.sort(key=lambda i: (i["series"], str(i["time"]), i["id"]))
+    pop.unsealed = named(pop.unsealed)
+    pop.warnings = seal_warnings(pop.unsealed, vouched)
     from fieldwork.exceptions import apply_items, register
 
     apply_items(pop.items, register(store, until))
@@ -148,14 +164,16 @@ def record_sample(store: EvidenceStore, pop: Population, size: int,
     except (KeyError, OSError):
         who = f"unknown@{socket.gethostname()}"
     gap_lines = [f"gap in {g['series']}: {g['start']}..{g['end']} ({g['reason']})"
-                 for g in pop.gaps]
+                 for g in pop.gaps] + [f"left out: {w}" for w in pop.warnings]
     ipe: dict[str, Any] = {"principal": who, "source": "evidence sample", "api_calls": 0,
            "pages": 0,
            "calls": [{"operation": "freeze_population", "ok": True, "pages": 0,
                       "params": {"criteria": list(pop.criteria), "since": iso(pop.since),
                                  "until": iso(pop.until), "size": size},
                       "items": len(pop.items)}],
-           "pagination_exhausted": pop.complete, "errors": gap_lines}
+           "pagination_exhausted": pop.complete, "errors": gap_lines,
+           # the input windows no seal by the store's key vouches for, named and not used
+           "excluded_unsealed": pop.unsealed}
     new = NewRecord(run_id=run_id, connector="fieldwork", instance="samples",
                     snapshot="sample", kind="population", controls=pop.criteria,
                     max_age_seconds=365 * 86400, collected_started_at=now,
@@ -166,9 +184,11 @@ def record_sample(store: EvidenceStore, pop: Population, size: int,
                     error=None if pop.complete else
                     ("population has gaps: " + "; ".join(gap_lines))[:1000])
     row = store.append([new])[0]
-    store.finish_run(run_id, "ok" if pop.complete else "failed-snapshots",
-                     {"sample_record": row["id"], "population_sha256": pop.sha256})
-    store.seal(run_id, [int(row["seq"])])
+    try:  # sealed while the run holds its run lock: pending, never unsealed, till then
+        store.seal(run_id, [int(row["seq"])])
+    finally:
+        store.finish_run(run_id, "ok" if pop.complete else "failed-snapshots",
+                         {"sample_record": row["id"], "population_sha256": pop.sha256})
     return row, chosen
 
 

@@ -70,13 +70,16 @@ def status(config: Config, store: EvidenceStore, now: datetime) -> dict[str, Any
         })
     controls: dict[str, dict[str, Any]] = {}
     windows: list[dict[str, str]] = []
+    vouched = store.vouched()
     for inst in config.connectors:
         for spec in inst.specs():
             if spec.kind == "population":  # a watermark ahead of now, a hole left by it
                 _start, notes = resume_point(store, inst.type, inst.instance,
                                              spec.name, now, spec.lookback)
                 windows += [{"series": f"{inst.key}:{spec.name}", "warning": n} for n in notes]
-            newest = newest_complete(store.engine, inst.type, inst.instance, spec.name)
+            # sealed evidence only: a forged complete record makes nothing fresh
+            newest = newest_complete(store.engine, inst.type, inst.instance, spec.name,
+                                     vouched)
             fresh = newest is not None and now - newest <= spec.max_age
             for cid in spec.controls:
                 c = controls.setdefault(cid, {"control": cid, "fresh": True,

@@ -13,6 +13,8 @@ from sqlalchemy import Engine, and_, bindparam, func, inspect, or_, select, text
 from connectors.errors import ConfigError
 from storage.canonical import iso
 from storage.index import ledger_head, locks, records, runs, seals, series
+from storage.vouched import Vouched, excluded, named
+from storage.vouched import warnings as seal_warnings
 
 # a bare date: 2026-11-30 or 20261130 (ISO 8601 basic), or a week date 2026-W48-1 / 2026W481
 _DATE = re.compile(r"^\d{4}-?(\d{2}-?\d{2}|W\d{2}-?\d)$")
@@ -71,7 +73,7 @@ def check_order(since: datetime | None, until: datetime, since_text: str | None,
 _COLS = [records.c[n] for n in (
     "seq", "id", "connector", "instance", "snapshot", "kind", "content_sha256",
     "collected_finished_at", "effective_at", "period_start", "period_end", "status",
-    "max_age_seconds", "assessment", "controls")]
+    "max_age_seconds", "assessment", "controls", "run_id", "collected_started_at")]
 
 
 def _entry(r: Any, as_of: datetime) -> dict[str, Any]:
@@ -132,31 +134,74 @@ def _as_of_statements() -> tuple[Any, Any, Any]:
 
 
 def as_of(engine: Engine, criteria_ids: Sequence[str], when: datetime,
-          since: datetime | None = None) -> dict[str, Any]:
+          since: datetime | None = None, vouched: Vouched | None = None) -> dict[str, Any]:
     """For each series mapped to the criteria: the newest record collected at or before
     `when` (stale when older than its max age); with `since`, also every population record
-    whose period overlaps [since, when)."""
+    whose period overlaps [since, when).
+
+    With `vouched` (storage/vouched.py), only sealed evidence answers: a record no valid seal
+    vouches for (forged, a crashed run's, or a live run's still pending) never stands as a
+    series' newest evidence; the newest sealed one does, and the records left out are named
+    (`unsealed`) with a warning line each (`warnings`). Each record says `sealed`."""
     newest_q, mapped_q, pop_q = _as_of_statements()
     wanted = set(criteria_ids)
     params: dict[str, Any] = {"criteria": list(criteria_ids), "when": when}
     found: dict[int, dict[str, Any]] = {}
+    left: list[dict[str, Any]] = []
     with engine.connect() as conn:
-        for r in conn.execute(newest_q, params):
+        for r in conn.execute(newest_q, params).all():
+            if vouched is not None and not vouched.presented(r):
+                left.append(excluded(r, vouched.state(r)))
+                r = _newest_presented(conn, r, when, vouched, left)
+                if r is None:
+                    continue
             if set(r.controls) & wanted:
                 found[r.seq] = _entry(r, when)
         mapped = conn.execute(mapped_q, params).all()
         if since is not None:
             for r in conn.execute(pop_q, {**params, "since": since,
                                           "since_slack": since - CLOCK_SLACK}):
+                if vouched is not None and not vouched.presented(r):
+                    left.append(excluded(r, vouched.state(r)))
+                    continue
                 if set(r.controls) & wanted:
                     found[r.seq] = _entry(r, when)
     have = {(e["connector"], e["instance"], e["snapshot"]) for e in found.values()}
     missing = [{"connector": c, "instance": i, "snapshot": s}
                for c, i, s in sorted(mapped) if (c, i, s) not in have]
-    return {"as_of": iso(when), "since": iso(since),
-            "records": sorted(found.values(), key=lambda e: (e["connector"], e["instance"],
-                                                             e["snapshot"], e["seq"])),
-            "no_evidence_yet": missing}
+    out: dict[str, Any] = {
+        "as_of": iso(when), "since": iso(since),
+        "records": sorted(found.values(), key=lambda e: (e["connector"], e["instance"],
+                                                         e["snapshot"], e["seq"])),
+        "no_evidence_yet": missing}
+    if vouched is not None:
+        for e in out["records"]:
+            e["sealed"] = vouched.marker
+        out["unsealed"] = named(left)
+        out["warnings"] = seal_warnings(left, vouched)
+    return out
+
+
+def _newest_presented(conn: Any, r: Any, when: datetime, vouched: Vouched,
+                      left: list[dict[str, Any]]) -> Any:
+    """The newest record of `r`'s series collected at or before `when` that may stand as
+    evidence, older than `r` (which may not); those skipped on the way are added to `left`."""
+    t = records.c.collected_finished_at
+    cur = (r.collected_finished_at, r.seq)
+    while True:
+        q = (select(*_COLS).where(records.c.connector == r.connector,
+                                  records.c.instance == r.instance,
+                                  records.c.snapshot == r.snapshot, t <= when,
+                                  or_(t < cur[0], and_(t == cur[0], records.c.seq < cur[1])))
+             .order_by(t.desc(), records.c.seq.desc()).limit(100))
+        rows = conn.execute(q).all()
+        for x in rows:
+            if vouched.presented(x):
+                return x
+            left.append(excluded(x, vouched.state(x)))
+        if len(rows) < 100:
+            return None
+        cur = (rows[-1].collected_finished_at, rows[-1].seq)
 
 
 # Reads the rest of the code needs: every SQL statement lives in storage/. ----------------
@@ -187,17 +232,30 @@ def newest_runs(engine: Engine, limit: int) -> list[Any]:
                                  .limit(limit)).mappings().all())
 
 
-def newest_complete(engine: Engine, connector: str, instance: str,
-                    snapshot: str) -> datetime | None:
+def newest_complete(engine: Engine, connector: str, instance: str, snapshot: str,
+                    vouched: Vouched | None = None) -> datetime | None:
     """The time the newest complete record of a series describes (a posture's effective_at,
-    else when it finished collecting), or None."""
+    else when it finished collecting), or None; with `vouched`, of the newest that may stand
+    as evidence (storage/vouched.py)."""
     described = func.coalesce(records.c.effective_at, records.c.collected_finished_at)
+    where = and_(records.c.connector == connector, records.c.instance == instance,
+                 records.c.snapshot == snapshot, records.c.status == "complete")
     with engine.connect() as conn:
-        newest: datetime | None = conn.execute(
-            select(func.max(described)).where(and_(
-                records.c.connector == connector, records.c.instance == instance,
-                records.c.snapshot == snapshot, records.c.status == "complete"))).scalar()
-    return newest
+        if vouched is None:
+            newest: datetime | None = conn.execute(select(func.max(described))
+                                                   .where(where)).scalar()
+            return newest
+        q = (select(described.label("described"), records.c.seq, records.c.run_id,
+                    records.c.collected_started_at).where(where)
+             .order_by(described.desc(), records.c.seq.desc())
+             .execution_options(yield_per=100))
+        for r in conn.execute(q):
+            if vouched.presented(r):
+                got: datetime | None = r.described
+                if got is not None and got.tzinfo is None:
+                    got = got.replace(tzinfo=UTC)
+                return got
+    return None
 
 
 def population_series(engine: Engine, criteria: Sequence[str],
@@ -317,7 +375,8 @@ def records_describing(engine: Engine, keys: Sequence[tuple[str, str, str]], sin
     cols = (records.c.id, records.c.collected_finished_at, records.c.effective_at,
             records.c.period_start, records.c.period_end, records.c.status,
             records.c.assessment, records.c.max_age_seconds, records.c.seq,
-            records.c.ipe_sha256)
+            records.c.ipe_sha256, records.c.run_id, records.c.collected_started_at,
+            records.c.connector, records.c.instance, records.c.snapshot)
     out: dict[tuple[str, str, str], list[Any]] = {}
     with engine.connect() as conn:
         for c, i, s in sorted(keys):
@@ -333,16 +392,38 @@ def records_describing(engine: Engine, keys: Sequence[tuple[str, str, str]], sin
 
 
 def newest_record_of(engine: Engine, connector: str, instance: str, snapshot: str,
-                     at: datetime | None = None) -> dict[str, Any] | None:
-    """The newest record of one series collected at or before `at` (default: any time)."""
+                     at: datetime | None = None, vouched: Vouched | None = None
+                     ) -> dict[str, Any] | None:
+    """The newest record of one series collected at or before `at` (default: any time); with
+    `vouched`, the newest that may stand as evidence (storage/vouched.py)."""
     q = select(records).where(records.c.connector == connector,
                               records.c.instance == instance, records.c.snapshot == snapshot)
     if at is not None:
         q = q.where(records.c.collected_finished_at <= at)
-    q = q.order_by(records.c.collected_finished_at.desc(), records.c.seq.desc()).limit(1)
+    return _first_presented(engine, q, vouched)
+
+
+def _first_presented(engine: Engine, q: Any, vouched: Vouched | None) -> dict[str, Any] | None:
+    """The first row of `q` (records, newest first) that may stand as evidence."""
+    t = records.c.collected_finished_at
     with engine.connect() as conn:
-        row = conn.execute(q).mappings().first()
-    return dict(row) if row else None
+        if vouched is None:
+            row = conn.execute(q.order_by(t.desc(), records.c.seq.desc()).limit(1)) \
+                .mappings().first()
+            return dict(row) if row else None
+        page = q
+        while True:
+            rows = conn.execute(page.order_by(t.desc(), records.c.seq.desc()).limit(100)) \
+                .mappings().all()
+            for r in rows:
+                if vouched.presented(r):
+                    return dict(r)
+            if len(rows) < 100:
+                return None
+            last = rows[-1]
+            page = q.where(or_(t < last["collected_finished_at"],
+                               and_(t == last["collected_finished_at"],
+                                    records.c.seq < last["seq"])))
 
 
 def ledger_head_seq(engine: Engine) -> int:
@@ -356,16 +437,19 @@ def _head_seq_statement() -> Any:
     return select(ledger_head.c.seq).where(ledger_head.c.id == 1)
 
 
-def series_timeline(engine: Engine, connector: str, instance: str, snapshot: str
-                    ) -> list[tuple[datetime, int, str | None]]:
+def series_timeline(engine: Engine, connector: str, instance: str, snapshot: str,
+                    vouched: Vouched | None = None) -> list[tuple[datetime, int, str | None]]:
     """Every record of one series as (collected_finished_at, seq, content_sha256), in
-    that order: newest_record_of(at) is the last entry collected at or before `at`."""
-    q = (select(records.c.collected_finished_at, records.c.seq, records.c.content_sha256)
+    that order: newest_record_of(at) is the last entry collected at or before `at`. With
+    `vouched`, only records that may stand as evidence."""
+    q = (select(records.c.collected_finished_at, records.c.seq, records.c.content_sha256,
+                records.c.run_id, records.c.collected_started_at)
          .where(records.c.connector == connector, records.c.instance == instance,
                 records.c.snapshot == snapshot)
          .order_by(records.c.collected_finished_at, records.c.seq))
     with engine.connect() as conn:
-        return [(r[0], int(r[1]), r[2]) for r in conn.execute(q)]
+        return [(r[0], int(r[1]), r[2]) for r in conn.execute(q)
+                if vouched is None or vouched.presented(r)]
 
 
 def records_of_series(engine: Engine, connector: str, instance_like: str, snapshot: str,
@@ -392,25 +476,33 @@ def run_records(engine: Engine, run_id: str) -> list[dict[str, Any]]:
 
 
 def previous_record(engine: Engine, connector: str, instance: str, snapshot: str,
-                    before_seq: int) -> dict[str, Any] | None:
-    """The record of the same series just before ledger position `before_seq`."""
+                    before_seq: int, vouched: Vouched | None = None) -> dict[str, Any] | None:
+    """The record of the same series just before ledger position `before_seq` (with
+    `vouched`, the nearest one that may stand as evidence)."""
     q = (select(records).where(records.c.connector == connector,
                                records.c.instance == instance, records.c.snapshot == snapshot,
                                records.c.seq < before_seq)
-         .order_by(records.c.seq.desc()).limit(1))
+         .order_by(records.c.seq.desc()))
     with engine.connect() as conn:
-        row = conn.execute(q).mappings().first()
-    return dict(row) if row else None
+        if vouched is None:
+            row = conn.execute(q.limit(1)).mappings().first()
+            return dict(row) if row else None
+        for r in conn.execute(q.execution_options(yield_per=100)).mappings():
+            if vouched.presented(r):
+                return dict(r)
+    return None
 
 
-def newest_posture_records(engine: Engine, at: datetime) -> list[dict[str, Any]]:
-    """The newest record collected by `at` of every posture series."""
+def newest_posture_records(engine: Engine, at: datetime, vouched: Vouched | None = None
+                           ) -> list[dict[str, Any]]:
+    """The newest record collected by `at` of every posture series (with `vouched`, the
+    newest that may stand as evidence)."""
     with engine.connect() as conn:
         keys = conn.execute(select(series.c.connector, series.c.instance, series.c.snapshot)
                             .where(series.c.kind == "posture").distinct()).all()
     out = []
     for c, i, s in keys:
-        r = newest_record_of(engine, str(c), str(i), str(s), at)
+        r = newest_record_of(engine, str(c), str(i), str(s), at, vouched)
         if r is not None:
             out.append(r)
     return out

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from storage.rotation import KeyChain
     from storage.runlock import RunLock
     from storage.settings import StoreSettings as Config
+    from storage.vouched import Vouched
 
 Clock = Callable[[], datetime]
 
@@ -218,6 +219,13 @@ class EvidenceStore:
                          note=lambda seq, head: rotation_note(old, new, seq, head, reason))
         self._key = new
         return seal
+
+    def vouched(self, anchor: Ed25519PublicKey | None = None) -> Vouched:
+        """Which records are sealed evidence now (storage/vouched.py): what every read
+        answer and every derivation that writes a record may use."""
+        from storage.vouched import vouched
+
+        return vouched(self, anchor)
 
     def public_key(self) -> Ed25519PublicKey:
         """The public half of the store's key; never creates a key (read commands use it)."""

@@ -117,6 +117,18 @@ def holes(span: tuple[datetime, datetime], rows: Sequence[Mapping[str, Any]],
     return sorted(out)
 
 
+def unsealed_holes(gaps: Sequence[tuple[datetime, datetime, str]],
+                   left: Sequence[Mapping[str, Any]]) -> list[tuple[datetime, datetime, str]]:
+    """`gaps` with the windows left out as unsealed or pending (storage/vouched.py) named in
+    the reason of each gap they fall in, so a hole a forged window would have filled says so."""
+    if not left:
+        return list(gaps)
+    names = ", ".join(f"#{x['seq']} ({x['id']}, {x['state']})" for x in left[:10])
+    more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+    return [(a, b, f"{why}; window(s) no seal by the store's key vouches for were left out: "
+             f"{names}{more}") for a, b, why in gaps]
+
+
 def _explained(a: datetime, b: datetime, rows: Sequence[Mapping[str, Any]],
                ahead: Mapping[str, str]) -> list[tuple[datetime, datetime, str]]:
     """[a, b) split into the parts no window covers and those only ahead windows cover."""
@@ -155,7 +167,8 @@ def series_windows(engine: Engine, connector: str, instance: str, snapshot: str,
     """The complete windows of a population series (ending after `ending_after`, when
     given), in ledger order."""
     cols = [records.c[n] for n in ("seq", "id", "period_start", "period_end",
-                                   "collected_finished_at", "ipe_sha256")]
+                                   "collected_finished_at", "ipe_sha256", "run_id",
+                                   "collected_started_at")]
     where = [records.c.connector == connector, records.c.instance == instance,
              records.c.snapshot == snapshot, records.c.status == "complete",
              records.c.period_start.is_not(None), records.c.period_end.is_not(None)]
@@ -193,6 +206,11 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
     # only windows reaching into the lookback can leave a hole this run may fill; older
     # ones count for the watermark through one aggregate
     rows = series_windows(store.engine, connector, instance, snapshot, ending_after=floor)
+    # only windows a seal by the store's key vouches for count as collected: a forged window
+    # (or a crashed run's) must not move the watermark past events never collected
+    vouched = store.vouched()
+    unvouched = [r for r in rows if not vouched.presented(r)]
+    rows = [r for r in rows if vouched.presented(r)]
     older = _older_mark(store.engine, connector, instance, snapshot, floor)
     if not rows and not settled and older is None:
         return floor, []
@@ -202,6 +220,10 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
                + ([older] if older is not None else []), default=None)
     start = mark if mark is not None else floor
     notes: list[str] = []
+    if unvouched:
+        notes.append(f"{len(unvouched)} window(s) no seal by the store's key vouches for are "
+                     "not taken as collected: " + ", ".join(
+                         f"#{r['seq']} ({r['id']})" for r in unvouched[:5]))
     newest = max((r["period_end"] for r in rows), default=start)
     if newest > now + CLOCK_TOLERANCE:
         notes.append(f"the watermark {iso(newest)} is ahead of now ({iso(now)}) by "

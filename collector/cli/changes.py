@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from collector.cli.common import Ctx, _emit, cli, pass_ctx
+from collector.cli.common import Ctx, _emit, _warn, cli, pass_ctx
 
 
 @cli.group()
@@ -29,6 +29,9 @@ def changes_join(c: Ctx, since: str, until: str, as_json: bool) -> None:
     row = derive(c.store, parse_time(since, end_of_day=False),
                  parse_time(until, end_of_day=False))
     content = c.store.blob_json(row["content_sha256"])
+    left = c.store.blob_json(row["ipe_sha256"]).get("excluded_unsealed") or []
+    _warn([f"input record {x['id']} (#{x['seq']}, {x['series']}) left out of the join: "
+           f"{x['state']}, no seal by the store's key vouches for it" for x in left])
     if as_json:
         _emit({"record_id": row["id"], "status": row["status"],
                "assessment": row["assessment"], **content})

@@ -179,6 +179,12 @@ def _report(rep: Any, as_json: bool, summary: str) -> None:
         click.echo(f"{summary}: {state}")
 
 
+def _warn(lines: Any) -> None:
+    """Warning lines (e.g. records left out of an answer as unsealed) on stderr."""
+    for line in lines or ():
+        click.echo(f"WARNING: {line}", err=True)
+
+
 def _emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 

@@ -9,7 +9,16 @@ from typing import Any
 
 import click
 
-from collector.cli.common import Ctx, _emit, _read_public_key, _read_seal, _report, cli, pass_ctx
+from collector.cli.common import (
+    Ctx,
+    _emit,
+    _read_public_key,
+    _read_seal,
+    _report,
+    _warn,
+    cli,
+    pass_ctx,
+)
 from collector.errors import ConfigError
 
 
@@ -34,8 +43,11 @@ def query(c: Ctx, control: str, as_of: str, since: str | None, as_json: bool) ->
     crit = c.config.catalog.resolve(control)
     from fieldwork.exceptions import apply_to_answer
 
-    res = apply_to_answer(c.reader, run_query(c.reader.engine, crit, when, start), when)
+    # sealed evidence only; records left out (unsealed, pending) are named in a warning
+    res = apply_to_answer(c.reader, run_query(c.reader.engine, crit, when, start,
+                                              vouched=c.reader.vouched()), when)
     res = {"control": control, "criteria": list(crit), **res}
+    _warn(res["warnings"])
     if as_json:
         _emit(res)
         return
@@ -69,6 +81,13 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
     out: dict[str, Any] = {k: (iso(v) if k.endswith("_at") or k.startswith("period_") else v)
                            for k, v in r.items()}
     out["provenance"] = store.blob_json(r["ipe_sha256"])
+    # sealed | pending | unsealed | unchecked (storage/vouched.py)
+    out["sealed"] = store.vouched().state(r)
+    if out["sealed"] not in ("sealed", "unchecked"):
+        _warn([f"record {r['id']} (#{r['seq']}) is {out['sealed']}: no seal by the store's "
+               "key vouches for it, it is not sealed evidence"
+               + (" (its run is still in progress)" if out["sealed"] == "pending" else
+                  "; run `evidence verify`")])
     if r["findings_sha256"]:
         from fieldwork.exceptions import active, apply
 
@@ -84,7 +103,7 @@ def show(c: Ctx, record_id: str, content: bool, as_json: bool) -> None:
     for k in ("id", "seq", "connector", "instance", "snapshot", "kind", "status", "source",
               "principal", "collected_started_at", "collected_finished_at", "effective_at",
               "period_start", "period_end", "record_count", "api_calls", "pages", "retries",
-              "content_sha256", "record_hash", "prev_hash", "controls", "error"):
+              "content_sha256", "record_hash", "prev_hash", "controls", "error", "sealed"):
         if out.get(k) is not None:
             click.echo(f"{k:>22}: {out[k]}")
     p = out["provenance"]
@@ -188,6 +207,7 @@ def population(c: Ctx, control: str, since: str, until: str, snapshot: str | Non
 
     crit, start, end = _period(c, control, since, until)
     pop = freeze_population(c.reader, crit, start, end, snapshot)
+    _warn(pop.warnings)
     if as_json:
         _emit(pop.to_json())
     else:
@@ -227,6 +247,7 @@ def sample(c: Ctx, control: str, since: str, until: str, size: int, seed: str | 
         sys.exit(1 if problems else 0)
     crit, start, end = _period(c, control, since, until)
     pop = freeze_population(c.store, crit, start, end, snapshot)
+    _warn(pop.warnings)
     row, chosen = record_sample(c.store, pop, size, seed)
     content = c.store.blob_json(row["content_sha256"])
     if as_json:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from collector.cli.common import Ctx, _emit, cli, pass_ctx, write_output
+from collector.cli.common import Ctx, _emit, _warn, cli, pass_ctx, write_output
 from collector.errors import ConfigError
 
 
@@ -193,6 +193,7 @@ def coverage(c: Ctx, since: str, until: str, controls: tuple[str, ...], html_out
     wanted = {x: c.config.catalog.resolve(x) for x in controls} if controls else \
         {x: (x,) for x in criteria()}
     cov = run_coverage(c.reader, wanted, a, b)
+    _warn(cov["warnings"])
     if html_out:
         write_output(html_out, render_html(cov).encode(), force)
     if as_json:
@@ -232,6 +233,7 @@ def diff(c: Ctx, control: str, t1: str, t2: str, as_json: bool) -> None:
                           "instant")
     crit = c.config.catalog.resolve(control)
     res = {"control": control, **run_diff(c.reader, crit, a, b)}
+    _warn(res["warnings"])
     if as_json:
         _emit(res)
         return
