@@ -798,17 +798,23 @@ def _github_strangers(policy: dict[str, Any]) -> list[str]:
     return [s for s in subs if not s.lower().startswith("repo:octo-org/")]
 
 
-def github_oracle(policy: dict[str, Any]) -> bool:
-    for sub in _github_strangers(policy):
-        ctx = {"token.actions.githubusercontent.com:sub": sub,
-               "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-        for s in policy["Statement"]:
-            acts = [a.lower() for a in _values(s["Action"])]
-            if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
-                    "sts:assumerolewithwebidentity", a) for a in acts) \
-                    and _condition_holds(s.get("Condition", {}), ctx):
-                return True
+def _token_admitted(policy: dict[str, Any], token: dict[str, Any]) -> bool:
+    """Whether some Allow of sts:AssumeRoleWithWebIdentity admits a web-identity token whose
+    claims are the request context `token`."""
+    for s in policy["Statement"]:
+        acts = [a.lower() for a in _values(s["Action"])]
+        if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
+                "sts:assumerolewithwebidentity", a) for a in acts) \
+                and _condition_holds(s.get("Condition", {}), token):
+            return True
     return False
+
+
+def github_oracle(policy: dict[str, Any]) -> bool:
+    return any(_token_admitted(policy, {
+        "token.actions.githubusercontent.com:sub": sub,
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"})
+        for sub in _github_strangers(policy))
 
 
 @st.composite
@@ -881,16 +887,9 @@ def shared_oracle(policy: dict[str, Any], issuer: str) -> bool:
     named = {v.lower() for v in APP_VALUES if json.dumps(v) in text and "*" not in v
              and "?" not in v}
     candidates = ["stranger-app"] + [_fill(v) for v in APP_VALUES if json.dumps(v) in text]
-    for value in (c for c in candidates if c.lower() not in named):
-        ctx: dict[str, Any] = {k: value for k in SHARED[issuer]}
-        ctx[f"{issuer}:amr"] = ["authenticated"]
-        for s in policy["Statement"]:
-            acts = [a.lower() for a in _values(s["Action"])]
-            if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(
-                    "sts:assumerolewithwebidentity", a) for a in acts) \
-                    and _condition_holds(s.get("Condition", {}), ctx):
-                return True
-    return False
+    return any(_token_admitted(policy, {**{k: value for k in SHARED[issuer]},
+                                        f"{issuer}:amr": ["authenticated"]})
+               for value in candidates if value.lower() not in named)
 
 
 @st.composite
