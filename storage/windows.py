@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, select
 
 from connectors.errors import EvidenceError
 from storage.canonical import iso, sha256_hex
@@ -30,6 +30,7 @@ from storage.index import records, seals
 
 if TYPE_CHECKING:
     from storage.store import EvidenceStore
+    from storage.vouched import Vouched
 
 # Clocks of the hosts writing one store differ a little; a window is judged ahead only past it.
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -181,14 +182,24 @@ def series_windows(engine: Engine, connector: str, instance: str, snapshot: str,
 
 
 def _older_mark(engine: Engine, connector: str, instance: str, snapshot: str,
-                upto: datetime) -> datetime | None:
-    """The end of the newest complete window ending by `upto`."""
+                upto: datetime, vouched: Vouched | None = None) -> datetime | None:
+    """The end of the newest complete window ending by `upto` (with `vouched`, of the newest
+    a seal by the store's key vouches for: the first such one, newest first)."""
+    q = (select(records.c.period_end, records.c.seq, records.c.run_id,
+                records.c.collected_started_at)
+         .where(records.c.connector == connector, records.c.instance == instance,
+                records.c.snapshot == snapshot, records.c.status == "complete",
+                records.c.period_end <= upto)
+         .order_by(records.c.period_end.desc(), records.c.seq.desc()))
     with engine.connect() as conn:
-        mark: datetime | None = conn.execute(select(func.max(records.c.period_end)).where(
-            records.c.connector == connector, records.c.instance == instance,
-            records.c.snapshot == snapshot, records.c.status == "complete",
-            records.c.period_end <= upto)).scalar()
-    return mark
+        if vouched is None:
+            mark: datetime | None = conn.execute(q.limit(1)).scalar()
+            return mark
+        for r in conn.execute(q.execution_options(yield_per=100)):
+            if vouched.presented(r):
+                found: datetime = r.period_end
+                return found
+    return None
 
 
 def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: str,
@@ -211,7 +222,7 @@ def resume_point(store: EvidenceStore, connector: str, instance: str, snapshot: 
     vouched = store.vouched()
     unvouched = [r for r in rows if not vouched.presented(r)]
     rows = [r for r in rows if vouched.presented(r)]
-    older = _older_mark(store.engine, connector, instance, snapshot, floor)
+    older = _older_mark(store.engine, connector, instance, snapshot, floor, vouched)
     if not rows and not settled and older is None:
         return floor, []
     ahead = ahead_windows(store, rows, now)

@@ -410,3 +410,22 @@ def test_without_any_key_answers_say_seals_were_not_checked(
     assert all(r["sealed"] is None for r in res["records"])
     assert res["warnings"] and "NOT checked" in res["warnings"][0]
     ro.close()
+
+
+def test_a_forged_window_before_the_lookback_does_not_move_the_watermark(
+        config_file: Callable[..., Path]) -> None:
+    """Windows ending before the lookback count through the newest end among them: a forged
+    one ending later than every real one made the next run skip the days between."""
+    from storage.windows import resume_point
+
+    cfg = load(config_file())
+    clock = Clock(T0)
+    st = EvidenceStore.open(cfg, clock=clock)
+    _events_store(cfg, st, clock)
+    real = _newest(st, "synthetic", "one", "events")
+    later = T0 + timedelta(days=10)  # the lookback (3 days) starts after every window
+    fake = forge(st, real, period_start=real["period_end"],
+                 period_end=later - timedelta(days=4),
+                 collected_started_at=clock.t, collected_finished_at=clock.t)
+    start, _ = resume_point(st, "synthetic", "one", "events", later, timedelta(days=3))
+    assert start == real["period_end"] < fake["period_end"]
