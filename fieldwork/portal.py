@@ -474,7 +474,9 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
                                      f"(status {r['status']})")
         return Response(portal.store.blobs.get(r["content_sha256"]),
                         media_type="application/json",
-                        headers={"X-Content-SHA256": r["content_sha256"]})
+                        headers={"X-Content-SHA256": r["content_sha256"],
+                                 # sealed | pending | unsealed | unchecked (storage/vouched.py)
+                                 "X-Evidence-Sealed": portal.store.vouched().state(r)})
 
     def _period(since: str, until: str) -> tuple[datetime, datetime]:
         a = portal.time(since, end_of_day=False, what="since")

@@ -296,6 +296,10 @@ def test_portal_answers_with_sealed_evidence_and_marks_the_rest(
         assert any(f"#{fake['seq']}" in w for w in states["warnings"])
         rec = httpx.get(f"{base}/api/records/{fake['id']}", headers=h).json()
         assert rec["sealed"] == "unsealed"
+        got_content = httpx.get(f"{base}/api/records/{fake['id']}/content", headers=h)
+        assert got_content.headers["X-Evidence-Sealed"] == "unsealed"
+        got_content = httpx.get(f"{base}/api/records/{real['id']}/content", headers=h)
+        assert got_content.headers["X-Evidence-Sealed"] == "sealed"
         q = {"control": "CC8.1", "since": (T0 - timedelta(days=2)).isoformat(),
              "until": (T0 + timedelta(hours=6)).isoformat(), "items": 5000}
         pop = httpx.get(f"{base}/api/population", params=q, headers=h).json()

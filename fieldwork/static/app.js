@@ -84,7 +84,9 @@ async function loadEvidence(control, asof) {
       el("td", {}, r.effective_at || `${r.period_start} .. ${r.period_end}`)));
     const missing = res.no_evidence_yet.map((m) => el("li", {}, `${m.connector}/${m.instance} ${m.snapshot}: no evidence`));
     const dl = el("button", {id: "download", onclick: () => download(control, asof)}, "Download bundle");
-    d.replaceChildren(el("h2", {}, `${control} as of ${res.as_of}`), dl,
+    // records left out: no seal by the store's key vouches for them (or a live run's)
+    const warned = (res.warnings || []).map((w) => el("li", {class: "error"}, `WARNING: ${w}`));
+    d.replaceChildren(el("h2", {}, `${control} as of ${res.as_of}`), dl, el("ul", {}, ...warned),
       el("table", {}, el("tbody", {}, ...rows)), el("ul", {}, ...missing), el("div", {id: "record"}));
   } catch (e) { if (mine()) fail(d, e); }
 }
@@ -103,6 +105,9 @@ async function loadRecord(id) {
       catch (e) { content.textContent = e.message; } }}, "Show content");
     box.replaceChildren(el("h3", {}, `Record ${r.id} (#${r.seq})`),
       el("p", {}, `${r.connector}/${r.instance} ${r.snapshot}: ${r.status}; collected ${r.collected_finished_at}; content sha256 ${r.content_sha256 || "-"}`),
+      el("p", {id: "sealed", class: r.sealed === "sealed" ? "" : "error"},
+        r.sealed === "sealed" ? "sealed: a seal by the store's key vouches for it" :
+        `${String(r.sealed).toUpperCase()}: no seal by the store's key vouches for it; not sealed evidence`),
       el("h4", {}, "Findings"), el("table", {id: "findings"}, el("tbody", {}, ...findings)),
       el("h4", {}, "Provenance (how it was produced)"),
       el("pre", {id: "provenance"}, JSON.stringify(r.provenance, null, 2)), show, content);
@@ -148,7 +153,8 @@ async function loadPopulation(ev) {
     if (!mine()) return;
     lastPop = q;
     const gaps = p.gaps.map((g) => el("li", {class: "error"},
-      `gap in ${g.series}: ${g.start} .. ${g.end}` + (g.reason ? `: ${g.reason}` : "")));
+      `gap in ${g.series}: ${g.start} .. ${g.end}` + (g.reason ? `: ${g.reason}` : "")))
+      .concat((p.warnings || []).map((w) => el("li", {class: "error"}, `WARNING: ${w}`)));
     box.replaceChildren(el("p", {id: "pop-summary"}, `${p.size} items from ${p.sources.length} records; ` +
       (p.complete ? "complete (no gaps)" : `INCOMPLETE: ${p.gaps.length} gap(s)`) + `; sha256 ${p.sha256}`),
       el("ul", {}, ...gaps),
