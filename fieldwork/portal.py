@@ -153,6 +153,9 @@ class Portal:
         self._anchored: tuple[int, str] | None = None
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # many requests at once: every seal checked now, so that no answer reads seals while
+        # its thread holds a pooled connection (storage/vouched.py)
+        store.vouched(full=True)
 
     def resolve(self, control: str) -> tuple[str, ...]:
         try:

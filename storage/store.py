@@ -220,12 +220,14 @@ class EvidenceStore:
         self._key = new
         return seal
 
-    def vouched(self, anchor: Ed25519PublicKey | None = None) -> Vouched:
+    def vouched(self, anchor: Ed25519PublicKey | None = None, *,
+                full: bool = False) -> Vouched:
         """Which records are sealed evidence now (storage/vouched.py): what every read
-        answer and every derivation that writes a record may use."""
+        answer and every derivation that writes a record may use. Seals are checked as far
+        down the ledger as records are asked about; `full` checks them all now (a server)."""
         from storage.vouched import vouched
 
-        return vouched(self, anchor)
+        return vouched(self, anchor, full=full)
 
     def public_key(self) -> Ed25519PublicKey:
         """The public half of the store's key; never creates a key (read commands use it)."""

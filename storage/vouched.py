@@ -5,10 +5,14 @@ the store's keys vouches for.
 enough for every query. The set of vouched sequence numbers is a union of ranges (each run
 seal covers its run's records, mostly contiguous), built from the seals whose signature
 verifies under the store's key chain, whose head matches the record at its seq and whose
-covered ranges lie at or below that head. It is cached per index (engine) and trust anchor,
-and refreshed by one `count`/`max(id)` read of the seals table: seals are only appended (one
-per run), so new ones are checked incrementally; a seal removed or replayed, or a new key
-rotation, rebuilds it. A lookup is a binary search over the ranges.
+covered ranges lie at or below that head. Only seals at or after a record's seq can vouch
+for it, so the seals are checked lazily from the newest down, as far as the oldest record
+asked about (in steps that double, so a walk down the ledger checks each seal once): a
+query about recent evidence checks a handful of signatures, not every seal of a
+million-record store. It is cached per index (engine) and trust anchor, and refreshed by one
+`count`/`max(id)` read of the seals table: seals are only appended (one per run), so new
+ones are checked incrementally; a seal removed or replayed, or a new key rotation, starts it
+again. A lookup is a binary search over the ranges.
 
 A record outside them is either *pending* (its run still holds its run lock, the run row
 says `running`, and its hashed collection time is under `RUN_MAX` old: verify's rule) or
@@ -61,15 +65,61 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+_STEP = 1000  # the first step down the ledger, in records; each later step doubles
+
+
 @dataclass
 class _Entry:
-    """What the seals of one index vouch for, under one trust anchor."""
+    """What the seals of one index vouch for, under one trust anchor, as far down as `low`:
+    every seal (id at most `max_id`) whose seq is `low` or more has been checked."""
 
+    engine: Engine
     count: int
     max_id: int
-    ranges: list[tuple[int, int]]
-    starts: list[int]
     chain: Any  # storage.rotation.KeyChain
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    low: int | None = None  # None: no seal checked yet
+    top: int = 0  # the highest seq `low` started from
+    # every seal checked when the entry is made (a server's many threads then never read
+    # seals while holding a pooled connection: that could exhaust the pool)
+    eager: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, got: Iterable[tuple[int, int]]) -> None:
+        self.ranges = _merge([*self.ranges, *got])
+        self.starts = [a for a, _ in self.ranges]
+
+    def covers(self, seq: int) -> bool:
+        """Whether a checked seal vouches for record #seq, checking the seals down to it
+        first (a seal vouches only for records at or below its own seq)."""
+        with self.lock:
+            if self.low is None or seq < self.low:
+                self._down_to(seq)
+            i = bisect_right(self.starts, seq) - 1
+            return i >= 0 and self.ranges[i][1] >= seq
+
+    def _down_to(self, seq: int) -> None:
+        if self.low is None:
+            with self.engine.connect() as conn:
+                top = conn.execute(select(func.max(seals.c.seq))
+                                   .where(seals.c.id <= self.max_id)).scalar()
+            self.top = self.low = int(top or 0) + 1
+        assert self.low is not None
+        new_low = max(0, min(seq, self.low - max(self.top - self.low, _STEP)))
+        got: list[tuple[int, int]] = []
+        last = 0
+        while True:  # streamed in batches: one signature check per seal
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(seals).where(
+                    seals.c.id > last, seals.c.id <= self.max_id, seals.c.seq >= new_low,
+                    seals.c.seq < self.low).order_by(seals.c.id).limit(2000)).all()
+            if not rows:
+                break
+            last = int(rows[-1].id)
+            got += _vouched_by(self.engine, self.chain, [Seal.from_row(r) for r in rows])
+        self.add(got)
+        self.low = new_low
 
 
 _CACHE: weakref.WeakKeyDictionary[Engine, dict[str, _Entry]] = weakref.WeakKeyDictionary()
@@ -81,8 +131,7 @@ class Vouched:
     """A snapshot of which records are sealed evidence; `state()` says what one record is."""
 
     engine: Engine
-    ranges: list[tuple[int, int]]
-    starts: list[int]
+    entry: _Entry | None  # None: unchecked
     checked: bool = True
     why_unchecked: str | None = None
     stamp: tuple[int, int] = (0, 0)  # (seals, newest seal id) it was built from
@@ -91,8 +140,7 @@ class Vouched:
 
     def covers(self, seq: int) -> bool:
         """Whether a valid seal vouches for record #seq."""
-        i = bisect_right(self.starts, seq) - 1
-        return i >= 0 and self.ranges[i][1] >= seq
+        return self.entry is not None and self.entry.covers(seq)
 
     def state(self, row: Mapping[str, Any] | Any) -> str:
         """sealed | pending | unsealed (| unchecked without a key) for a record row (a
@@ -186,9 +234,11 @@ def _seqs(seqs: Sequence[int]) -> str:
 
 
 # building and caching the ranges -----------------------------------------------------------
-def vouched(store: EvidenceStore, anchor: Ed25519PublicKey | None = None) -> Vouched:
+def vouched(store: EvidenceStore, anchor: Ed25519PublicKey | None = None, *,
+            full: bool = False) -> Vouched:
     """The store's vouched view as of now. The trust anchor is `anchor`, else the key file's
-    public key; with neither, an `unchecked` view."""
+    public key; with neither, an `unchecked` view. With `full` (a server, at start), every
+    seal is checked now and, for this index and anchor, whenever the view is made again."""
     from connectors.errors import EvidenceError
 
     engine = store.engine
@@ -196,7 +246,7 @@ def vouched(store: EvidenceStore, anchor: Ed25519PublicKey | None = None) -> Vou
         try:
             anchor = store.public_key()
         except EvidenceError as e:
-            return Vouched(engine, [], [], checked=False, why_unchecked=str(e).split(":")[0])
+            return Vouched(engine, None, checked=False, why_unchecked=str(e).split(":")[0])
     kid = keys.key_id(anchor)
     with engine.connect() as conn:
         count, max_id = conn.execute(select(func.count(), func.max(seals.c.id))).one()
@@ -207,13 +257,16 @@ def vouched(store: EvidenceStore, anchor: Ed25519PublicKey | None = None) -> Vou
         entry = _refresh(store, anchor, entry, count, max_id)
         with _GUARD:
             _CACHE.setdefault(engine, {})[kid] = entry
-    return Vouched(engine, entry.ranges, entry.starts, stamp=(count, max_id))
+    entry.eager = entry.eager or full
+    if entry.eager:
+        entry.covers(0)  # down to the first seal (once: then `low` is 0)
+    return Vouched(engine, entry, stamp=(count, max_id))
 
 
 def _refresh(store: EvidenceStore, anchor: Ed25519PublicKey, old: _Entry | None,
              count: int, max_id: int) -> _Entry:
-    """`old` extended by the seals appended since (when that is all that changed), else
-    rebuilt from every seal."""
+    """`old` extended by the seals appended since (when that is all that changed), else a
+    new entry that checks seals lazily (`_Entry.covers`)."""
     engine = store.engine
     if old is not None and max_id > old.max_id:
         with engine.connect() as conn:
@@ -221,22 +274,15 @@ def _refresh(store: EvidenceStore, anchor: Ed25519PublicKey, old: _Entry | None,
                 select(seals).where(seals.c.id > old.max_id, seals.c.id <= max_id)
                 .order_by(seals.c.id))]
         if old.count + len(new) == count and not any(s.purpose == _ROTATE for s in new):
-            ranges = _merge([*old.ranges, *_vouched_by(engine, old.chain, new)])
-            return _Entry(count, max_id, ranges, [a for a, _ in ranges], old.chain)
-    chain = store.key_chain(anchor)
-    got: list[tuple[int, int]] = []
-    last = 0
-    while True:  # streamed in batches: one signature check per seal
-        with engine.connect() as conn:
-            rows = conn.execute(select(seals).where(seals.c.id > last, seals.c.id <= max_id)
-                                .order_by(seals.c.id).limit(2000)).all()
-        if not rows:
-            break
-        last = int(rows[-1].id)
-        got += _vouched_by(engine, chain, [Seal.from_row(r) for r in rows])
+            with old.lock:
+                entry = _Entry(engine, count, max_id, old.chain, old.ranges, old.starts,
+                               old.low, old.top, old.eager)
+            # new seals are checked whatever their seq: a seal below `low` only adds ranges
+            entry.add(_vouched_by(engine, old.chain, new))
+            return entry
     # the count/max read before the seals: a seal appended meanwhile is read next time
-    ranges = _merge(got)
-    return _Entry(count, max_id, ranges, [a for a, _ in ranges], chain)
+    return _Entry(engine, count, max_id, store.key_chain(anchor),
+                  eager=old is not None and old.eager)
 
 
 def _vouched_by(engine: Engine, chain: Any, batch: Sequence[Seal]) -> list[tuple[int, int]]:

@@ -433,3 +433,42 @@ def test_a_forged_window_before_the_lookback_does_not_move_the_watermark(
                  collected_started_at=clock.t, collected_finished_at=clock.t)
     start, _ = resume_point(st, "synthetic", "one", "events", later, timedelta(days=3))
     assert start == real["period_end"] < fake["period_end"]
+
+
+def test_lazy_view_agrees_with_checking_every_seal(config_file: Callable[..., Path],
+                                                   monkeypatch: Any) -> None:
+    """Seals are checked lazily, from the newest down as far as the oldest record asked
+    about (in doubling steps, here from 1 record): whatever the order of the questions, the
+    answer for every record is the one a view that checked every seal gives, with a seal
+    deleted in the middle of the ledger, a forged seal row and a forged record at the head."""
+    import random
+
+    import storage.vouched as sv
+
+    monkeypatch.setattr(sv, "_STEP", 1)
+    cfg = load(config_file())
+    clock = Clock(T0)
+    st = EvidenceStore.open(cfg, clock=clock)
+    col = Collector(cfg, st, clock=clock)
+    for _ in range(24):
+        col.run(Selection(snapshots=("items",)))
+        clock.t += timedelta(hours=1)
+    real = _newest(st, "synthetic", "one", "items")
+    with st.engine.begin() as c:
+        ids = [int(i) for i in c.execute(select(seals.c.id).order_by(seals.c.id)).scalars()]
+        c.execute(delete(seals).where(seals.c.id == ids[len(ids) // 2]))
+        good = dict(c.execute(select(seals).where(seals.c.id == ids[1])).mappings().one())
+        del good["id"]
+        c.execute(insert(seals).values(**dict(good, covers=[[1, 3]])))  # signature no longer fits
+    fake = forge(st, real)
+    head = int(fake["seq"])
+    sv.forget(st.engine)
+    truth = {q: st.vouched(full=True).covers(q) for q in range(1, head + 1)}
+    assert truth[int(real["seq"])] and not truth[head]
+    assert not all(truth.values()) and sum(truth.values()) > head // 2
+    for order in (list(range(head, 0, -1)), list(range(1, head + 1)),
+                  *(random.Random(seed).sample(range(1, head + 1), head) for seed in range(4))):
+        sv.forget(st.engine)
+        v = st.vouched()
+        assert {q: v.covers(q) for q in order} == truth
+    st.close()
