@@ -30,6 +30,7 @@ from typing import Any
 from collector.errors import ConfigError
 from storage.canonical import iso
 from storage.store import EvidenceStore, NewRecord
+from storage.vouched import Vouched
 
 CONNECTOR, INSTANCE, SNAPSHOT = "fieldwork", "exceptions", "register"
 SERIES_RE = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.*?-]+):([A-Za-z0-9_.-]+)$")
@@ -155,11 +156,12 @@ class RegisterCache:
         self._timeline: list[tuple[datetime, int, str | None]] = []
         self._parsed: dict[str, list[Exception_]] = {}
 
-    def active(self, at: datetime) -> list[Exception_]:
-        """The exceptions active at `at`, as the register stood at `at`."""
+    def active(self, at: datetime, vouched: Vouched | None = None) -> list[Exception_]:
+        """The exceptions active at `at`, as the register stood at `at` (`vouched`: the
+        answer's own view of sealed evidence, else the store's now)."""
         from storage.queries import ledger_head_seq, series_timeline
 
-        vouched = self.store.vouched()
+        vouched = vouched or self.store.vouched()
         # a seal changes what is vouched for without moving the head
         head = (ledger_head_seq(self.store.engine), vouched.stamp)
         with self._lock:

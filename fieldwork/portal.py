@@ -408,9 +408,10 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
 
         # sealed evidence only: a record no seal by the store's key vouches for never
         # decides a state (storage/vouched.py)
+        vouched = portal.store.vouched()  # one view for the answer and the register
         res = apply_to_answer(portal.store, run_query(portal.store.engine, sorted(mapped),
-                                                      when, vouched=portal.store.vouched()),
-                              when, portal.register.active(when)
+                                                      when, vouched=vouched),
+                              when, portal.register.active(when, vouched)
                               ) if mapped else {"records": [], "warnings": []}
         newest = {(r["connector"], r["instance"], r["snapshot"]): r for r in res["records"]}
         out = []
@@ -440,9 +441,10 @@ def create_app(config: Any, store: EvidenceStore | None = None, *,
             raise HTTPException(400, "since is after as_of")
         from fieldwork.exceptions import apply_to_answer
 
+        vouched = portal.store.vouched()  # one view for the answer and the register
         res = apply_to_answer(portal.store, run_query(portal.store.engine, crit, when, start,
-                                                      vouched=portal.store.vouched()),
-                              when, portal.register.active(when))
+                                                      vouched=vouched),
+                              when, portal.register.active(when, vouched))
         return EvidenceAnswer(control=control, criteria=list(crit), **res)
 
     def _record(rid: str) -> dict[str, Any]:

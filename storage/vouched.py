@@ -249,8 +249,9 @@ def vouched(store: EvidenceStore, anchor: Ed25519PublicKey | None = None, *,
             return Vouched(engine, None, checked=False, why_unchecked=str(e).split(":")[0])
     kid = keys.key_id(anchor)
     with engine.connect() as conn:
-        count, max_id = conn.execute(select(func.count(), func.max(seals.c.id))).one()
-    count, max_id = int(count), int(max_id or 0)
+        # two statements: SQLite answers a lone max() from the key, both at once by a scan
+        max_id = int(conn.execute(select(func.max(seals.c.id))).scalar() or 0)
+        count = int(conn.execute(select(func.count()).select_from(seals)).scalar() or 0)
     with _GUARD:
         entry = _CACHE.get(engine, {}).get(kid)
     if entry is None or (entry.count, entry.max_id) != (count, max_id):
