@@ -187,21 +187,34 @@ def _newest_presented(conn: Any, r: Any, when: datetime, vouched: Vouched,
     """The newest record of `r`'s series collected at or before `when` that may stand as
     evidence, older than `r` (which may not); those skipped on the way are added to `left`."""
     t = records.c.collected_finished_at
-    cur = (r.collected_finished_at, r.seq)
+    q = select(*_COLS).where(records.c.connector == r.connector,
+                             records.c.instance == r.instance, records.c.snapshot == r.snapshot,
+                             t <= when, _older(r.collected_finished_at, r.seq))
+    return _first_presented_row(conn, q, vouched, left)
+
+
+def _older(finished: Any, seq: Any) -> Any:
+    """Records before (finished, seq) in newest-first order."""
+    t = records.c.collected_finished_at
+    return or_(t < finished, and_(t == finished, records.c.seq < seq))
+
+
+def _first_presented_row(conn: Any, q: Any, vouched: Vouched,
+                         left: list[dict[str, Any]] | None = None) -> Any:
+    """The first row of `q` (one series' records, newest first) that may stand as evidence,
+    read 100 at a time; rows passed over are added to `left` when given."""
+    order = (records.c.collected_finished_at.desc(), records.c.seq.desc())
+    page = q
     while True:
-        q = (select(*_COLS).where(records.c.connector == r.connector,
-                                  records.c.instance == r.instance,
-                                  records.c.snapshot == r.snapshot, t <= when,
-                                  or_(t < cur[0], and_(t == cur[0], records.c.seq < cur[1])))
-             .order_by(t.desc(), records.c.seq.desc()).limit(100))
-        rows = conn.execute(q).all()
+        rows = conn.execute(page.order_by(*order).limit(100)).all()
         for x in rows:
             if vouched.presented(x):
                 return x
-            left.append(excluded(x, vouched.state(x)))
+            if left is not None:
+                left.append(excluded(x, vouched.state(x)))
         if len(rows) < 100:
             return None
-        cur = (rows[-1].collected_finished_at, rows[-1].seq)
+        page = q.where(_older(rows[-1].collected_finished_at, rows[-1].seq))
 
 
 # Reads the rest of the code needs: every SQL statement lives in storage/. ----------------
@@ -411,19 +424,8 @@ def _first_presented(engine: Engine, q: Any, vouched: Vouched | None) -> dict[st
             row = conn.execute(q.order_by(t.desc(), records.c.seq.desc()).limit(1)) \
                 .mappings().first()
             return dict(row) if row else None
-        page = q
-        while True:
-            rows = conn.execute(page.order_by(t.desc(), records.c.seq.desc()).limit(100)) \
-                .mappings().all()
-            for r in rows:
-                if vouched.presented(r):
-                    return dict(r)
-            if len(rows) < 100:
-                return None
-            last = rows[-1]
-            page = q.where(or_(t < last["collected_finished_at"],
-                               and_(t == last["collected_finished_at"],
-                                    records.c.seq < last["seq"])))
+        found = _first_presented_row(conn, q, vouched)
+    return dict(found._mapping) if found is not None else None
 
 
 def ledger_head_seq(engine: Engine) -> int:

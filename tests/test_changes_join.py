@@ -113,9 +113,10 @@ def _store_github(store: EvidenceStore, changes: list[dict[str, Any]], start: da
     return str(row["id"])
 
 
-@pytest.fixture
-def joined(config_file: Callable[..., Path]) -> tuple[EvidenceStore, Any, list[Ticket]]:
-    data = generate(80, start=NOW - timedelta(days=75), end=NOW - timedelta(days=2))
+def jira_collected(config_file: Callable[..., Path], tickets: int) -> tuple[EvidenceStore, Any]:
+    """A store holding one Jira Data Center collection of `tickets` generated change tickets
+    (from the simulator), and the generated data."""
+    data = generate(tickets, start=NOW - timedelta(days=75), end=NOW - timedelta(days=2))
     with JiraSimulator("datacenter", data) as sim:
         os.environ["JIRA_TEST_PAT"] = sim.pat
         cfg = load(config_file(connectors=(
@@ -126,6 +127,12 @@ def joined(config_file: Callable[..., Path]) -> tuple[EvidenceStore, Any, list[T
                             factories={"jira": JiraFactory(sleep=lambda s: None)}
                             ).run(Selection())
         assert summary.ok
+    return store, data
+
+
+@pytest.fixture
+def joined(config_file: Callable[..., Path]) -> tuple[EvidenceStore, Any, list[Ticket]]:
+    store, data = jira_collected(config_file, 80)
     changes = _changes(data.tickets)
     _store_github(store, changes, SINCE, SINCE + timedelta(days=30))
     _store_github(store, changes, SINCE + timedelta(days=30), UNTIL)

@@ -36,6 +36,7 @@ from storage.verify import verify
 from storage.vouched import vouched
 from tests.clock import Clock
 from tests.portal_server import serving
+from tests.test_tamper import forge_seal_row
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 _N = itertools.count(1)
@@ -256,13 +257,7 @@ def test_only_seals_the_key_signed_and_still_present_vouch(
     _, st, real, fake = _posture_store(config_file)
     v = st.vouched()
     assert v.covers(int(real["seq"])) and not v.covers(int(fake["seq"]))
-    with st.engine.begin() as c:
-        good = dict(c.execute(select(seals).order_by(seals.c.id.desc()).limit(1))
-                    .mappings().one())
-        del good["id"]
-        c.execute(insert(seals).values(**dict(good, seq=fake["seq"],
-                                              head_hash=fake["record_hash"],
-                                              covers=[[fake["seq"], fake["seq"]]])))
+    forge_seal_row(st, fake)
     assert not st.vouched().covers(int(fake["seq"]))
     with st.engine.begin() as c:
         c.execute(delete(seals).where(seals.c.seq == real["seq"]))  # the run that wrote it
@@ -316,23 +311,17 @@ def test_changes_join_leaves_a_forged_github_window_out(
         config_file: Callable[..., Path]) -> None:
     """A forged merged_changes window with a change nobody merged: the join record the
     next `changes join` seals does not carry it, and names the window it left out."""
-    import os
-
-    from connectors.jira.connector import JiraFactory
     from fieldwork.changes import derive
-    from simulators.jira import JiraSimulator, generate
-    from tests.test_changes_join import NOW, SINCE, UNTIL, _changes, _store_github, items_of
+    from tests.test_changes_join import (
+        SINCE,
+        UNTIL,
+        _changes,
+        _store_github,
+        items_of,
+        jira_collected,
+    )
 
-    data = generate(30, start=NOW - timedelta(days=75), end=NOW - timedelta(days=2))
-    with JiraSimulator("datacenter", data) as sim:
-        os.environ["JIRA_TEST_PAT"] = sim.pat
-        cfg = load(config_file(connectors=(
-            f'[[connectors]]\ntype = "jira"\ninstance = "site"\nurl = "{sim.url}"\n'
-            'pat = { env = "JIRA_TEST_PAT" }\njql = "project = CHG"\n')))
-        store = EvidenceStore.open(cfg)
-        assert Collector(cfg, store, clock=lambda: NOW, sleep=lambda s: None,
-                         factories={"jira": JiraFactory(sleep=lambda s: None)}
-                         ).run(Selection()).ok
+    store, data = jira_collected(config_file, 30)
     _store_github(store, _changes(data.tickets), SINCE, UNTIL)
     real = _newest(store, "github", "acme", "merged_changes")
     evil = {"id": "acme/evil#1", "kind": "pull_request", "repo": "acme/evil", "number": 1,

@@ -48,6 +48,17 @@ def forge_append(st: EvidenceStore, **changes: Any) -> dict[str, Any]:
     return row
 
 
+def forge_seal_row(st: EvidenceStore, rec: dict[str, Any]) -> None:
+    """An index seal row, a copy of the newest real one, claiming to seal record `rec` and
+    vouch for it (its signature no longer fits what it says)."""
+    with st.engine.begin() as c:
+        good = dict(c.execute(select(seals).order_by(seals.c.id.desc()).limit(1))
+                    .mappings().one())
+        del good["id"]
+        c.execute(insert(seals).values(**dict(good, seq=rec["seq"], head_hash=rec["record_hash"],
+                                              covers=[[rec["seq"], rec["seq"]]])))
+
+
 def test_forged_record_after_the_seal_is_reported_and_never_sealed(
         config_file: Callable[..., Path]) -> None:
     """Item 1: a record appended without the key is reported as unsealed, and stays so after

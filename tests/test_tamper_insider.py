@@ -26,7 +26,7 @@ from storage.index import access_log, records, runs, seals
 from storage.ledger import record_hash
 from storage.store import EvidenceStore
 from storage.verify import VerifyReport, verify
-from tests.test_tamper import _store, forge_append
+from tests.test_tamper import _store, forge_append, forge_seal_row
 
 
 def _verify_within(st: EvidenceStore, seconds: float = 60, **kw: Any) -> VerifyReport:
@@ -388,13 +388,7 @@ def test_export_refuses_a_record_vouched_for_only_by_a_forged_seal_row(
 
     st = _store(config_file)
     forged = forge_append(st)
-    with st.engine.begin() as c:
-        good = dict(c.execute(select(seals).order_by(seals.c.id.desc()).limit(1))
-                    .mappings().one())
-        del good["id"]
-        c.execute(insert(seals).values(**dict(good, seq=forged["seq"],
-                                              head_hash=forged["record_hash"],
-                                              covers=[[forged["seq"], forged["seq"]]])))
+    forge_seal_row(st, forged)
     with pytest.raises(Exception, match=f"#{forged['seq']} answer the query but no seal"):
         export_bundle(st, tmp_path / "b.zip", list(forged["controls"]), parse_time("now"),
                       None, {})
