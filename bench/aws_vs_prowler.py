@@ -1,7 +1,7 @@
 """AWS evidence: `evidence collect --connector aws` against Prowler on the same moto account.
 
     .venv/bin/python bench/aws_vs_prowler.py [--users 2000 --buckets 200 --keys 20]
-        [--latency-ms 0 30] [--skip-prowler] [--no-warm-up] [--fresh-store]
+        [--latency-ms 0 30] [--skip-prowler] [--no-warm-up] [--fresh-store] [--plain-dispatch]
 
 Starts moto (bench/moto_server.py, a subprocess), seeds it with `seed_bench`, then for each
 latency runs, each as a subprocess measured by wall time and peak RSS (os.wait4), straight
@@ -249,6 +249,9 @@ def main() -> int:
     ap.add_argument("--skip-prowler", action="store_true")
     ap.add_argument("--fresh-store", action="store_true",
                     help="time ours creating its index too (a first run ever; ~0.25 s)")
+    ap.add_argument("--plain-dispatch", action="store_true",
+                    help="serve moto with its per-request backend lookup and request log, as "
+                         "`python -m moto.server` does (see bench/moto_server.py)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="time each tool on a moto that has not served it yet (the tool run "
                          "first pays moto's first-use costs)")
@@ -267,7 +270,8 @@ def main() -> int:
 
     port = free_port()
     server = Path(__file__).resolve().parent / "moto_server.py"
-    moto = subprocess.Popen([sys.executable, str(server), "--port", str(port)], env=env,
+    moto = subprocess.Popen([sys.executable, str(server), "--port", str(port),
+                             *(["--plain-dispatch"] if args.plain_dispatch else [])], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -276,6 +280,7 @@ def main() -> int:
                    f"Python {platform.python_version()}",
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "size": {"users": args.users, "buckets": args.buckets, "keys": args.keys},
+        "moto_dispatch": "plain" if args.plain_dispatch else "lean",
         "runs": []}
     try:
         url = f"http://127.0.0.1:{port}"

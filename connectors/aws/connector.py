@@ -319,16 +319,20 @@ class AwsConnector(Connector[AwsConfig]):
         run = self._run(ctx)
 
         def one(a: Account) -> dict[str, Any]:
-            pab_unread = None
-            pab = None
-            try:
-                r = run.client(a, "s3control").call(
-                    "GetPublicAccessBlock", AccountId=a.account_id,
-                    absent=("NoSuchPublicAccessBlockConfiguration",))
-                pab = r["PublicAccessBlockConfiguration"] if r else None
-            except ConnectorError as e:
-                run.fail(a.account_id, a.label, None, e)
-                pab_unread = e.message
+            account_pab: dict[str, Any] = {"account_public_access_block": None,
+                                           "account_public_access_block_unreadable": None}
+
+            def read_account_pab() -> None:
+                try:
+                    r = run.client(a, "s3control").call(
+                        "GetPublicAccessBlock", AccountId=a.account_id,
+                        absent=("NoSuchPublicAccessBlockConfiguration",))
+                    account_pab["account_public_access_block"] = \
+                        r["PublicAccessBlockConfiguration"] if r else None
+                except ConnectorError as e:
+                    run.fail(a.account_id, a.label, None, e)
+                    account_pab["account_public_access_block_unreadable"] = e.message
+
             s3 = run.client(a, "s3")
             # A paginated ListBuckets (MaxBuckets set) gives each bucket's BucketRegion; a
             # bucket listed without one (an older endpoint, an S3-compatible store) is
@@ -399,9 +403,16 @@ class AwsConnector(Connector[AwsConfig]):
                     return None
                 return out
 
-            buckets = [b for b in run.map(bucket, names) if b is not None]
-            return {"account_id": a.account_id, "account_public_access_block": pab,
-                    "account_public_access_block_unreadable": pab_unread, "buckets": buckets}
+            def task(name: str | None) -> dict[str, Any] | None:
+                if name is None:
+                    read_account_pab()
+                    return None
+                return bucket(name)
+
+            # The account-level setting is read on the same pool as the buckets, beside
+            # them, not before the listing: it does not decide which buckets are read.
+            buckets = [b for b in run.map(task, [None, *names]) if b is not None]
+            return {"account_id": a.account_id, **account_pab, "buckets": buckets}
 
         accts = sorted((r for _, r in run.each_account(one)), key=lambda x: x["account_id"])
         return SnapshotResult({"accounts": accts, "unreadable": run.sorted_unreadable()},
