@@ -239,20 +239,50 @@ def test_custom_role_privilege_respects_not_actions() -> None:
 
 
 def test_owner_count_and_unreadable_subscription() -> None:
-    """Too many owners fail, a conditional Owner assignment is not counted, and an
-    unreadable subscription is inconclusive."""
-    def ra(p: str, cond: str | None = None) -> dict[str, Any]:
-        return {"id": f"/x/{p}", "principal_id": p, "principal_type": "User", "scope": "/s",
-                "scope_level": "subscription", "condition": cond,
-                "role_definition_id": "/providers/Microsoft.Authorization/roleDefinitions/"
-                                      "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}
+    """Too many owners fail and an unreadable subscription is inconclusive."""
     content = {"max_owners": 2, "subscriptions": [
-        {"subscription_id": "a", "assignments": [ra("1"), ra("2"), ra("3", "cond")]},
-        {"subscription_id": "b", "assignments": [ra("1"), ra("2"), ra("3")]}],
+        {"subscription_id": "b", "assignments": [_owner("1"), _owner("2"), _owner("3")]}],
         "unreadable": [{"subscription_id": "c", "error": "denied"}]}
     f = {x.resource: x.status for x in A.assess_role_assignments(content)}
-    assert f == {"subscription:a": "pass", "subscription:b": "fail",
-                 "subscription:c": "inconclusive"}
+    assert f == {"subscription:b": "fail", "subscription:c": "inconclusive"}
+
+
+def _owner(p: str, cond: str | None = None) -> dict[str, Any]:
+    return {"id": f"/x/{p}", "principal_id": p, "principal_type": "User", "scope": "/s",
+            "scope_level": "subscription", "condition": cond,
+            "role_definition_id": "/providers/Microsoft.Authorization/roleDefinitions/"
+                                  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}
+
+
+# A delegation condition as Microsoft's "Delegate Azure access management to others" shows it:
+# it constrains only the role-assignment write and delete actions.
+_DELEGATION = ("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+               "(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+               "ForAnyOfAnyValues:GuidEquals {5e467623-bb1f-42f4-a55d-6e525e11384b}))")
+
+
+def test_conditional_owner_still_counts_as_owner() -> None:
+    """A role assignment condition filters only the actions it names: Azure ABAC
+    ("What is Azure attribute-based access control", learn.microsoft.com/azure/
+    role-based-access-control/conditions-overview: "You can also add conditions to specific
+    actions"; the condition format `(!(ActionMatches{...})) OR (...)` is true for every other
+    action), and Owner, having no data actions, can only carry conditions on
+    Microsoft.Authorization/roleAssignments write/delete ("Delegate Azure access management to
+    others", delegate-role-assignments-overview). So an Owner with a condition still has full
+    control of every resource in the subscription: it counts toward the owner limit. Three
+    owners, one conditional, with a limit of two passed before; it fails, naming the
+    conditional one; a lone conditional Owner is an owner (it said none applied)."""
+    content = {"max_owners": 2, "subscriptions": [
+        {"subscription_id": "a", "assignments": [_owner("1"), _owner("2"),
+                                                 _owner("3", _DELEGATION)]},
+        {"subscription_id": "d", "assignments": [_owner("9", _DELEGATION)]}]}
+    f = {x.resource: x for x in A.assess_role_assignments(content)}
+    assert f["subscription:a"].status == "fail"
+    assert "3 principals hold Owner" in f["subscription:a"].reason
+    assert "1 of them with a condition" in f["subscription:a"].reason
+    assert f["subscription:d"].status == "pass"
+    assert "1 principal(s) hold Owner" in f["subscription:d"].reason
+    assert "with a condition" in f["subscription:d"].reason
 
 
 def test_vault_defaults_and_key_rotation() -> None:

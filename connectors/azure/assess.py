@@ -63,11 +63,18 @@ def assess_role_assignments(content: Mapping[str, Any]) -> list[Finding]:
     limit = int(content.get("max_owners", 3))
     for sub in content.get("subscriptions", []):
         res = f"subscription:{sub['subscription_id']}"
-        owners = sorted({a["principal_id"] for a in sub.get("assignments", [])
-                         if role_guid(a["role_definition_id"]) == OWNER
-                         and a.get("condition") is None})
-        where = ", ".join(sorted({a["scope_level"] for a in sub.get("assignments", [])
-                                  if role_guid(a["role_definition_id"]) == OWNER}))
+        # A condition on an Owner assignment constrains only the role-assignment write and
+        # delete actions it names (Azure ABAC "delegate role assignment management"): the
+        # principal keeps full control of every resource, so it is an owner all the same.
+        owner_ras = [a for a in sub.get("assignments", [])
+                     if role_guid(a["role_definition_id"]) == OWNER]
+        owners = sorted({a["principal_id"] for a in owner_ras})
+        conditional = sorted({a["principal_id"] for a in owner_ras if a.get("condition")}
+                             - {a["principal_id"] for a in owner_ras if not a.get("condition")})
+        where = ", ".join(sorted({a["scope_level"] for a in owner_ras}))
+        if conditional:
+            where += (f"; {len(conditional)} of them with a condition, which constrains only "
+                      "the role assignments they may write")
         cut = "; ".join(sub.get("incomplete") or [])
         if len(owners) > limit:
             out.append(Finding(res, "fail", f"{len(owners)} principals hold Owner (at {where}); "
