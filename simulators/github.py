@@ -784,6 +784,17 @@ class GitHubSimulator(ServedSimulator):
                 "require_code_owner_reviews": rv.get("require_code_owner_reviews", False),
                 "required_approving_review_count": rv.get("required_approving_review_count", 1),
                 "require_last_push_approval": rv.get("require_last_push_approval", False)}
+            allow = rv.get("bypass_pull_request_allowances")
+            if allow is not None:
+                # "Allow specified actors to bypass required pull requests": users (simple
+                # users), teams and apps, as GET .../protection documents them.
+                out["required_pull_request_reviews"]["bypass_pull_request_allowances"] = {
+                    "users": [self._simple_user(u) for u in allow.get("users", [])],
+                    "teams": [{"id": i + 1, "slug": t, "name": t,
+                               "url": f"{self.url}/orgs/{owner}/teams/{t}"}
+                              for i, t in enumerate(allow.get("teams", []))],
+                    "apps": [{"id": i + 1, "slug": a, "name": a}
+                             for i, a in enumerate(allow.get("apps", []))]}
         for k in ("required_linear_history", "allow_force_pushes", "allow_deletions",
                   "required_conversation_resolution", "lock_branch", "allow_fork_syncing"):
             out[k] = {"enabled": bool(p.get(k, False))}

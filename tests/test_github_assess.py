@@ -23,16 +23,20 @@ def _t(minutes: int) -> str:
 
 # --- the oracle for effective protection --------------------------------------------------------
 # "About rule layering": every source applies; the most restrictive version of a rule wins.
-# Classic protection binds admins only with enforce_admins; a ruleset binds all but its
-# bypass actors; evaluate/disabled rulesets bind nobody. Bypass actors may be hidden.
+# Classic protection binds admins only with enforce_admins, and never the actors it allows to
+# bypass required pull requests ("Managing a branch protection rule"); a ruleset binds all but
+# its bypass actors; evaluate/disabled rulesets bind nobody. Bypass actors may be hidden.
 
 def _sources(classic: dict[str, Any] | None, rules: list[dict[str, Any]],
              rulesets: dict[int, dict[str, Any]], hidden_bypass: bool) -> list[tuple[int, bool]]:
     """(approvals required, bypassable) for every source that requires a pull request."""
     out = []
     if classic is not None and classic.get("required_pull_request_reviews") is not None:
-        out.append((classic["required_pull_request_reviews"]["required_approving_review_count"],
-                    not classic["enforce_admins"]["enabled"]))
+        rv = classic["required_pull_request_reviews"]
+        allow = rv.get("bypass_pull_request_allowances") or {}
+        out.append((rv["required_approving_review_count"],
+                    not classic["enforce_admins"]["enabled"]
+                    or any(allow.get(k) for k in ("users", "teams", "apps"))))
     for rule in rules:
         rs = rulesets[rule["ruleset_id"]]
         if rs["enforcement"] != "active" or rule["type"] != "pull_request":
@@ -62,6 +66,15 @@ def protection_inputs(draw: st.DrawFn) -> tuple[Any, list[Any], dict[int, Any]]:
             classic["required_pull_request_reviews"] = {
                 "required_approving_review_count": draw(st.integers(0, 4)),
                 "dismiss_stale_reviews": draw(st.booleans())}
+            if draw(st.booleans()):
+                # "Allow specified actors to bypass required pull requests" (classic).
+                classic["required_pull_request_reviews"]["bypass_pull_request_allowances"] = {
+                    "users": [{"login": u} for u in draw(st.lists(
+                        st.sampled_from(["ops", "bot"]), max_size=1))],
+                    "teams": [{"slug": t} for t in draw(st.lists(
+                        st.sampled_from(["platform"]), max_size=1))],
+                    "apps": [{"slug": a} for a in draw(st.lists(
+                        st.sampled_from(["deployer"]), max_size=1))]}
         if draw(st.booleans()):
             classic["required_status_checks"] = {
                 "strict": draw(st.booleans()),

@@ -411,3 +411,41 @@ def test_a_denied_call_fails_and_names_the_permission(
         assert "organization:administration:read" in str(e2.value)
     finally:
         sim.clear_faults()
+
+
+def test_classic_bypass_allowances_let_named_actors_skip_review(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub's "Managing a branch protection rule" (docs.github.com/repositories/
+    configuring-branches-and-merges-in-your-repository/managing-protected-branches/
+    managing-a-branch-protection-rule): "to allow specific actors to push code to the branch
+    without creating pull requests when they're required, select Allow specified actors to
+    bypass required pull requests"; GET .../branches/{branch}/protection reports them under
+    required_pull_request_reviews.bypass_pull_request_allowances (users, teams, apps).
+    Classic protection with admins enforced and a user, a team and an app allowed to bypass
+    passed as "1 approval(s) required for everyone"; it fails naming the three, read through
+    PyGithub from the simulator."""
+    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
+    clock = Clock(seed_end + timedelta(hours=1))
+    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
+        sim.add_token(TOKEN, login="auditor")
+        seed_org(sim, "acme", merged_prs=6, repos=1, end=seed_end)
+        repo = sim.repos["acme/service-0"]
+        rv = repo["protection"]["main"]["required_pull_request_reviews"]
+        assert repo["protection"]["main"]["enforce_admins"] is True
+        before, _ = run(connector(sim, clock, monkeypatch), "branch_protection")
+        spec = GitHubConnector.snapshots()["branch_protection"]
+        assert spec.assess is not None
+        assert {f.resource: f.status for f in spec.assess(before.content)}[
+            "acme/service-0:main"] == "pass"
+        rv["bypass_pull_request_allowances"] = {"users": ["release-bot-user"],
+                                                "teams": ["platform"], "apps": ["deployer"]}
+        res, _ = run(connector(sim, clock, monkeypatch), "branch_protection")
+    found = {f.resource: f for f in spec.assess(res.content)}
+    f = found["acme/service-0:main"]
+    assert f.status == "fail"
+    assert "review can be bypassed" in f.reason
+    for who in ("user release-bot-user", "team platform", "app deployer"):
+        assert who in f.reason
+    eff = next(r for r in res.content["repositories"]
+               if r["full_name"] == "acme/service-0")["effective"]
+    assert eff["required_approvals"] == 1 and eff["review_required_for_everyone"] is False

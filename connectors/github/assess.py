@@ -5,8 +5,10 @@ Semantics follow GitHub's documentation:
   same rule is set several ways the most restrictive wins ("About rule layering").
 - Only `active` rulesets enforce anything; `evaluate` and `disabled` ones enforce nothing
   (GET /repos/{o}/{r}/rules/branches/{b} returns only active rules).
-- Classic protection binds administrators only when `enforce_admins` is on; a ruleset binds
-  everyone except its `bypass_actors` (hidden from callers without write access: unknown).
+- Classic protection binds administrators only when `enforce_admins` is on, and never the
+  actors its `bypass_pull_request_allowances` name (they may push without a pull request); a
+  ruleset binds everyone except its `bypass_actors` (hidden from callers without write
+  access: unknown).
 - A reviewer's most recent review decides (COMMENTED does not replace it); a DISMISSED
   review approves nothing; an approval counts for the commit it was submitted on.
 - A required status check passes when its latest check run concludes success, neutral or
@@ -64,6 +66,18 @@ def _bypass(ruleset: Mapping[str, Any] | None) -> list[str] | None:
                   for a in ruleset["bypass_actors"] or [])
 
 
+def _allowances(allow: Mapping[str, Any] | None) -> list[str]:
+    """The actors classic protection lets push without the required pull request
+    ("Allow specified actors to bypass required pull requests")."""
+    out: list[str] = []
+    for kind, key, field in (("user", "users", "login"), ("team", "teams", "slug"),
+                             ("app", "apps", "slug")):
+        for a in (allow or {}).get(key) or []:
+            name = a.get(field) or a.get("name") or a.get("id") if isinstance(a, dict) else a
+            out.append(f"{kind} {name}")
+    return sorted(out)
+
+
 def effective_protection(classic: Mapping[str, Any] | None, rules: Iterable[Mapping[str, Any]],
                          rulesets: Mapping[int, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Aggregate classic protection and the rules in force on one branch into what GitHub
@@ -90,10 +104,16 @@ def effective_protection(classic: Mapping[str, Any] | None, rules: Iterable[Mapp
             out["dismiss_stale_reviews"] |= bool(rv.get("dismiss_stale_reviews"))
             out["code_owner_review"] |= bool(rv.get("require_code_owner_reviews"))
             out["last_push_approval"] |= bool(rv.get("require_last_push_approval"))
-            if admins:
+            allowed = _allowances(rv.get("bypass_pull_request_allowances"))
+            if admins and not allowed:
                 out["approvals_binding_everyone"] = max(out["approvals_binding_everyone"], n)
             elif n > 0:
-                out["review_bypass"].append("repository administrators (classic protection)")
+                if not admins:
+                    out["review_bypass"].append("repository administrators (classic "
+                                                "protection)")
+                if allowed:
+                    out["review_bypass"].append("allowed to bypass required pull requests "
+                                                "(classic protection): " + ", ".join(allowed))
         rsc = classic.get("required_status_checks")
         if rsc is not None:
             checks.update(rsc.get("contexts") or [])
