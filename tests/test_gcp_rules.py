@@ -160,7 +160,12 @@ KEY = st.fixed_dictionaries({
     "key_type": st.sampled_from(["USER_MANAGED", "SYSTEM_MANAGED"]),
     "created": st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 1),
                             timezones=st.just(UTC)),
-    "disabled": st.booleans()})
+    "disabled": st.booleans(),
+    # validBeforeTime: "The key can be used before this timestamp" (IAM API reference,
+    # ServiceAccountKey). Keys without an expiry show 9999-12-31T23:59:59Z.
+    "expires": st.one_of(st.just(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+                         st.datetimes(min_value=datetime(2025, 6, 1),
+                                      max_value=datetime(2027, 1, 1), timezones=st.just(UTC)))})
 
 
 @settings(max_examples=200, deadline=None)
@@ -168,10 +173,13 @@ KEY = st.fixed_dictionaries({
        st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31)))
 def test_key_age_matches_oracle(keys: list[dict[str, Any]], max_days: int,
                                 day: date) -> None:
-    """Enabled user-managed keys older than max days (at the day's end) fail; others pass."""
+    """Enabled, unexpired user-managed keys older than max days (at the day's end) fail;
+    others pass. A key counts as expired only when its validBeforeTime is no later than the
+    start of the evaluation day (it could not be used at any moment of that day)."""
     sa = {"email": "ci@proj-a.iam.gserviceaccount.com", "disabled": False,
           "keys": [{"id": k["id"], "key_type": k["key_type"], "disabled": k["disabled"],
-                    "valid_after": k["created"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+                    "valid_after": k["created"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "valid_before": k["expires"].strftime("%Y-%m-%dT%H:%M:%SZ")}
                    for k in keys], "keys_unreadable": None}
     project = {"name": "projects/9", "project_id": "proj-a", "ancestors": [],
                "policy": {"bindings": []}, "service_accounts": [sa]}
@@ -181,8 +189,9 @@ def test_key_age_matches_oracle(keys: list[dict[str, Any]], max_days: int,
     got = {f.resource.rsplit("/", 1)[1]: f.status for f in assess_iam_policies(content)
            if "/keys/" in f.resource}
     day_end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-    want = {k["id"]: ("pass" if k["disabled"] or day_end - k["created"] <=
-                      timedelta(days=max_days) else "fail")
+    day_start = day_end - timedelta(days=1)
+    want = {k["id"]: ("pass" if k["disabled"] or k["expires"] <= day_start
+                      or day_end - k["created"] <= timedelta(days=max_days) else "fail")
             for k in keys if k["key_type"] == "USER_MANAGED"}
     assert got == want
 
@@ -256,3 +265,27 @@ def test_a_grant_written_twice_is_one_grant() -> None:
     f = {x.resource: x for x in assess_iam_policies(
         _content(project, nodes, allowed=[], basic_ok=[]))}["proj-a/basic-roles"]
     assert f.status == "fail" and f.reason.startswith("1 basic-role grant(s)"), f.reason
+
+
+def test_an_expired_user_managed_key_is_not_a_usable_old_key() -> None:
+    """Google's IAM API reference (ServiceAccountKey.validBeforeTime: "The key can be used
+    before this timestamp"): a user-managed key created 400 days ago that expired (e.g. under
+    the iam.serviceAccountKeyExpiryHours organization policy) can no longer authenticate. It
+    failed as 'older than 90 days'; it passes saying it expired. One expiring later that day
+    still fails (it could be used at collection)."""
+    sa = {"email": "ci@proj-a.iam.gserviceaccount.com", "disabled": False, "keys": [
+        {"id": "expired1", "key_type": "USER_MANAGED", "disabled": False,
+         "valid_after": "2025-10-01T00:00:00Z", "valid_before": "2025-10-02T00:00:00Z",
+         "origin": "GOOGLE_PROVIDED"},
+        {"id": "today001", "key_type": "USER_MANAGED", "disabled": False,
+         "valid_after": "2025-10-01T00:00:00Z", "valid_before": "2026-11-05T18:00:00Z",
+         "origin": "GOOGLE_PROVIDED"}], "keys_unreadable": None}
+    project = {"name": "projects/9", "project_id": "proj-a", "ancestors": [],
+               "policy": {"bindings": []}, "service_accounts": [sa]}
+    content = _content(project, [], allowed=[], basic_ok=[])
+    content["evaluated_on"] = "2026-11-05"
+    got = {f.resource.rsplit("/", 1)[1]: f for f in assess_iam_policies(content)
+           if "/keys/" in f.resource}
+    assert got["expired1"].status == "pass"
+    assert "expired 2025-10-02T00:00:00Z" in got["expired1"].reason
+    assert got["today001"].status == "fail"

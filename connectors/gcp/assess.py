@@ -53,7 +53,8 @@ def _pid(p: dict[str, Any]) -> str:
 def assess_iam_policies(content: dict[str, Any]) -> list[Finding]:
     """Per project: no effective basic-role grant outside `basic_role_members`, no effective
     grant to members outside the allowed domains (or to allUsers / allAuthenticatedUsers),
-    and every enabled user-managed service-account key younger than `max_key_age_days`."""
+    and every enabled, unexpired user-managed service-account key younger than
+    `max_key_age_days`."""
     s = content.get("settings", {})
     domains = frozenset(s.get("allowed_domains", []))
     allowed = tuple(s.get("allowed_members", []))
@@ -116,6 +117,14 @@ def _key_findings(p: dict[str, Any], evaluated_on: str, max_age: int) -> list[Fi
             res = f"{sa['email']}/keys/{k['id']}"
             if k.get("disabled"):
                 out.append(Finding(res, "pass", "user-managed key is disabled"))
+                continue
+            # validBeforeTime: "the key can be used before this timestamp" (IAM API). Expired
+            # by the start of the evaluation day, it could not authenticate at collection.
+            expires = parse_time(k.get("valid_before"))
+            if expires is not None and evaluated_on and \
+                    expires <= end_of_day(evaluated_on) - timedelta(days=1):
+                out.append(Finding(res, "pass", f"user-managed key expired "
+                                   f"{k.get('valid_before')}: it can no longer be used"))
                 continue
             created = parse_time(k.get("valid_after"))
             if created is None or not evaluated_on:
