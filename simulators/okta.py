@@ -516,8 +516,11 @@ class OktaSimulator(ServedSimulator):
             if ptype not in known:
                 raise _Handled(400, error_body(400, "Api validation failed: type",
                                                [f"type: Invalid policy type: {ptype}"]))
-            return [self._with_links(p, f"/api/v1/policies/{p['id']}")
-                    for p in org.policies.get(ptype, [])], []
+            # Paged like Okta's other lists: `limit` and the `after` cursor, the next page in
+            # a Link rel="next" (the Policy API documents both; its default page size is not
+            # stated, 20 is what this stand-in uses).
+            return self._page(path, query, [self._with_links(p, f"/api/v1/policies/{p['id']}")
+                                            for p in org.policies.get(ptype, [])], 20, 200)
         if len(parts) == 3 and parts[0] == "policies" and parts[2] == "rules":
             if parts[1] not in org.rules:
                 raise _Handled(404, error_body(404, f"Not found: Resource not found: "

@@ -223,3 +223,39 @@ def test_bad_token_is_an_auth_error(sim: OktaSimulator, monkeypatch: pytest.Monk
         OktaConnector("t", token_config(sim.url)).run("users", ctx("users"))
     assert "E0000011" in str(e.value) and "not-the-token" not in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_policies_follow_next_links_past_the_first_page() -> None:
+    """Okta's Policy API lists policies a page at a time: `limit` ("Defines the number of
+    policies returned, see Pagination") and `after` ("End page cursor for pagination") on
+    GET /api/v1/policies, the next page named by the `Link: <...>; rel="next"` header
+    (developer.okta.com/docs/api/#pagination). An org with 30 authentication policies whose
+    last one lets everyone in with a password alone: only the first page was read, so that
+    rule was never judged and no finding failed; now every page is read and it fails."""
+    from connectors.okta.policies import assess_policies
+    from simulators.okta_seed import add_policy
+
+    org = generate_org(20, now=NOW)
+    when = NOW - timedelta(days=30)
+    strong = {"appSignOn": {"access": "ALLOW", "verificationMethod": {
+        "type": "ASSURANCE", "factorMode": "2FA", "reauthenticateIn": "PT2H"}}}
+    for i in range(29):
+        add_policy(org, 100 + i, "ACCESS_POLICY", f"App {i:02d}", None,
+                   [{"name": "MFA", "type": "ACCESS_POLICY", "actions": strong}], when,
+                   priority=2 + i)
+    add_policy(org, 200, "ACCESS_POLICY", "Legacy payroll", None,
+               [{"name": "Password only", "type": "ACCESS_POLICY", "actions": {
+                   "appSignOn": {"access": "ALLOW", "verificationMethod": {
+                       "type": "ASSURANCE", "factorMode": "1FA",
+                       "reauthenticateIn": "PT12H"}}}}], when, priority=40)
+    s = start(org)
+    try:
+        c = ctx("policies")
+        res = OktaConnector("t", token_config(s.url)).run("policies", c)
+    finally:
+        s.stop()
+    names = {p["name"] for p in res.content["policies"] if p["type"] == "ACCESS_POLICY"}
+    assert len(names) == 31 and "Legacy payroll" in names
+    bad = [f for f in assess_policies(res.content)
+           if f.status == "fail" and "Legacy payroll" in f.reason]
+    assert len(bad) == 1 and "without MFA" in bad[0].reason

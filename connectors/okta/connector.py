@@ -404,16 +404,22 @@ class OktaConnector(Connector[OktaConfig]):
             out: list[dict[str, Any]] = []
             unavailable: dict[str, str] = {}
             for ptype in POLICY_TYPES:
+                # Policies (and rules) are Link-paginated lists (`limit`, `after`): a weaker
+                # policy on a later page must be read, never silently dropped.
+                data: list[dict[str, Any]] = []
                 try:
-                    data, _ = await http.get("/api/v1/policies", {"type": ptype})
+                    async for page in http.pages("/api/v1/policies", {"type": ptype}):
+                        data.extend(page)
                 except ConnectorError as e:
                     self._raise_fatal(e)
                     # e.g. ACCESS_POLICY does not exist in a Classic Engine org (400).
                     unavailable[ptype] = str(e)[:300]
                     continue
-                for p in sorted(data or [], key=lambda p: (p.get("priority") or 0,
-                                                           str(p.get("id")))):
-                    rules, _ = await http.get(f"/api/v1/policies/{p['id']}/rules")
+                for p in sorted(data, key=lambda p: (p.get("priority") or 0,
+                                                     str(p.get("id")))):
+                    rules: list[dict[str, Any]] = []
+                    async for page in http.pages(f"/api/v1/policies/{p['id']}/rules"):
+                        rules.extend(page)
                     p = {k: v for k, v in p.items() if k != "_links"}
                     p["rules"] = sorted(rules or [], key=lambda r: (r.get("priority") or 0,
                                                                     str(r.get("id"))))
