@@ -332,3 +332,43 @@ def test_diagnostic_settings_category_groups() -> None:
         {"subscription_id": "b", "settings": [nodest]},
         {"subscription_id": "c", "settings": [admin]}]})}
     assert f == {"subscription:a": "pass", "subscription:b": "fail", "subscription:c": "fail"}
+
+
+def test_rotate_before_expiry_needs_expiry_times() -> None:
+    """Key Vault's "Configure key auto-rotation" (learn.microsoft.com/azure/key-vault/keys/
+    how-to-configure-key-rotation): rotating "at a given time before expiry ... requires
+    'Expiry Time' set on rotation policy and 'Expiration Date' set on the key". A Rotate
+    action triggered P30D before expiry on a key with neither passed as rotating
+    automatically; without the policy's expiryTime or the key's `exp` it never fires: fail,
+    naming what is missing. With both it passes; an empty timeBeforeExpiry beside a
+    timeAfterCreate (as Microsoft's ARM example writes it) is the timeAfterCreate rotation."""
+    def key(kid: str, trigger: dict[str, Any], policy_expiry: str | None,
+            exp: int | None) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"enabled": True, "created": 1_700_000_000}
+        if exp is not None:
+            attrs["exp"] = exp
+        pol: dict[str, Any] = {"lifetimeActions": [{"trigger": trigger,
+                                                    "action": {"type": "Rotate"}}],
+                               "attributes": {"created": 1_700_000_000}}
+        if policy_expiry:
+            pol["attributes"]["expiryTime"] = policy_expiry
+        return {"id": kid, "name": kid, "properties": {"attributes": attrs, "kty": "RSA",
+                                                        "keySize": 2048, "rotationPolicy": pol}}
+    before = {"timeBeforeExpiry": "P30D"}
+    vault = {"id": "v", "properties": {"enablePurgeProtection": True}, "keys": [
+        key("k-none", before, None, None),
+        key("k-no-policy-expiry", before, None, 1_800_000_000),
+        key("k-no-key-exp", before, "P1Y", None),
+        key("k-both", before, "P1Y", 1_800_000_000),
+        key("k-arm", {"timeAfterCreate": "P18M", "timeBeforeExpiry": ""}, "P2Y", None)]}
+    f = {x.resource: x for x in A.assess_key_vaults(
+        {"subscriptions": [{"subscription_id": "s", "vaults": [vault]}]})}
+    assert f["k-none"].status == "fail"
+    assert "expiryTime" in f["k-none"].reason and "expiration date" in f["k-none"].reason
+    assert f["k-no-policy-expiry"].status == "fail"
+    assert "expiryTime" in f["k-no-policy-expiry"].reason
+    assert "expiration date" not in f["k-no-policy-expiry"].reason
+    assert f["k-no-key-exp"].status == "fail"
+    assert "expiration date" in f["k-no-key-exp"].reason
+    assert f["k-both"].status == "pass"
+    assert f["k-arm"].status == "pass" and "P18M" in f["k-arm"].reason

@@ -435,15 +435,32 @@ def vault_effective(props: Mapping[str, Any]) -> dict[str, Any]:
             "retention_days": props.get("softDeleteRetentionInDays") or 90}
 
 
-def key_rotates(key: Mapping[str, Any]) -> str | None:
-    """The automatic-rotation trigger of a key's rotation policy, or None."""
-    policy = (key.get("properties") or {}).get("rotationPolicy") or {}
+def key_rotation(key: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(the trigger of the key's automatic rotation or None, why it does not rotate).
+
+    Key Vault rotates "at a given time after creation", or "at a given time before expiry",
+    which "requires 'Expiry Time' set on rotation policy and 'Expiration Date' set on the
+    key" (Configure key auto-rotation): a before-expiry trigger without both never fires."""
+    props = key.get("properties") or {}
+    policy = props.get("rotationPolicy") or {}
+    why = "no automatic rotation in its rotation policy"
     for la in policy.get("lifetimeActions") or []:
-        if str((la.get("action") or {}).get("type", "")).lower() == "rotate":
-            trig = la.get("trigger") or {}
-            return str(trig.get("timeAfterCreate") or
-                       f"{trig.get('timeBeforeExpiry')} before expiry")
-    return None
+        if str((la.get("action") or {}).get("type", "")).lower() != "rotate":
+            continue
+        trig = la.get("trigger") or {}
+        if trig.get("timeAfterCreate"):
+            return str(trig["timeAfterCreate"]), ""
+        if trig.get("timeBeforeExpiry"):
+            missing: list[str] = []
+            if not (policy.get("attributes") or {}).get("expiryTime"):
+                missing.append("the rotation policy sets no expiryTime")
+            if not (props.get("attributes") or {}).get("exp"):
+                missing.append("the key has no expiration date")
+            if not missing:
+                return f"{trig['timeBeforeExpiry']} before expiry", ""
+            why = (f"its Rotate action fires {trig['timeBeforeExpiry']} before expiry, but "
+                   f"{' and '.join(missing)}, so it never fires")
+    return None, why
 
 
 def assess_key_vaults(content: Mapping[str, Any]) -> list[Finding]:
@@ -470,10 +487,9 @@ def assess_key_vaults(content: Mapping[str, Any]) -> list[Finding]:
                 attrs = (k.get("properties") or {}).get("attributes") or {}
                 if attrs.get("enabled") is False:
                     continue
-                rot = key_rotates(k)
+                rot, why_not = key_rotation(k)
                 out.append(Finding(k["id"], "pass" if rot else "fail",
-                                   f"rotates automatically ({rot})" if rot else
-                                   "no automatic rotation in its rotation policy"))
+                                   f"rotates automatically ({rot})" if rot else why_not))
     out += incomplete_findings(content)
     for u in content.get("unreadable", []):
         out.append(Finding(f"subscription:{u['subscription_id']}", "inconclusive",
