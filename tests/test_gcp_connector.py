@@ -292,3 +292,34 @@ def test_rate_limiter_bounds_requests_per_second() -> None:
     for _ in range(25):
         lim.acquire()
     assert 1.45 <= now[0] <= 1.6
+
+
+def test_default_sink_exclusions_can_drop_audit_logs(key_file: Path) -> None:
+    """Cloud Logging's LogExclusion (REST reference, v2 exclusions): "Specifies a set of log
+    entries that are filtered out by a sink ... you cannot modify the _Required sink or
+    exclude logs from it." Data Access audit logs reach the _Default bucket only through the
+    _Default sink, so an enabled exclusion there drops them. proj-0000 (a 365-day _Default
+    bucket) passed with an exclusion of cloudaudit.googleapis.com logs: it fails naming the
+    exclusion; proj-0003 with `severity<WARNING` (audit entries are NOTICE or INFO) is
+    inconclusive, the filter not being evaluated; proj-0006's disabled exclusion changes
+    nothing. Read through google-api-python-client from the simulator."""
+    world = generate_world(12)
+    for pid, exc in (("proj-0000", {"name": "drop-data-access", "filter":
+                                    'LOG_ID("cloudaudit.googleapis.com/data_access")'}),
+                     ("proj-0003", {"name": "quiet", "filter": "severity<WARNING"}),
+                     ("proj-0006", {"name": "off", "filter": 'logName:"cloudaudit"',
+                                    "disabled": True})):
+        node = next(n for n in world.sinks if n.startswith("projects/")
+                    and (world.container(n) or {}).get("projectId") == pid)
+        default = next(s for s in world.sinks[node] if s["name"] == "_Default")
+        default["exclusions"] = [exc]
+    with GcpSimulator(world) as s:
+        kf = key_file.parent / "sa-excl.json"
+        kf.write_text(json.dumps(s.service_account_key_file("c@ops.iam.gserviceaccount.com")))
+        _, _, findings = _run(_connector(_config(s, kf)), "audit_logging")
+    f = _by(findings)
+    assert f["proj-0000/log-retention"].status == "fail"
+    assert "drop-data-access" in f["proj-0000/log-retention"].reason
+    assert f["proj-0003/log-retention"].status == "inconclusive"
+    assert "quiet" in f["proj-0003/log-retention"].reason
+    assert f["proj-0006/log-retention"].status == "pass"

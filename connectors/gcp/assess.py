@@ -150,7 +150,8 @@ def _is_export(sink: dict[str, Any]) -> bool:
 def assess_audit_logging(content: dict[str, Any]) -> list[Finding]:
     """Per project: Data Access and Admin Read audit logs on for allServices with nobody
     exempted (the union over the project and its ancestors), and audit logs kept at least
-    `min_retention_days` (the _Default bucket, fed by an enabled _Default sink) or exported."""
+    `min_retention_days` (the _Default bucket, fed by an enabled _Default sink that excludes
+    no audit logs) or exported."""
     nodes = {n["name"]: n for n in content.get("nodes", [])}
     min_days = int(content.get("settings", {}).get("min_retention_days", 365))
     out: list[Finding] = []
@@ -198,6 +199,22 @@ def _retention(p: dict[str, Any], nodes: dict[str, Any], min_days: int) -> Findi
     kept = (default is not None and int(default.get("retention_days") or 0) >= min_days
             and default_sink is not None and not default_sink.get("disabled")
             and (required is None or int(required.get("retention_days") or 0) >= min_days))
+    if kept and default_sink is not None and default_sink.get("exclusions"):
+        # An enabled exclusion on the _Default sink filters matching entries out before the
+        # _Default bucket (Data Access audit logs go nowhere else; _Required admits none).
+        drops: list[str] = []
+        maybe: list[str] = []
+        for x in default_sink["exclusions"]:
+            f = str(x.get("filter") or "")
+            what = f"exclusion {x.get('name')} ({f!r})"
+            (drops if "cloudaudit.googleapis.com" in f and "NOT " not in f.upper()
+             else maybe).append(what)
+        if drops:
+            return Finding(res, "fail", "the _Default sink's " + _listing(drops) +
+                           " filters audit logs out of the _Default bucket")
+        return Finding(res, "inconclusive", "the _Default sink's " + _listing(maybe) +
+                       " may filter Data Access audit logs out of the _Default bucket "
+                       "(exclusion filters are not evaluated)")
     if kept:
         return Finding(res, "pass", f"_Default bucket keeps logs "
                        f"{default.get('retention_days') if default else '?'} days "
