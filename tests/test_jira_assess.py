@@ -29,9 +29,13 @@ def tickets(draw: st.DrawFn) -> dict[str, Any]:
     state: str | None = draw(st.sampled_from([None, *USERS]))
     entries: list[dict[str, Any]] = []
     t = T0
+    # Changelog ids are ascending numbers (their digit count may grow: 99, 100); two entries
+    # may share a millisecond (automation), and then the id orders them.
+    base = draw(st.sampled_from([100, 7, 98, 9998]))
     for i in range(draw(st.integers(0, 8))):
-        t = t + timedelta(seconds=draw(st.integers(1, 5000)), milliseconds=draw(
-            st.integers(0, 999)))
+        if i == 0 or draw(st.integers(0, 3)):
+            t = t + timedelta(seconds=draw(st.integers(1, 5000)), milliseconds=draw(
+                st.integers(0, 999)))
         items: list[dict[str, Any]] = []
         for kind in draw(st.lists(st.sampled_from(["status", "assignee", "labels"]),
                                   min_size=1, max_size=3)):
@@ -50,7 +54,7 @@ def tickets(draw: st.DrawFn) -> dict[str, Any]:
                               "to": None, "toString": "x"})
         offset = draw(st.sampled_from(["Z", "+02:00", "-05:00"]))
         local = t.astimezone(datetime.fromisoformat(f"2026-01-01T00:00:00{offset}").tzinfo)
-        entries.append({"id": str(100 + i), "author": {"accountId": draw(st.sampled_from(USERS)),
+        entries.append({"id": str(base + i), "author": {"accountId": draw(st.sampled_from(USERS)),
                                                        "displayName": "A"},
                         "created": local.isoformat(timespec="milliseconds"), "items": items})
     done = draw(st.booleans())
@@ -64,8 +68,10 @@ def tickets(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def oracle(ticket: dict[str, Any]) -> list[tuple[datetime, str, bool]]:
-    """Replay the history forwards from the first known assignee: (time, approver, ok)."""
-    hist = sorted(ticket["history"], key=lambda h: parse_ts(h["created"]))
+    """Replay the history forwards from the first known assignee: (time, approver, ok).
+    Jira's changelog is ordered by date, oldest first (GET /issue/{key}/changelog); entries
+    of one millisecond by their ascending numeric id."""
+    hist = sorted(ticket["history"], key=lambda h: (parse_ts(h["created"]), int(h["id"])))
     first = next((it for h in hist for it in h["items"] if it["field"] == "assignee"), None)
     state = first["from"] if first else (ticket["assignee"] or {}).get("accountId")
     final = (ticket["assignee"] or {}).get("accountId")
@@ -148,3 +154,25 @@ def test_items_use_the_period_field_as_their_time() -> None:
     (item,) = change_ticket_items(content)
     assert item["time"] == "2026-03-02T00:00:00.000Z" and item["verdict"] == "fail"
     assert item["linked_changes"] == ["a/b#1"] and item["id"] == "CHG-4"
+
+
+def test_same_millisecond_entries_follow_their_numeric_ids() -> None:
+    """Entries 99 (M assigns the ticket to themselves) and 100 (M approves) share a
+    millisecond, then 101 reassigns to B. Ordered by id as text, "100" sorted before "99":
+    M looked like a non-assignee and the ticket passed; in id order M approved their own
+    work: fail."""
+    at = "2026-03-02T10:00:00.000+00:00"
+    hist = [{"id": "99", "created": at, "author": {"accountId": "m"},
+             "items": [{"field": "assignee", "from": "a", "to": "m"}]},
+            {"id": "100", "created": at, "author": {"accountId": "m"},
+             "items": [{"field": "status", "from": "1", "fromString": "In Review",
+                        "to": "10002", "toString": "Approved"}]},
+            {"id": "101", "created": "2026-03-02T11:00:00.000+00:00",
+             "author": {"accountId": "m"},
+             "items": [{"field": "assignee", "from": "m", "to": "b"}]}]
+    ticket = {"key": "CHG-9", "status": "Done", "status_category": "done",
+              "resolutiondate": "2026-03-03T00:00:00.000Z", "assignee": {"accountId": "b"},
+              "changelog_complete": True, "changelog_total": 3, "changelog_fetched": 3,
+              "history": hist}
+    v = ticket_verdict(ticket, APPROVED)
+    assert v["verdict"] == "fail" and "approved only by its own assignee (m)" in v["reason"]

@@ -6,6 +6,7 @@ The rule (CC8.1 change approval), from the ticket's own changelog:
 - it is independent when its author is neither the assignee just before that entry, nor the
   assignee just after it (an approver who assigns the ticket to themselves in the same
   transition approved their own work), nor the ticket's current assignee;
+- the changelog is replayed oldest first, entries of one millisecond by ascending id;
 - users compare by Cloud accountId, else Server/DC user key, else name (what the changelog's
   `from` / `to` hold for the assignee field on each deployment);
 - a ticket passes with at least one independent approval; fails when only its assignee
@@ -49,11 +50,18 @@ def _is_approved(item: JSON, approved: Iterable[str]) -> bool:
             or (item.get("to") is not None and str(item.get("to")).lower() in names))
 
 
+def _id_order(v: Any) -> tuple[int, str]:
+    """Changelog ids are ascending numbers: entries of one millisecond go by their value
+    ("99" before "100"), not by their text."""
+    s = str(v if v is not None else "")
+    return (int(s), "") if s.isdigit() else (-1, s)
+
+
 def approvals(ticket: JSON, approved: Iterable[str]) -> list[dict[str, Any]]:
     """Every transition into an approved status, oldest first, with its independence."""
     approved = tuple(approved)
     history = sorted(ticket.get("history", []), key=lambda h: (parse_ts(h["created"]),
-                                                              str(h.get("id", ""))))
+                                                              _id_order(h.get("id"))))
     current = user_id(ticket.get("assignee"))
     # assignee before and after each entry, walking back from the current assignee
     after: list[str | None] = [None] * len(history)
