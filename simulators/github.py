@@ -930,7 +930,7 @@ class GitHubSimulator(ServedSimulator):
                 "html_url": f"{self.origin}/{full}/pull/{number}#pullrequestreview-{rv['id']}",
                 "pull_request_url": f"{self.url}/repos/{full}/pulls/{number}",
                 "submitted_at": iso(rv.get("submitted_at")), "commit_id": rv.get("commit_id"),
-                "author_association": "MEMBER"})
+                "author_association": rv.get("author_association", "MEMBER")})
         return self._page(f"/repos/{owner}/{name}/pulls/{number}/reviews", q, items)
 
     def _get_commits(self, q: dict[str, str], who: Principal | None, body: bytes, owner: str,

@@ -171,7 +171,8 @@ def test_hidden_bypass_actors_are_inconclusive_not_pass() -> None:
 # --- the oracle for one change's verdict --------------------------------------------------------
 # An approval counts when it is its reviewer's most recent APPROVED / CHANGES_REQUESTED /
 # DISMISSED review submitted by the merge, is APPROVED, was on the merged head commit, and
-# the reviewer is a known account other than the author. COMMENTED and PENDING don't count.
+# the reviewer is a known account other than the author, with write access as far as its
+# author_association shows. COMMENTED and PENDING don't count.
 
 def oracle_counts(change: dict[str, Any]) -> tuple[int, bool]:
     """(approvals that count, whether an unattributable approval would add one)."""
@@ -189,7 +190,12 @@ def oracle_counts(change: dict[str, Any]) -> tuple[int, bool]:
         if not mine:
             continue
         last = max(mine, key=lambda r: (A.parse_time(r["submitted_at"]), r["id"]))
-        good = last["state"] == "APPROVED" and last["commit_id"] == change["head_sha"]
+        # Only reviewers with write access count ("About protected branches"); these
+        # author_association values say the reviewer is no owner, member or collaborator.
+        writer = last.get("author_association") not in (
+            "NONE", "CONTRIBUTOR", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN")
+        good = last["state"] == "APPROVED" and last["commit_id"] == change["head_sha"] \
+            and (writer or who is None)
         if good and who is None:
             ghost = True
         elif good and who != author:
@@ -201,6 +207,9 @@ def oracle_counts(change: dict[str, Any]) -> tuple[int, bool]:
 def changes(draw: st.DrawFn) -> tuple[dict[str, Any], int, dict[str, str | None]]:
     author = draw(st.sampled_from(["alice", "Alice"]))
     reviews = []
+    assoc = {who: draw(st.sampled_from(["MEMBER", "COLLABORATOR", "OWNER", "CONTRIBUTOR",
+                                        "NONE", "FIRST_TIME_CONTRIBUTOR", None]))
+             for who in ("bob", "carol", "alice")}
     for i in range(draw(st.integers(0, 6))):
         state = draw(st.sampled_from(["APPROVED", "APPROVED", "CHANGES_REQUESTED",
                                       "COMMENTED", "DISMISSED", "PENDING"]))
@@ -210,6 +219,9 @@ def changes(draw: st.DrawFn) -> tuple[dict[str, Any], int, dict[str, str | None]
             "state": state,
             "submitted_at": None if state == "PENDING" else _t(draw(st.integers(-180, 60))),
             "commit_id": draw(st.sampled_from([HEAD, HEAD, OLD]))})
+        who = reviews[-1]["reviewer"]
+        if who is not None and assoc[who.lower()] is not None:
+            reviews[-1]["author_association"] = assoc[who.lower()]
     need = draw(st.integers(0, 3))
     results = draw(st.dictionaries(st.sampled_from(["ci", "lint"]),
                                    st.sampled_from(["success", "neutral", "skipped", "failure",

@@ -449,3 +449,35 @@ def test_classic_bypass_allowances_let_named_actors_skip_review(
     eff = next(r for r in res.content["repositories"]
                if r["full_name"] == "acme/service-0")["effective"]
     assert eff["required_approvals"] == 1 and eff["review_required_for_everyone"] is False
+
+
+def test_approval_without_write_access_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub's "About protected branches": with required reviews, changes reach a protected
+    branch "via a pull request that is approved by the required number of reviewers with
+    write permissions". A review's author_association (REST pull request review) NONE,
+    CONTRIBUTOR, FIRST_TIMER, FIRST_TIME_CONTRIBUTOR or MANNEQUIN says the reviewer is neither
+    the owner, an organization member nor an invited collaborator, so holds no write access
+    (anyone may review a public repository's pull request). A PR whose only approval came
+    from such a user passed; it fails naming the association. Read through PyGithub."""
+    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
+    clock = Clock(seed_end + timedelta(hours=1))
+    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
+        sim.add_token(TOKEN, login="auditor")
+        summary = seed_org(sim, "acme", merged_prs=12, repos=1, end=seed_end)
+        ok = sorted(k for k, v in summary.expected.items() if v == "ok")
+        assert len(ok) >= 2
+        drive_by, member = ok[0], ok[1]
+        repo_name, number = drive_by.split("#")
+        pr = sim.repos[repo_name]["pulls_by_number"][int(number)]
+        approvals = [r for r in pr["reviews"] if r["state"] == "APPROVED"]
+        for r in approvals:
+            r["author_association"] = "CONTRIBUTOR"
+        res, _ = run(connector(sim, clock, monkeypatch), "merged_changes", summary.start,
+                     summary.end)
+    spec = GitHubConnector.snapshots()["merged_changes"]
+    assert spec.items is not None
+    items = {i["id"]: i for i in spec.items(res.content)}
+    it = items[drive_by]
+    assert it["verdict"] == "fail", it["reason"]
+    assert "CONTRIBUTOR" in it["reason"] and "write access" in it["reason"]
+    assert items[member]["verdict"] == "pass"

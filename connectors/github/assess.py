@@ -10,7 +10,9 @@ Semantics follow GitHub's documentation:
   ruleset binds everyone except its `bypass_actors` (hidden from callers without write
   access: unknown).
 - A reviewer's most recent review decides (COMMENTED does not replace it); a DISMISSED
-  review approves nothing; an approval counts for the commit it was submitted on.
+  review approves nothing; an approval counts for the commit it was submitted on, and only
+  from a reviewer with write access (an author_association of NONE, CONTRIBUTOR,
+  FIRST_TIMER, FIRST_TIME_CONTRIBUTOR or MANNEQUIN rules it out).
 - A required status check passes when its latest check run concludes success, neutral or
   skipped, or its latest commit status is success.
 """
@@ -26,6 +28,10 @@ from connectors.base import Finding
 
 Json = Any
 DECISIVE = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
+# author_association values that rule out write access: not the owner, not an organization
+# member, not an invited collaborator (only approvals "by reviewers with write permissions"
+# count toward required reviews).
+NO_WRITE_ACCESS = ("NONE", "CONTRIBUTOR", "FIRST_TIMER", "FIRST_TIME_CONTRIBUTOR", "MANNEQUIN")
 PASSING_CONCLUSIONS = ("success", "neutral", "skipped")
 _KEY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z0-9_]{1,9}-[1-9][0-9]{0,6})(?![A-Za-z0-9])")
 
@@ -256,6 +262,9 @@ def change_verdict(change: Mapping[str, Any], protection: Mapping[str, Any] | No
             problems.append("an approval by a deleted account cannot be attributed")
         elif who == author:
             problems.append("only the author approved")
+        elif r.get("author_association") in NO_WRITE_ACCESS:
+            problems.append(f"approval by {who} does not count: reviewer association "
+                            f"{r['author_association']} has no write access")
         elif r.get("commit_id") != head:
             problems.append(f"approval by {who} was on commit {str(r.get('commit_id'))[:7]}, "
                             f"not the merged head {str(head)[:7]}")

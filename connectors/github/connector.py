@@ -358,7 +358,9 @@ class GitHubConnector(Connector[GitHubConfig]):
             reviews = api.all(f"/repos/{full}/pulls/{n}/reviews")
             c["reviews"] = [{"id": r.get("id"), "reviewer": _user(r.get("user")),
                              "state": r.get("state"), "submitted_at": r.get("submitted_at"),
-                             "commit_id": r.get("commit_id")} for r in reviews]
+                             "commit_id": r.get("commit_id"),
+                             "author_association": r.get("author_association")}
+                            for r in reviews]
         except RateLimited:
             raise
         except ConnectorError as e:
