@@ -197,9 +197,23 @@ def test_mfa_enforcement_matches_oracle(pols: list[dict[str, Any]],
             assert got == "pass", findings[f"admin {u}"].reason
         else:
             assert got == ("inconclusive" if u in break_glass else "fail")
-    tenant_ok = any(oracle_enforced([p], "__nobody__", set(), set())
-                    and "All" in p["conditions"]["users"]["includeUsers"] for p in pols)
-    assert (findings["tenant"].status == "pass") == tenant_ok
+    # The tenant: some policy enforces MFA for "All" users, and everyone an all-users policy
+    # excludes (by user, through an excluded group or role) is either enforced by another
+    # policy or a declared break-glass account (exclusions win over inclusions).
+    all_users = [p for p in pols if oracle_enforced([p], "__nobody__", set(), set())
+                 and "All" in p["conditions"]["users"]["includeUsers"]]
+    excluded: set[str] = set()
+    for p in all_users:
+        u = p["conditions"]["users"]
+        excluded |= set(u["excludeUsers"])
+        excluded |= {x for x in USERS if set(membership.get(x, [])) & set(u["excludeGroups"])}
+        excluded |= {x for x in USERS if set(roles.get(x, [])) & set(u["excludeRoles"])}
+    uncovered = {x for x in excluded if x not in break_glass and not oracle_enforced(
+        pols, x, set(membership.get(x, [])), set(roles.get(x, [])))}
+    tenant_ok = bool(all_users) and not uncovered
+    assert (findings["tenant"].status == "pass") == tenant_ok, findings["tenant"].reason
+    for x in uncovered:
+        assert x in findings["tenant"].reason
 
 
 def test_security_defaults_cover_only_their_admin_roles() -> None:
@@ -372,3 +386,37 @@ def test_rotate_before_expiry_needs_expiry_times() -> None:
     assert "expiration date" in f["k-no-key-exp"].reason
     assert f["k-both"].status == "pass"
     assert f["k-arm"].status == "pass" and "P18M" in f["k-arm"].reason
+
+
+def test_all_users_policy_excluding_a_group_does_not_cover_the_tenant() -> None:
+    """Conditional Access ("Users, groups, and workload identities", learn.microsoft.com/
+    entra/identity/conditional-access/concept-conditional-access-users-groups): "The exclude
+    action overrides the include action in policy", and a group exclusion "is applied to
+    nested users and groups". An enabled all-users, all-apps MFA policy that excludes the group
+    'Contractors' (two members no other policy covers) passed as "MFA enforced for all
+    users"; it fails naming them. A declared break-glass account excluded alone still
+    passes, and an excluded member another enforcing policy includes is covered."""
+    mfa = {"operator": "OR", "builtInControls": ["mfa"]}
+
+    def pol(name: str, users: dict[str, Any]) -> dict[str, Any]:
+        return {"displayName": name, "state": "enabled", "grantControls": mfa,
+                "conditions": {"users": users,
+                               "applications": {"includeApplications": ["All"]},
+                               "clientAppTypes": ["all"]}}
+    base = {"security_defaults": {"isEnabled": False}, "admins": [],
+            "groups": {"g-contractors": ["c1", "c2"], "g-bg": ["bg"]},
+            "user_groups": {"c1": ["g-contractors"], "c2": ["g-contractors"], "bg": ["g-bg"]},
+            "user_roles": {}, "guests": [],
+            "names": {"g-contractors": "group Contractors", "c1": "c1@x.com",
+                      "c2": "c2@x.com", "bg": "bg@x.com"}, "break_glass": ["bg@x.com"]}
+    wide = pol("All users MFA", {"includeUsers": ["All"], "excludeGroups": ["g-contractors"]})
+    f = {x.resource: x for x in A.assess_conditional_access({**base, "policies": [wide]})}
+    assert f["tenant"].status == "fail"
+    assert "c1@x.com" in f["tenant"].reason and "c2@x.com" in f["tenant"].reason
+    glass = pol("All users MFA", {"includeUsers": ["All"], "excludeGroups": ["g-bg"]})
+    f = {x.resource: x for x in A.assess_conditional_access({**base, "policies": [glass]})}
+    assert f["tenant"].status == "pass"
+    c1 = pol("Contractor c1", {"includeUsers": ["c1", "c2"]})
+    f = {x.resource: x for x in A.assess_conditional_access({**base,
+                                                             "policies": [wide, c1]})}
+    assert f["tenant"].status == "pass"

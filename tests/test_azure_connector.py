@@ -140,15 +140,17 @@ def test_mfa_registration_names_admins_without_mfa(secret_cfg: AzureConfig) -> N
 
 
 def test_conditional_access_enforcement_and_break_glass(secret_cfg: AzureConfig) -> None:
-    """The enabled all-users MFA policy passes the tenant, naming its exclusions; a declared
-    break-glass account excluded by group is inconclusive, an undeclared excluded admin
-    fails, and the report-only admin policy does not count."""
+    """The enabled all-users MFA policy does not cover the tenant: it excludes the
+    undeclared breakglass2 (no other policy enforces MFA on it; the exclude overrides the
+    include), so the tenant fails naming it, not the declared breakglass1 excluded by group;
+    breakglass1 is inconclusive, breakglass2 fails, and the report-only admin policy does
+    not count."""
     conn = AzureConnector("t", secret_cfg)
     res, _ = run(conn, "conditional_access")
     f = findings(conn, "conditional_access", res.content)
-    assert f["tenant"][0] == "pass"
-    assert "group Emergency access accounts" in f["tenant"][1]
+    assert f["tenant"][0] == "fail"
     assert "breakglass2@contoso.example" in f["tenant"][1]
+    assert "breakglass1@contoso.example" not in f["tenant"][1]
     assert f["admin breakglass1@contoso.example"][0] == "inconclusive"
     assert f["admin breakglass2@contoso.example"][0] == "fail"
     assert f["admin bob@contoso.example"][0] == "pass"

@@ -283,6 +283,40 @@ def mfa_coverage(content: Mapping[str, Any], uid: str) -> tuple[bool, list[str]]
     return False, exclusions
 
 
+def _left_out(content: Mapping[str, Any], all_users: list[Mapping[str, Any]]) -> list[str]:
+    """Who an all-users policy excludes (by user, through an excluded group's transitive
+    members, an excluded role's holders, or guests) that no enforcing policy covers and who
+    is no declared break-glass account: the exclude overrides the include."""
+    names = content.get("names", {})
+    break_glass = set(content.get("break_glass", []))
+    user_groups = content.get("user_groups", {})
+    user_roles = content.get("user_roles", {})
+    group_members = content.get("groups", {})
+    excluded: set[str] = set()
+    guests_out = bool(all_users)
+    for p in all_users:
+        u = (p.get("conditions") or {}).get("users") or {}
+        excluded |= set(u.get("excludeUsers") or [])
+        for gid in u.get("excludeGroups") or []:
+            excluded |= set(group_members.get(gid) or [])
+            excluded |= {uid for uid, gs in user_groups.items() if gid in gs}
+        for rid in u.get("excludeRoles") or []:
+            excluded |= {uid for uid, rs in user_roles.items() if rid in rs}
+        guests_out &= bool(u.get("excludeGuestsOrExternalUsers"))
+    out = []
+    for uid in sorted(excluded):
+        if uid in break_glass or names.get(uid) in break_glass:
+            continue
+        if not mfa_coverage(content, uid)[0]:
+            out.append(str(names.get(uid, uid)))
+    if guests_out and not any(
+            "GuestsOrExternalUsers" in (((p.get("conditions") or {}).get("users") or {})
+                                        .get("includeUsers") or [])
+            for p in enforcing_policies(content.get("policies", []))):
+        out.append("guests and external users")
+    return out
+
+
 def assess_conditional_access(content: Mapping[str, Any]) -> list[Finding]:
     """Whether MFA is enforced (security defaults, or enabled Conditional Access policies
     requiring MFA for all apps), for all users and for each administrator; declared
@@ -301,7 +335,16 @@ def assess_conditional_access(content: Mapping[str, Any]) -> list[Finding]:
         enforcing = enforcing_policies(policies)
         all_users = [p for p in enforcing if "All" in (
             ((p.get("conditions") or {}).get("users") or {}).get("includeUsers") or [])]
-        if all_users:
+        uncovered = _left_out(content, all_users)
+        if all_users and uncovered:
+            out.append(Finding("tenant", "fail",
+                               f"MFA enforced for all users by "
+                               f"{', '.join(str(p.get('displayName')) for p in all_users)}, "
+                               f"but excluded there and enforced by no other policy: "
+                               f"{', '.join(uncovered[:20])}"
+                               + (f" (+{len(uncovered) - 20} more)" if len(uncovered) > 20
+                                  else "")))
+        elif all_users:
             ex = sorted({names.get(x, x) for p in all_users
                          for k in ("excludeUsers", "excludeGroups", "excludeRoles")
                          for x in p["conditions"]["users"].get(k) or []})
