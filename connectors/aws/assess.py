@@ -158,7 +158,8 @@ def _latest_date_after(rows: Iterable[Mapping[str, JSON]],
 
 def assess_credential_report(content: JSON) -> list[Finding]:
     """Console users without MFA fail; active access keys older than 90 days fail; console
-    passwords and active keys unused for 45 days (CIS 1.12) or never used fail. Ages count
+    passwords and active keys unused for 45 days (CIS 1.12) or never used fail; an active
+    root access key fails whatever its age (CIS 1.4). Ages count
     from the report's GeneratedTime; a report that is stale, or older than a date it holds,
     is never a pass."""
     out = unreadable_findings(content)
@@ -189,9 +190,17 @@ def assess_credential_report(content: JSON) -> list[Finding]:
                 out.append(Finding(arn, "pass", "console MFA: MFA active"))
             else:
                 out.append(Finding(arn, "fail", "console MFA: console password without MFA"))
+            if is_root:
+                # The root user must have no access keys at all (CIS AWS Foundations 1.4,
+                # IAM User Guide, "Root user best practices"): an active one is never a pass,
+                # however recently it was rotated or used. Its password has its own snapshot
+                # (root_account).
+                out.extend(Finding(arn, "fail", f"access key {n}: the root user has an active "
+                                   "access key (the root user should have none: delete it)")
+                           for n in (1, 2) if row.get(f"access_key_{n}_active") == "true")
+                continue
             out.extend(_key_findings(arn, row, generated))
-            if not is_root:  # the root user has its own snapshot (root_account)
-                out.extend(_password_findings(arn, row, generated))
+            out.extend(_password_findings(arn, row, generated))
     return out
 
 
