@@ -60,6 +60,14 @@ POLICIES: dict[str, tuple[str, bool]] = {
                             "Resource": "*"}), False),
     "S3Only": (_doc({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::*"}), False),
     "AdminDeniedBack": (_doc(ADMIN, {"Effect": "Deny", "Action": "*", "Resource": "*"}), False),
+    # IAM's own actions on every resource: attach AdministratorAccess to oneself
+    "IamStar": (_doc({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}), True),
+    "PutAnyUserPolicy": (_doc({"Effect": "Allow", "Action": ["iam:Put*"],
+                               "Resource": ["*"]}), True),
+    "AttachOnly": (_doc({"Effect": "Allow", "Action": "IAM:AttachUserPolicy",
+                         "Resource": "*"}), True),
+    "IamReadOnly": (_doc({"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"],
+                          "Resource": "*"}), False),
 }
 
 
@@ -112,6 +120,12 @@ class Account:
             "Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
             "Action": "sts:AssumeRole"}))
         iam.attach_role_policy(RoleName="all-but-one", PolicyArn=admin_arn)
+        # admin-equivalent through IAM's own actions, inline, and open to every principal
+        iam.create_role(RoleName="iam-star-open", AssumeRolePolicyDocument=_doc(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}))
+        iam.put_role_policy(RoleName="iam-star-open", PolicyName="iam-everything",
+                            PolicyDocument=_doc({"Effect": "Allow", "Action": "IAM:*",
+                                                 "Resource": "*"}))
         for name, statements in TRUSTS.items():
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=_doc(*statements))
             iam.attach_role_policy(RoleName=name, PolicyArn=admin_arn)
@@ -249,6 +263,16 @@ def test_role_trusting_everyone_but_one_fails(tricky: Account) -> None:
     assert status == "fail"
     assert reason.startswith("administrator role that any principal may assume: statement 0 "
                              "allows every principal but those named (NotPrincipal)")
+
+
+def test_role_with_iam_star_open_to_anyone_fails(tricky: Account) -> None:
+    """A role whose inline policy allows IAM:* on every resource can attach
+    AdministratorAccess to itself (IAM API Reference, AttachRolePolicy / PutRolePolicy): it is
+    an administrator. Trusting every principal, it was not even listed (no finding at all);
+    it fails as an admin role anyone may assume."""
+    found = judged(tricky, "privileged_access", "administrator role")
+    status, reason = found[f"arn:aws:iam::{ACCOUNT}:role/iam-star-open"]
+    assert status == "fail" and "any principal may assume" in reason
 
 
 ANYONE = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}

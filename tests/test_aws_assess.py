@@ -78,9 +78,9 @@ def test_root_row_without_mfa_fails() -> None:
 
 def test_admin_statements() -> None:
     """Allow of every action (any spelling) on every resource is administrator, with or
-    without a condition (a condition narrows when, not what); so is NotAction or NotResource
-    that leaves, on every IAM resource, an action that attaches or writes a policy (its holder
-    can grant itself the rest). NotAction excluding those (PowerUserAccess), a service
+    without a condition (a condition narrows when, not what); so is any statement (iam:*,
+    i*:*, NotAction, NotResource) that allows, on every IAM resource, an action that attaches
+    or writes a policy (its holder can grant itself the rest). NotAction excluding those (PowerUserAccess), a service
     wildcard, and a document whose own Deny takes every IAM action back are not."""
     def admin(**kw: Any) -> bool:
         return A.statement_is_admin({"Effect": "Allow", **kw})
@@ -97,6 +97,11 @@ def test_admin_statements() -> None:
     assert not admin(NotAction=["iam:Attach*", "iam:Put*", "iam:*PolicyVersion"],
                      Resource="*")
     assert not admin(Action="*", NotResource="arn:aws:iam::*:user/*")
+    assert admin(Action="iam:*", Resource="*")
+    assert admin(Action=["I*:*"], Resource="*")
+    assert admin(Action="IAM:attachuserpolicy", Resource="*")
+    assert not admin(Action=["iam:Get*", "iam:List*"], Resource="*")
+    assert not admin(Action="iam:*", Resource="arn:aws:iam::*:user/alice")
     assert not admin(Action="s3:*", Resource="*")
     assert not admin(Action="*:Get*", Resource="*")
     assert not admin(Action=":*", Resource="*")

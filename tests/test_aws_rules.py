@@ -368,9 +368,10 @@ def test_a_report_with_a_problem_judges_nobody() -> None:
 # `*` and `?` wildcards) or its NotAction does not, and its Resource matches (case-sensitively)
 # or its NotResource does not. A condition narrows when a statement applies, not what it
 # grants: the oracle judges what some request could be allowed. Administrator: every probe
-# action on every probe resource; a NotAction/NotResource statement is administrator-
-# equivalent when it allows, on every IAM probe resource, one of the IAM actions that attach
-# or write a policy (IAM API Reference: its holder can then grant itself anything).
+# action on every probe resource; a statement is administrator-equivalent when it allows, on
+# every IAM probe resource, one of the IAM actions that attach or write a policy (IAM API
+# Reference: its holder can then attach AdministratorAccess to itself), however its Action,
+# NotAction or NotResource is spelled (`iam:*`, `i*:*`, NotAction `ec2:*`).
 SELF_GRANT = ["iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy",
               "iam:PutRolePolicy", "iam:AttachGroupPolicy", "iam:PutGroupPolicy",
               "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"]
@@ -404,8 +405,7 @@ def admin_oracle(stmt: dict[str, Any]) -> bool:
     if all(_allows(stmt, a, r) for a in ADMIN_PROBE_ACTIONS for r in ADMIN_PROBE_RESOURCES):
         return True
     iam_only = [r for r in ADMIN_PROBE_RESOURCES if r == "*" or ":iam:" in r]
-    return ("NotAction" in stmt or "NotResource" in stmt) and any(
-        all(_allows(stmt, a, r) for r in iam_only) for a in SELF_GRANT)
+    return any(all(_allows(stmt, a, r) for r in iam_only) for a in SELF_GRANT)
 
 
 @st.composite
@@ -418,7 +418,9 @@ def admin_statements(draw: st.DrawFn) -> dict[str, Any]:
                                             "iam:*Version"]))
     else:
         s["Action"] = draw(_one_or_list(["*", "*:*", "*:?*", ":*", "*:Get*", "iam:*", "s3:*",
-                                         "?*", "*?", "IAM:*", "*:*Policy"]))
+                                         "?*", "*?", "IAM:*", "*:*Policy", "i*:*", "iam:Get*",
+                                         "Iam:Put*", "iam:AttachUserPolicy", "iam:*Version",
+                                         "*:Attach*"]))
     if draw(st.integers(0, 3)) == 0:
         s["NotResource"] = draw(_one_or_list(["arn:aws:s3:::*", "arn:aws:iam::*:user/*",
                                               "arn:aws:iam::*", "*", "arn:aws:s3:::bucket/*"]))

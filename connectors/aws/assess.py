@@ -308,16 +308,19 @@ SELF_GRANT_ACTIONS = ("iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:AttachRo
 
 def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
     """Whether one policy statement makes its holder an administrator: it allows every action
-    (`*`, `*:*`, any spelling of it) on every resource; or, written with NotAction or
-    NotResource, it allows on every IAM resource an action that attaches or writes a policy
-    (SELF_GRANT_ACTIONS), with which its holder grants itself the rest. A Condition narrows
-    when, not what: a conditional admin statement is still admin (Prowler and CIS 1.16 judge
-    Action and Resource alone). NotAction excluding IAM (PowerUserAccess) is not admin."""
+    (`*`, `*:*`, any spelling of it) on every resource; or, however its Action, NotAction or
+    NotResource is written (`iam:*`, `i*:*`, `IAM:Put*`, NotAction `ec2:*`), it allows on
+    every IAM resource an action that attaches or writes a policy (SELF_GRANT_ACTIONS), with
+    which its holder grants itself the rest (attaching AdministratorAccess to itself). A
+    Condition narrows when, not what: a conditional admin statement is still admin (Prowler
+    and CIS 1.16 judge Action and Resource alone). NotAction excluding IAM (PowerUserAccess)
+    and IAM reads (`iam:Get*`) are not admin."""
     if stmt.get("Effect") != "Allow" or not _on_all_resources(stmt):
         return False
-    if "NotAction" in stmt or "NotResource" in stmt:
-        return any(covers_action(stmt, a) for a in SELF_GRANT_ACTIONS)
-    return any(_all_actions(str(a)) for a in _as_list(stmt.get("Action")))
+    if "NotAction" not in stmt and any(_all_actions(str(a))
+                                       for a in _as_list(stmt.get("Action"))):
+        return True
+    return any(covers_action(stmt, a) for a in SELF_GRANT_ACTIONS)
 
 
 def document_is_admin(doc: JSON) -> bool:

@@ -231,7 +231,8 @@ class AwsConnector(Connector[AwsConfig]):
               vendor=["trust_policy"])
     def privileged_access(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every user, group and role holding administrator rights (AdministratorAccess, or a
-        customer or inline policy allowing `*` on `*`), with how they got them and who may
+        customer or inline policy allowing `*` on `*`, or on every resource an IAM action
+        that attaches or writes a policy, such as `iam:*`), with how they got them and who may
         assume each role, and every customer-managed admin policy with its attachment count:
         the population for a privileged-access review."""
         run = self._run(ctx)
