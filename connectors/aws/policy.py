@@ -191,16 +191,95 @@ def tls_statement_misses(stmt: Mapping[str, Any], bucket: str) -> list[str]:
     return misses
 
 
+def _pattern_within(q: str, p: str) -> bool:
+    """Whether action pattern `q` provably matches every action `p` matches (both lower
+    case): `p` a literal action, or a literal prefix ending in one `*`. Anything else is not
+    proven (False)."""
+    body = p[:-1] if p.endswith("*") else p
+    if _wild(body):
+        return False
+    return glob_covers_prefix(q, body) if p.endswith("*") else glob_matches(q, p)
+
+
+def _pattern_outside(excluded: list[str], p: str) -> bool:
+    """Whether no pattern of `excluded` provably matches any action `p` matches (the same
+    shapes of `p` as _pattern_within)."""
+    body = p[:-1] if p.endswith("*") else p
+    if _wild(body):
+        return False
+    if p.endswith("*"):
+        return not any(glob_meets_prefix(e, body) for e in excluded)
+    return not any(glob_matches(e, p) for e in excluded)
+
+
+def _actions_of(stmt: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """(NotAction?, its S3-relevant patterns in lower case)."""
+    if "NotAction" in stmt:
+        return True, [str(a).lower() for a in _as_list(stmt.get("NotAction"))
+                      if glob_meets_prefix(str(a).lower(), S3_ACTIONS)]
+    return False, [str(a).lower() for a in _as_list(stmt.get("Action"))]
+
+
+def _together_cover_s3(stmts: list[Mapping[str, Any]]) -> bool:
+    """Whether statements together take in every S3 action (IAM denies a request when any
+    Deny matches it). Proven only in the shapes IAM policies are written in: one statement
+    covers `s3:*` (or a NotAction excludes no S3 action); or each S3 action one NotAction
+    excludes (a literal action or a `prefix*`) is taken in by another statement's Action,
+    or left in by another NotAction. An unproven union is not a pass."""
+    forms = [_actions_of(s) for s in stmts]
+    for i, (neg, pats) in enumerate(forms):
+        if not neg:
+            if any(glob_covers_prefix(a, S3_ACTIONS) for a in pats):
+                return True
+            continue
+        others = [f for j, f in enumerate(forms) if j != i]
+        if all(any(_pattern_outside(o, p) if o_neg else
+                   any(_pattern_within(q, p) for q in o) for o_neg, o in others)
+               for p in pats):
+            return True
+    return False
+
+
+def _tls_union(stmts: list[tuple[str, Mapping[str, Any]]], bucket: str) -> str | None:
+    """Statements that together deny every request without TLS to `bucket` and its objects,
+    each of them on its own denying every principal whenever aws:SecureTransport is false
+    but covering only part (the bucket in one, the objects in another; some S3 actions in
+    one, the rest in another): their description, or None when they do not add up."""
+    arn = f"arn:aws:s3:::{bucket}"
+    usable = [(n, s) for n, s in stmts if s.get("Effect") == "Deny" and every_principal(s)
+              and _secure_transport_false(s.get("Condition"))[0]]
+
+    def takes_in(s: Mapping[str, Any], objects: bool) -> bool:
+        if "NotResource" in s:
+            nots = [str(r) for r in _as_list(s.get("NotResource"))]
+            return not any(glob_meets_prefix(r, arn + "/") if objects else glob_matches(r, arn)
+                           for r in nots)
+        res = [str(r) for r in _as_list(s.get("Resource"))]
+        return any(glob_covers_prefix(r, arn + "/") if objects else glob_matches(r, arn)
+                   for r in res)
+
+    parts = []
+    for what, objects in ((f"the bucket {arn}", False), (f"its objects {arn}/*", True)):
+        group = [(n, s) for n, s in usable if takes_in(s, objects)]
+        if not group or not _together_cover_s3([s for _, s in group]):
+            return None
+        parts.append(f"{what} by {', '.join(n for n, _ in group)}")
+    return "statements together deny every request without TLS: " + "; ".join(parts)
+
+
 def tls_required(policy: Any, bucket: str) -> tuple[bool, str]:
     """Whether a bucket policy denies every principal every S3 action on the bucket and its
-    objects when aws:SecureTransport is false; the reason names what the closest statement
-    misses."""
+    objects when aws:SecureTransport is false, in one statement or in several that add up
+    (IAM denies a request that any Deny statement matches); the reason names what the
+    closest statement misses."""
     if not isinstance(policy, Mapping):
         return False, "no bucket policy"
     best: tuple[int, str, list[str]] | None = None
+    named: list[tuple[str, Mapping[str, Any]]] = []
     for i, s in enumerate(_as_list(policy.get("Statement"))):
         if not isinstance(s, Mapping):
             continue
+        named.append((str(s.get("Sid") or i), s))
         misses = tls_statement_misses(s, bucket)
         if not misses:
             return True, f"statement {s.get('Sid') or i} denies every request without TLS"
@@ -208,6 +287,9 @@ def tls_required(policy: Any, bucket: str) -> tuple[bool, str]:
         if s.get("Effect") == "Deny" and mentions_tls and (best is None
                                                            or len(misses) < best[0]):
             best = (len(misses), str(s.get("Sid") or i), misses)
+    together = _tls_union(named, bucket)
+    if together is not None:
+        return True, together
     if best is None:
         return False, "no Deny statement on aws:SecureTransport"
     return False, f"statement {best[1]} does not cover: " + "; ".join(best[2])
