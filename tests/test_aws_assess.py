@@ -80,8 +80,9 @@ def test_admin_statements() -> None:
     """Allow of every action (any spelling) on every resource is administrator, with or
     without a condition (a condition narrows when, not what); so is any statement (iam:*,
     i*:*, NotAction, NotResource) that allows, on every IAM resource, an action that attaches
-    or writes a policy (its holder can grant itself the rest). NotAction excluding those (PowerUserAccess), a service
-    wildcard, and a document whose own Deny takes every IAM action back are not."""
+    or writes a policy (its holder can grant itself the rest). NotAction excluding those
+    (PowerUserAccess), IAM reads, a service wildcard, and a document whose own Deny takes
+    every IAM action back are not."""
     def admin(**kw: Any) -> bool:
         return A.statement_is_admin({"Effect": "Allow", **kw})
 

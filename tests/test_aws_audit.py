@@ -6,9 +6,23 @@ verdict and the AWS document it contradicted.
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
+import pytest
+
+from connectors.aws import AwsConfig, AwsConnector
 from connectors.aws import assess as A
+from connectors.base import Provenance, SnapshotContext
+from simulators.aws_front import AwsFront
+from tests.aws_moto import fresh_moto
+
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+ACCOUNT = "777788889999"  # its own account: other modules' seeds are untouched
 
 GENERATED = "2026-03-15T08:00:00+00:00"
 
@@ -131,3 +145,122 @@ def test_the_split_tls_examples() -> None:
     # an objects statement narrowed by another condition adds nothing
     narrowed = dict(objects, Condition={**cond, "StringEquals": {"aws:PrincipalAccount": "1"}})
     assert not tls_required({"Statement": [bucket, narrowed]}, BUCKET)[0]
+
+
+
+# --- CloudTrail: a region logged by several trails together ----------------------------------
+# CloudTrail User Guide, "Logging management events": each trail logs the events its own
+# selectors match, so a region's management events are recorded when, for each event, some
+# logging trail that applies to the region matches it. Oracle: test_aws_rules' per-selector
+# matching, taken over every trail.
+
+from tests.test_aws_rules import (  # noqa: E402
+    EVENT_SOURCES,
+    _advanced_match,
+    _basic_match,
+    trails,
+)
+
+
+def _trail_logs(trail: dict[str, Any], read: bool, source: str) -> bool:
+    adv, basic = trail["advanced_event_selectors"] or [], trail["event_selectors"] or []
+    if not adv and not basic:
+        return True
+    return any(_advanced_match(s, read, source) for s in adv) if adv else \
+        any(_basic_match(s, read, source) for s in basic)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(trails(), min_size=1, max_size=3))
+def test_region_coverage_is_the_union_of_its_logging_trails(selectors: list[dict[str, Any]]
+                                                            ) -> None:
+    """A region passes exactly when every read and write management event from every source
+    is logged by one of the logging trails applying to it."""
+    ts = [{"account_id": "1", "arn": f"arn:aws:cloudtrail:us-east-1:1:trail/t{i}",
+           "name": f"t{i}", "home_region": "us-east-1", "multi_region": True,
+           "log_file_validation": True, "is_logging": True, "latest_delivery_error": None,
+           "status_unreadable": None, "regions": ["us-east-1"], **sel}
+          for i, sel in enumerate(selectors)]
+    content = {"trails": ts, "scope": [{"account_id": "1", "region": "eu-west-1"}],
+               "unreadable": []}
+    got = next(f for f in A.assess_cloudtrail(content) if f.resource == "1/eu-west-1")
+    want = all(any(_trail_logs(t, r, src) for t in ts) for r in (True, False)
+               for src in EVENT_SOURCES)
+    assert (got.status == "pass") == want, got.reason
+
+# --- moto-seeded: an account read through the connector over real sockets --------------------
+
+class Tricky:
+    """moto behind the AWS front, seeded by each test through the real boto3 client."""
+
+    def __init__(self) -> None:
+        self.moto, self.moto_url = fresh_moto()
+        self.front = AwsFront(upstream=self.moto_url).start()
+        base = boto3.Session(aws_access_key_id="AKIATESTTESTTEST0000",
+                             aws_secret_access_key="test-secret-not-real",
+                             region_name="us-east-1")
+        cr = base.client("sts", endpoint_url=self.moto_url).assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/seed", RoleSessionName="seed")["Credentials"]
+        self.session = boto3.Session(aws_access_key_id=cr["AccessKeyId"],
+                                     aws_secret_access_key=cr["SecretAccessKey"],
+                                     aws_session_token=cr["SessionToken"],
+                                     region_name="us-east-1")
+
+    def client(self, name: str, region: str = "us-east-1") -> Any:
+        return self.session.client(name, region_name=region, endpoint_url=self.moto_url)
+
+    def judged(self, name: str, prefix: str = "") -> dict[str, tuple[str, str]]:
+        conn = AwsConnector("audit", AwsConfig(endpoint_url=self.front.url, max_attempts=2,
+                                               regions=["us-east-1", "eu-west-1"]),
+                            factory=lambda _p: self.session)
+        ctx = SnapshotContext(instance="audit", snapshot=name, started_at=datetime.now(UTC),
+                              ipe=Provenance(), log=logging.getLogger("test.aws.audit"))
+        res = conn.run(name, ctx)
+        spec = conn.snapshots()[name]
+        assert spec.assess is not None
+        return {f.resource: (f.status, f.reason) for f in spec.assess(res.content)
+                if f.reason.startswith(prefix)}
+
+    def stop(self) -> None:
+        self.front.stop()
+        self.moto.stop()
+
+
+@pytest.fixture(scope="module")
+def tricky() -> Iterator[Tricky]:
+    t = Tricky()
+    yield t
+    t.stop()
+
+
+def test_regions_logged_by_a_read_trail_and_a_write_trail_together(tricky: Tricky) -> None:
+    """Two logging multi-region trails, one logging read management events (ReadWriteType
+    ReadOnly) and one write (WriteOnly): CloudTrail records an event when any trail's
+    selectors match it (CloudTrail User Guide, "Logging management events"; API Reference,
+    EventSelector), so every management event in every region is logged. Before, each region
+    failed "no covering trail logs management events" (each trail was judged alone). The
+    account-level finding still asks for one trail logging everything (CIS AWS Foundations
+    3.1), and each trail still fails on its own gap."""
+    s3 = tricky.client("s3")
+    s3.create_bucket(Bucket="audit-trails")
+    ct = tricky.client("cloudtrail")
+    for name, rw in (("reads", "ReadOnly"), ("writes", "WriteOnly")):
+        ct.create_trail(Name=name, S3BucketName="audit-trails", IsMultiRegionTrail=True,
+                        EnableLogFileValidation=True)
+        ct.start_logging(Name=name)
+        ct.put_event_selectors(TrailName=name, EventSelectors=[
+            {"ReadWriteType": rw, "IncludeManagementEvents": True}])
+    found = tricky.judged("cloudtrail")
+    for region in ("us-east-1", "eu-west-1"):
+        assert found[f"{ACCOUNT}/{region}"] == (
+            "pass", "region coverage: management events logged by reads, writes together "
+            "(each logs part of them)")
+    assert found[ACCOUNT][0] == "fail"
+    trails = {r.rsplit("/", 1)[-1]: v for r, v in found.items() if ":trail/" in r}
+    assert trails["reads"] == ("fail", "trail is not logging write management events")
+    # one of them stopped: the other alone leaves write events unlogged
+    ct.stop_logging(Name="writes")
+    found = tricky.judged("cloudtrail")
+    assert found[f"{ACCOUNT}/us-east-1"][0] == "fail"
+    ct.delete_trail(Name="reads")
+    ct.delete_trail(Name="writes")

@@ -569,17 +569,18 @@ def _classic_logs(sel: Mapping[str, JSON], read_only: bool, source: str) -> bool
         source not in _as_list(sel.get("ExcludeManagementEventSources"))
 
 
-def management_events_missed(trail: Mapping[str, JSON]) -> list[str]:
-    """Which management events a trail's selectors do not log (empty: it logs them all, read
-    and write, from every source). No selectors at all is CloudTrail's default: all
-    management events."""
+def _management_missed_set(trail: Mapping[str, JSON]) -> set[tuple[bool, str]]:
+    """The (read-only?, event source) sample management events a trail does not log."""
     adv = [s for s in _as_list(trail.get("advanced_event_selectors")) if isinstance(s, Mapping)]
     classic = [s for s in _as_list(trail.get("event_selectors")) if isinstance(s, Mapping)]
     if not adv and not classic:
-        return []
+        return set()
     sels, logs = (adv, _advanced_logs) if adv else (classic, _classic_logs)
-    missed = {(ro, src) for ro in (True, False) for src in MANAGEMENT_SOURCES
-              if not any(logs(s, ro, src) for s in sels)}
+    return {(ro, src) for ro in (True, False) for src in MANAGEMENT_SOURCES
+            if not any(logs(s, ro, src) for s in sels)}
+
+
+def _describe_missed(missed: set[tuple[bool, str]]) -> list[str]:
     if not missed:
         return []
     out = []
@@ -591,6 +592,13 @@ def management_events_missed(trail: Mapping[str, JSON]) -> list[str]:
         if kinds:
             out.append(f"{'/'.join(kinds)} management events from {src}")
     return out
+
+
+def management_events_missed(trail: Mapping[str, JSON]) -> list[str]:
+    """Which management events a trail's selectors do not log (empty: it logs them all, read
+    and write, from every source). No selectors at all is CloudTrail's default: all
+    management events."""
+    return _describe_missed(_management_missed_set(trail))
 
 
 def logs_management_events(trail: Mapping[str, JSON]) -> bool:
@@ -661,9 +669,20 @@ def assess_cloudtrail(content: JSON) -> list[Finding]:
         covering = [t for t in trails if trail_covers(t, acct, region)]
         logging_ = [t for t in covering if not t.get("status_unreadable")
                     and not _trail_problems(t)]
+        # Trails that are logging and delivering but each log only part of the management
+        # events (one read, another write): CloudTrail records an event in the region when
+        # any trail's selectors match it, so together they may log everything.
+        healthy = [t for t in covering if not t.get("status_unreadable")
+                   and t.get("is_logging") and not t.get("latest_delivery_error")]
+        together = not logging_ and len(healthy) > 1 and not set.intersection(
+            *(_management_missed_set(t) for t in healthy))
         if logging_:
             out.append(Finding(res, "pass", "region coverage: logged by "
                                + ", ".join(sorted(str(t.get("name")) for t in logging_))))
+        elif together:
+            out.append(Finding(res, "pass", "region coverage: management events logged by "
+                               + ", ".join(sorted(str(t.get("name")) for t in healthy))
+                               + " together (each logs part of them)"))
         elif any(t.get("status_unreadable") for t in covering):
             out.append(Finding(res, "inconclusive", "region coverage: a trail covering it "
                                "could not be read"))
