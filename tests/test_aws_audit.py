@@ -6,6 +6,7 @@ verdict and the AWS document it contradicted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -264,3 +265,54 @@ def test_regions_logged_by_a_read_trail_and_a_write_trail_together(tricky: Trick
     assert found[f"{ACCOUNT}/us-east-1"][0] == "fail"
     ct.delete_trail(Name="reads")
     ct.delete_trail(Name="writes")
+
+
+# --- role trust: policy variables in a condition -------------------------------------------------
+# IAM User Guide, "IAM policy elements: Variables and tags": `${aws:PrincipalOrgID}` in a value
+# is replaced by the request's own organization ID, so `aws:PrincipalOrgID` equal to it holds
+# for every caller in any organization, a stranger's included; `${aws:ResourceAccount}` /
+# `${aws:ResourceOrgID}` are the role's own account and organization, which pin the caller.
+
+ANYONE = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+VARIABLE_TRUSTS: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "any-caller-own-org": ([dict(ANYONE, Condition={
+        "StringEquals": {"aws:PrincipalOrgID": "${aws:PrincipalOrgID}"}})], "fail"),
+    "any-caller-own-account": ([dict(ANYONE, Condition={
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:*"}})], "fail"),
+    "tag-named": ([dict(ANYONE, Condition={
+        "StringEquals": {"aws:PrincipalAccount": "${aws:PrincipalTag/account}"}})], "fail"),
+    "resource-account": ([dict(ANYONE, Condition={
+        "StringEquals": {"aws:PrincipalAccount": "${aws:ResourceAccount}"}})], "pass"),
+    "resource-org-by-deny": ([ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
+                                       "Condition": {"StringNotEquals": {
+                                           "aws:PrincipalOrgID": "${aws:ResourceOrgID}"}}}],
+                             "pass"),
+    "caller-org-by-deny": ([ANYONE, {"Effect": "Deny", "Principal": "*", "Action": "sts:*",
+                                     "Condition": {"StringNotEquals": {
+                                         "aws:PrincipalOrgID": "${aws:PrincipalOrgID}"}}}],
+                           "fail"),
+}
+
+
+def test_trust_conditions_on_policy_variables() -> None:
+    """A trust of every principal "pinned" to `${aws:PrincipalOrgID}` (the caller's own
+    organization), `${aws:PrincipalAccount}` or a tag the caller sets passed as restricted: a
+    wrong pass, any principal of any account may assume it. Pinned to the role's own
+    `${aws:ResourceAccount}` or organization it is restricted."""
+    for name, (stmts, want) in VARIABLE_TRUSTS.items():
+        why = A.trust_open_to_anyone({"Version": "2012-10-17", "Statement": stmts})
+        assert ("pass" if why is None else "fail") == want, (name, why)
+
+
+def test_admin_roles_trusting_by_policy_variables(tricky: Tricky) -> None:
+    """The same trusts on admin roles, seeded in moto and judged through the connector."""
+    iam = tricky.client("iam")
+    for name, (stmts, _want) in VARIABLE_TRUSTS.items():
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": stmts}))
+        iam.put_role_policy(RoleName=name, PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    found = tricky.judged("privileged_access", "administrator role")
+    got = {n: found[f"arn:aws:iam::{ACCOUNT}:role/{n}"][0] for n in VARIABLE_TRUSTS}
+    assert got == {n: want for n, (_s, want) in VARIABLE_TRUSTS.items()}

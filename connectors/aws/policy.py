@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -338,15 +339,42 @@ def _wild(s: str) -> bool:
     return "*" in s or "?" in s
 
 
+# Policy variables (IAM User Guide, "IAM policy elements: Variables and tags"): `${key}` in a
+# condition value is replaced by the request's value of `key`. The resource's own account,
+# organization and paths name the trusting side, so a test against them pins the caller to
+# it (stood in for by fixed values below); any other variable (`${aws:PrincipalAccount}`,
+# `${aws:PrincipalOrgID}`, a tag, `${*}`) is a value the caller supplies or one that names
+# nobody, so the test names no one: `aws:PrincipalOrgID` equal to `${aws:PrincipalOrgID}`
+# holds for a stranger in any organization.
+_RESOURCE_VARIABLES = {"aws:resourceaccount": "000000000000",
+                       "aws:resourceorgid": "o-resourceorg0",
+                       "aws:resourceorgpaths": "o-resourceorg0/r-root/"}
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def resolve_resource_variables(value: str) -> str | None:
+    """`value` with the resource-side policy variables replaced by stand-ins, or None when it
+    holds any other variable (its value is not a name the policy's author chose)."""
+    if "${" not in value:
+        return value
+    out = _VARIABLE.sub(lambda m: _RESOURCE_VARIABLES.get(m.group(1).strip().lower(),
+                                                          m.group(0)), value)
+    return None if "${" in out else out
+
+
 def names_only_some(op: str, key: str, value: Any) -> bool:
     """Whether a condition value, compared by (matching) operator `op` on identity key `key`,
     can match only named accounts or organizations. StringEquals takes `*` and `?` literally;
     StringLike, ArnLike and ArnEquals take them as wildcards, so none may stand in the
     account, organization or unique-ID part (an ARN's first five fields, an org path's
-    organization, a user ID's unique ID)."""
+    organization, a user ID's unique ID). A policy variable other than the resource's own
+    account or organization names no one."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return False
-    value = str(value)
+    resolved = resolve_resource_variables(str(value))
+    if resolved is None:
+        return False
+    value = resolved
     if not (op.endswith("like") or op.startswith("arn")) or not _wild(value):
         return True
     if key in _ARN_KEYS:
@@ -444,7 +472,7 @@ def github_sub_names_owner(value: Any, op: str) -> bool:
     starts `repo:` (a token's own repository comes first there; an owner who customises the
     claim to start otherwise can produce any other text) and, compared with StringLike,
     has no wildcard up to the `/` ending the owner."""
-    if not isinstance(value, str) or not value.startswith("repo:"):
+    if not isinstance(value, str) or not value.startswith("repo:") or "${" in value:
         return False
     if not op.endswith("like") or not _wild(value):
         return True  # exact: this owner's, or a value no token has
@@ -454,7 +482,8 @@ def github_sub_names_owner(value: Any, op: str) -> bool:
 
 def names_one_value(value: Any, op: str) -> bool:
     """Whether a value names one identifier: text, and no wildcard where StringLike reads one."""
-    return isinstance(value, str) and bool(value) and not (op.endswith("like") and _wild(value))
+    return isinstance(value, str) and bool(value) and "${" not in value and \
+        not (op.endswith("like") and _wild(value))
 
 
 # Public identity providers whose tokens any app or identity pool can obtain (IAM User Guide,
