@@ -316,3 +316,57 @@ def test_admin_roles_trusting_by_policy_variables(tricky: Tricky) -> None:
     found = tricky.judged("privileged_access", "administrator role")
     got = {n: found[f"arn:aws:iam::{ACCOUNT}:role/{n}"][0] for n in VARIABLE_TRUSTS}
     assert got == {n: want for n, (_s, want) in VARIABLE_TRUSTS.items()}
+
+
+# --- privileged access: permissions boundaries ---------------------------------------------------
+# IAM User Guide, "Permissions boundaries for IAM entities": an entity's effective permissions
+# are those both its identity policies and its boundary allow.
+
+def test_admin_roles_under_permissions_boundaries(tricky: Tricky) -> None:
+    """An admin role trusting every principal, bounded by a customer-managed policy that
+    allows only s3:Get*, failed as "administrator role that any principal may assume": it is
+    no administrator (pass, naming the boundary). Bounded by an admin policy it still fails;
+    by an AWS managed policy whose document was not read it is inconclusive, never pass."""
+    iam = tricky.client("iam")
+
+    def policy(name: str, stmt: dict[str, Any]) -> str:
+        return str(iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [stmt]}))["Policy"]["Arn"])
+
+    reads = policy("s3-reads-boundary", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"})
+    wide = policy("wide-boundary", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    boundaries = {"bounded-to-reads": reads, "bounded-by-admin": wide,
+                  "bounded-by-aws-managed": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+    for name, boundary in boundaries.items():
+        iam.create_role(RoleName=name, PermissionsBoundary=boundary,
+                        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                             "Statement": [ANYONE]}))
+        iam.put_role_policy(RoleName=name, PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    found = tricky.judged("privileged_access")
+    got = {n: found[f"arn:aws:iam::{ACCOUNT}:role/{n}"] for n in boundaries}
+    assert got["bounded-to-reads"] == (
+        "pass", "not an administrator: its administrator policies (inline:admin) are limited "
+        f"by permissions boundary {reads}, which grants no administrator rights")
+    assert got["bounded-by-admin"][0] == "fail"
+    assert got["bounded-by-aws-managed"][0] == "inconclusive"
+
+
+def test_admin_users_under_permissions_boundaries() -> None:
+    """Users as the connector stores them (moto does not keep a user's boundary): a direct
+    admin policy under a non-admin boundary passes as no administrator; under an unread AWS
+    managed boundary it is inconclusive; through a group under an unread boundary it stays
+    the group pass."""
+    def user(name: str, via: list[str], grants: bool | None) -> dict[str, Any]:
+        return {"name": name, "arn": f"arn:aws:iam::1:user/{name}", "via": via,
+                "permissions_boundary": {"arn": "arn:aws:iam::1:policy/b",
+                                         "grants_admin": grants}}
+    content = {"accounts": [{"account_id": "1", "customer_admin_policies": [], "groups": [],
+                             "roles": [], "users": [
+                                 user("a", ["inline:x"], False), user("b", ["inline:x"], None),
+                                 user("c", ["group:admins"], None),
+                                 user("d", ["inline:x"], True)]}], "unreadable": []}
+    got = {f.resource.rsplit("/", 1)[1]: f.status
+           for f in A.assess_privileged_access(content)}
+    assert got == {"a": "pass", "b": "inconclusive", "c": "pass", "d": "fail"}

@@ -335,6 +335,26 @@ def document_is_admin(doc: JSON) -> bool:
     return any(statement_is_admin(s) for s in stmts)
 
 
+def _boundary_verdict(who: Mapping[str, JSON]) -> Finding | None:
+    """The verdict a user's or role's permissions boundary settles, or None when it has none
+    or its boundary grants administrator rights too. IAM User Guide, "Permissions boundaries
+    for IAM entities": the effective permissions are only those both its policies and its
+    boundary allow, so administrator policies under a boundary that grants no administrator
+    rights make no administrator (pass); under an AWS managed boundary whose document was not
+    read, whether they do is unknown (inconclusive, never pass)."""
+    pb = who.get("permissions_boundary")
+    if not isinstance(pb, Mapping) or pb.get("grants_admin") is True:
+        return None
+    via = ", ".join(str(v) for v in who.get("via", []))
+    if pb.get("grants_admin") is False:
+        return Finding(str(who["arn"]), "pass", f"not an administrator: its administrator "
+                       f"policies ({via}) are limited by permissions boundary {pb.get('arn')}, "
+                       "which grants no administrator rights")
+    return Finding(str(who["arn"]), "inconclusive", f"administrator policies ({via}) limited "
+                   f"by permissions boundary {pb.get('arn')}, an AWS managed policy whose "
+                   "document was not read: whether any administrator right is left is unknown")
+
+
 def assess_privileged_access(content: JSON) -> list[Finding]:
     """Admin rights attached straight to a user, a role anyone may assume, or a
     customer-managed admin policy attached to nothing, fail."""
@@ -351,7 +371,10 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
                                    f"attached to {n} identities (judged with them)"))
         for u in acct.get("users", []):
             direct = [v for v in u.get("via", []) if not str(v).startswith("group:")]
-            if direct:
+            bounded = _boundary_verdict(u)
+            if bounded is not None and (bounded.status == "pass" or direct):
+                out.append(bounded)
+            elif direct:
                 out.append(Finding(u["arn"], "fail", "administrator rights attached to the "
                                    f"user itself ({', '.join(direct)}), not through a group"))
             else:
@@ -362,7 +385,10 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
                                f"{len(g.get('members', []))} members: confirm they are approved"))
         for r in acct.get("roles", []):
             why = trust_open_to_anyone(r.get("trust_policy"))
-            if why is not None:
+            bounded = _boundary_verdict(r)
+            if bounded is not None and (bounded.status == "pass" or why is not None):
+                out.append(bounded)
+            elif why is not None:
                 out.append(Finding(r["arn"], "fail", "administrator role that any principal "
                                    f"may assume: {why}"))
             else:

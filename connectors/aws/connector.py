@@ -267,6 +267,21 @@ class AwsConnector(Connector[AwsConfig]):
                         if A.document_is_admin(_doc(p.get("PolicyDocument")))]
                 return sorted(out)
 
+            local_arns = {str(pol["Arn"]) for pol in local}
+
+            def bounded(entry: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
+                """`entry` with the permissions boundary of a user or role, if it has one
+                (IAM User Guide, "Permissions boundaries for IAM entities": its effective
+                permissions are only those both its policies and the boundary allow). Whether
+                the boundary itself grants admin: known for AdministratorAccess and
+                customer-managed policies, unknown (None) for other AWS managed ones."""
+                b = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+                if not b:
+                    return entry
+                grants = True if b in admin or A.is_aws_admin_policy(str(b)) else \
+                    False if b in local_arns else None
+                return {**entry, "permissions_boundary": {"arn": b, "grants_admin": grants}}
+
             admin_groups: dict[str, dict[str, Any]] = {}
             for g in groups:
                 v = via(g.get("AttachedManagedPolicies", []), g.get("GroupPolicyList", []))
@@ -281,13 +296,15 @@ class AwsConnector(Connector[AwsConfig]):
                         v.append(f"group:{gname}")
                         admin_groups[gname]["members"].append(u["UserName"])
                 if v:
-                    admin_users.append({"name": u["UserName"], "arn": u["Arn"], "via": sorted(v)})
+                    admin_users.append(bounded({"name": u["UserName"], "arn": u["Arn"],
+                                                "via": sorted(v)}, u))
             admin_roles = []
             for r in roles:
                 v = via(r.get("AttachedManagedPolicies", []), r.get("RolePolicyList", []))
                 if v:
-                    admin_roles.append({"name": r["RoleName"], "arn": r["Arn"], "via": v,
-                                        "trust_policy": _doc(r.get("AssumeRolePolicyDocument"))})
+                    admin_roles.append(bounded({
+                        "name": r["RoleName"], "arn": r["Arn"], "via": v,
+                        "trust_policy": _doc(r.get("AssumeRolePolicyDocument"))}, r))
             for g in admin_groups.values():
                 g["members"].sort()
             return {"account_id": a.account_id, "admin_policies": sorted(admin),
