@@ -370,3 +370,47 @@ def test_admin_users_under_permissions_boundaries() -> None:
     got = {f.resource.rsplit("/", 1)[1]: f.status
            for f in A.assess_privileged_access(content)}
     assert got == {"a": "pass", "b": "inconclusive", "c": "pass", "d": "fail"}
+
+
+# --- partitions: GovCloud and China ARNs -----------------------------------------------------------
+# AWS General Reference, "Amazon Resource Names": an ARN names its partition; a bucket in
+# us-gov-west-1 is arn:aws-us-gov:s3:::NAME, in cn-north-1 arn:aws-cn:s3:::NAME.
+
+def _bucket(name: str, region: str, partition: str) -> dict[str, Any]:
+    arn = f"arn:{partition}:s3:::{name}"
+    return {"name": name, "region": region, "region_source": "ListBuckets", "unreadable": [],
+            "encryption": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+            "public_access_block": None, "versioning": {"Status": "Enabled"},
+            "object_lock": None, "object_lock_not_read": None, "logging": None,
+            "policy": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}
+
+
+def test_tls_policy_in_the_buckets_own_partition() -> None:
+    """A GovCloud bucket whose policy denies plain HTTP on arn:aws-us-gov:s3:::NAME (the only
+    way to name it there) failed "does not cover: the bucket arn:aws:s3:::NAME": a wrong
+    fail in every GovCloud and China account. A policy naming the commercial ARN names
+    another partition's bucket and fails."""
+    content = {"accounts": [{"account_id": "1", "account_public_access_block": None,
+                             "account_public_access_block_unreadable": None, "buckets": [
+                                 _bucket("gov", "us-gov-west-1", "aws-us-gov"),
+                                 _bucket("cn", "cn-north-1", "aws-cn"),
+                                 _bucket("std", "eu-west-1", "aws"),
+                                 _bucket("gov-wrong", "us-gov-east-1", "aws")]}],
+               "unreadable": []}
+    got = {f.resource.rsplit(":", 1)[1]: f.status for f in A.assess_s3_buckets(content)
+           if f.reason.startswith("TLS required")}
+    assert got == {"gov": "pass", "cn": "pass", "std": "pass", "gov-wrong": "fail"}
+
+
+def test_not_resource_of_iam_in_another_partition_is_not_admin() -> None:
+    """Allow * with NotResource on GovCloud IAM users leaves them out as it would in the
+    commercial partition (it counted as admin: a wrong fail for GovCloud accounts)."""
+    assert not A.statement_is_admin({"Effect": "Allow", "Action": "*",
+                                     "NotResource": "arn:aws-us-gov:iam::*:user/*"})
+    assert not A.statement_is_admin({"Effect": "Allow", "Action": "*",
+                                     "NotResource": "arn:aws:iam::*:user/*"})
+    assert A.statement_is_admin({"Effect": "Allow", "Action": "*",
+                                 "NotResource": "arn:aws-us-gov:s3:::*"})

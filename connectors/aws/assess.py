@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.aws.policy import (
+    PARTITIONS,
     covers_action,
     glob_covers_prefix,
     glob_meets_prefix,
+    partition_of,
     tls_required,
     trust_open_to_anyone,
 )
@@ -293,8 +295,9 @@ def _grants_all_iam(stmt: Mapping[str, JSON]) -> bool:
 def _on_all_resources(stmt: Mapping[str, JSON]) -> bool:
     """Whether Resource is `*`, or NotResource leaves every IAM resource in."""
     if "NotResource" in stmt:
-        return not any(glob_meets_prefix(str(r), "arn:aws:iam::") or _all_resources(str(r))
-                       for r in _as_list(stmt.get("NotResource")))
+        return not any(_all_resources(str(r)) or any(
+            glob_meets_prefix(str(r), f"arn:{p}:iam::") for p in PARTITIONS)
+            for r in _as_list(stmt.get("NotResource")))
     return any(_all_resources(str(r)) for r in _as_list(stmt.get("Resource")))
 
 
@@ -469,7 +472,8 @@ def assess_s3_buckets(content: JSON) -> list[Finding]:
             out.append(_pab_finding(res, acct_pab, bool(acct_pab_unread),
                                     b.get("public_access_block"),
                                     "s3.GetPublicAccessBlock" in unread))
-            tls_ok, tls_why = tls_required(b.get("policy"), str(b["name"]))
+            tls_ok, tls_why = tls_required(b.get("policy"), str(b["name"]),
+                                           partition_of(b.get("region")))
             check("TLS required", "s3.GetBucketPolicy", tls_ok, tls_why, tls_why)
             status = (b.get("versioning") or {}).get("Status")
             check("versioning", "s3.GetBucketVersioning", status == "Enabled", "enabled",

@@ -112,6 +112,19 @@ def glob_meets_prefix(pattern: str, prefix: str) -> bool:
 
 S3_ACTIONS = "s3:"
 
+# The partition a Region belongs to, by its name's prefix (AWS General Reference, "AWS
+# partitions"; botocore's endpoint data): a bucket's ARN names it (arn:aws-us-gov:s3:::NAME in
+# GovCloud, arn:aws-cn:s3:::NAME in China), and a policy must name the bucket that way.
+_PARTITION_PREFIXES = (("us-gov-", "aws-us-gov"), ("cn-", "aws-cn"), ("us-isob-", "aws-iso-b"),
+                       ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"),
+                       ("us-isof-", "aws-iso-f"))
+PARTITIONS = ("aws", *(p for _, p in _PARTITION_PREFIXES))
+
+
+def partition_of(region: str | None) -> str:
+    """The partition of `region` ("aws" for the commercial Regions and when unknown)."""
+    return next((p for pre, p in _PARTITION_PREFIXES if (region or "").startswith(pre)), "aws")
+
 
 def covers_action(stmt: Mapping[str, Any], action: str) -> bool:
     """Whether a statement's Action (or NotAction) takes in `action` (IAM compares actions
@@ -159,7 +172,8 @@ def _secure_transport_false(cond: Any) -> tuple[bool, list[str]]:
     return not misses, misses
 
 
-def tls_statement_misses(stmt: Mapping[str, Any], bucket: str) -> list[str]:
+def tls_statement_misses(stmt: Mapping[str, Any], bucket: str,
+                         partition: str = "aws") -> list[str]:
     """What a statement lacks to deny every request without TLS to `bucket` and its objects
     (empty: it denies them all)."""
     misses: list[str] = []
@@ -175,7 +189,7 @@ def tls_statement_misses(stmt: Mapping[str, Any], bucket: str) -> list[str]:
     elif not any(glob_covers_prefix(str(a).lower(), S3_ACTIONS)
                  for a in _as_list(stmt.get("Action"))):
         misses.append("all S3 actions (s3:*)")
-    arn = f"arn:aws:s3:::{bucket}"
+    arn = f"arn:{partition}:s3:::{bucket}"
     if "NotResource" in stmt:
         nots = [str(r) for r in _as_list(stmt.get("NotResource"))]
         if any(glob_matches(r, arn) for r in nots):
@@ -241,12 +255,13 @@ def _together_cover_s3(stmts: list[Mapping[str, Any]]) -> bool:
     return False
 
 
-def _tls_union(stmts: list[tuple[str, Mapping[str, Any]]], bucket: str) -> str | None:
+def _tls_union(stmts: list[tuple[str, Mapping[str, Any]]], bucket: str,
+               partition: str) -> str | None:
     """Statements that together deny every request without TLS to `bucket` and its objects,
     each of them on its own denying every principal whenever aws:SecureTransport is false
     but covering only part (the bucket in one, the objects in another; some S3 actions in
     one, the rest in another): their description, or None when they do not add up."""
-    arn = f"arn:aws:s3:::{bucket}"
+    arn = f"arn:{partition}:s3:::{bucket}"
     usable = [(n, s) for n, s in stmts if s.get("Effect") == "Deny" and every_principal(s)
               and _secure_transport_false(s.get("Condition"))[0]]
 
@@ -268,11 +283,11 @@ def _tls_union(stmts: list[tuple[str, Mapping[str, Any]]], bucket: str) -> str |
     return "statements together deny every request without TLS: " + "; ".join(parts)
 
 
-def tls_required(policy: Any, bucket: str) -> tuple[bool, str]:
+def tls_required(policy: Any, bucket: str, partition: str = "aws") -> tuple[bool, str]:
     """Whether a bucket policy denies every principal every S3 action on the bucket and its
-    objects when aws:SecureTransport is false, in one statement or in several that add up
-    (IAM denies a request that any Deny statement matches); the reason names what the
-    closest statement misses."""
+    objects (ARNs in the bucket's `partition`) when aws:SecureTransport is false, in one
+    statement or in several that add up (IAM denies a request that any Deny statement
+    matches); the reason names what the closest statement misses."""
     if not isinstance(policy, Mapping):
         return False, "no bucket policy"
     best: tuple[int, str, list[str]] | None = None
@@ -281,14 +296,14 @@ def tls_required(policy: Any, bucket: str) -> tuple[bool, str]:
         if not isinstance(s, Mapping):
             continue
         named.append((str(s.get("Sid") or i), s))
-        misses = tls_statement_misses(s, bucket)
+        misses = tls_statement_misses(s, bucket, partition)
         if not misses:
             return True, f"statement {s.get('Sid') or i} denies every request without TLS"
         mentions_tls = "securetransport" in json.dumps(s.get("Condition", {})).lower()
         if s.get("Effect") == "Deny" and mentions_tls and (best is None
                                                            or len(misses) < best[0]):
             best = (len(misses), str(s.get("Sid") or i), misses)
-    together = _tls_union(named, bucket)
+    together = _tls_union(named, bucket, partition)
     if together is not None:
         return True, together
     if best is None:
