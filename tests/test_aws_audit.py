@@ -372,7 +372,7 @@ def test_admin_users_under_permissions_boundaries() -> None:
     assert got == {"a": "pass", "b": "inconclusive", "c": "pass", "d": "fail"}
 
 
-# --- partitions: GovCloud and China ARNs -----------------------------------------------------------
+# --- partitions: GovCloud and China ARNs ---------------------------------------------------
 # AWS General Reference, "Amazon Resource Names": an ARN names its partition; a bucket in
 # us-gov-west-1 is arn:aws-us-gov:s3:::NAME, in cn-north-1 arn:aws-cn:s3:::NAME.
 
