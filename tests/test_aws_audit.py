@@ -414,3 +414,13 @@ def test_not_resource_of_iam_in_another_partition_is_not_admin() -> None:
                                      "NotResource": "arn:aws:iam::*:user/*"})
     assert A.statement_is_admin({"Effect": "Allow", "Action": "*",
                                  "NotResource": "arn:aws-us-gov:s3:::*"})
+
+
+def test_string_operator_on_secure_transport_is_named() -> None:
+    """StringEquals on the Boolean aws:SecureTransport is not what AWS documents (Bool); it
+    fails, and the reason says that rather than calling it an unmet extra condition."""
+    stmt = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [ARN, f"{ARN}/*"],
+            "Condition": {"StringEquals": {"aws:SecureTransport": "false"}}}
+    ok, why = tls_required({"Statement": [stmt]}, BUCKET)
+    assert not ok and "StringEquals aws:SecureTransport (not Bool, the operator documented " \
+        "for this Boolean key)" in why

@@ -164,6 +164,13 @@ def _secure_transport_false(cond: Any) -> tuple[bool, list[str]]:
                     any(str(v).lower() == "false" for v in _as_list(value)):
                 found = True
                 continue
+            if str(key).lower() == "aws:securetransport" and base not in ("Bool",
+                                                                         "BoolIfExists"):
+                # a Boolean key (IAM User Guide, "AWS global condition context keys"); what a
+                # string or other operator does with it is not documented: not counted
+                extra.append(f"{op} {key} (not Bool, the operator documented for this "
+                             "Boolean key)")
+                continue
             extra.append(f"{op} {key}")
     misses = [] if found else ["a Bool condition matching aws:SecureTransport false"]
     if extra:
