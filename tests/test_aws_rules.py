@@ -536,8 +536,11 @@ def test_aws_administrator_access_is_known_in_every_partition() -> None:
     a GovCloud or China account's copy is the same policy; look-alikes are not."""
     for part in ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"):
         assert A.is_aws_admin_policy(f"arn:{part}:iam::aws:policy/AdministratorAccess")
+        # iam:* on every resource: administrator-equivalent (AWS Managed Policy Reference)
+        assert A.is_aws_admin_policy(f"arn:{part}:iam::aws:policy/IAMFullAccess")
     for arn in ("arn:aws:iam::123456789012:policy/AdministratorAccess",
                 "arn:aws:iam::aws:policy/AdministratorAccessAmplify",
+                "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
                 "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
                 "arn:awsx:iam::aws:policy/AdministratorAccess"):
         assert not A.is_aws_admin_policy(arn), arn

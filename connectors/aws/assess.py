@@ -32,11 +32,16 @@ MAX_PASSWORD_AGE_DAYS = 90
 ADMIN_MANAGED_POLICIES = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
 # AWS's AdministratorAccess in every partition (aws, aws-cn, aws-us-gov, aws-iso, ...): its
 # ARN names the partition the account is in
-_AWS_ADMIN_POLICY = re.compile(r"arn:aws(-[a-z]+)*:iam::aws:policy/AdministratorAccess")
+# IAMFullAccess allows iam:* on every resource (AWS Managed Policy Reference), with which its
+# holder attaches AdministratorAccess to itself: administrator-equivalent, as statement_is_admin
+# judges the same statement in a customer or inline policy.
+_AWS_ADMIN_POLICY = re.compile(
+    r"arn:aws(-[a-z]+)*:iam::aws:policy/(AdministratorAccess|IAMFullAccess)")
 
 
 def is_aws_admin_policy(arn: str) -> bool:
-    """Whether `arn` is AWS's AdministratorAccess managed policy, in any partition."""
+    """Whether `arn` is AWS's AdministratorAccess managed policy, or IAMFullAccess (iam:* on
+    every resource: administrator-equivalent), in any partition."""
     return _AWS_ADMIN_POLICY.fullmatch(arn) is not None
 
 
