@@ -325,7 +325,8 @@ def test_admin_roles_trusting_by_policy_variables(tricky: Tricky) -> None:
 def test_admin_roles_under_permissions_boundaries(tricky: Tricky) -> None:
     """An admin role trusting every principal, bounded by a customer-managed policy that
     allows only s3:Get*, failed as "administrator role that any principal may assume": it is
-    no administrator (pass, naming the boundary). Bounded by an admin policy it still fails;
+    no administrator (pass, naming the boundary). Bounded by an admin policy, or by one that
+    lets it delete its own boundary (iam:DeleteRolePermissionsBoundary), it still fails;
     by an AWS managed policy whose document was not read it is inconclusive, never pass."""
     iam = tricky.client("iam")
 
@@ -335,7 +336,11 @@ def test_admin_roles_under_permissions_boundaries(tricky: Tricky) -> None:
 
     reads = policy("s3-reads-boundary", {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"})
     wide = policy("wide-boundary", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    # reads, and the one action that takes the boundary off: the role removes it, then is admin
+    leaky = policy("leaky-boundary", {"Effect": "Allow", "Action": [
+        "s3:Get*", "iam:DeleteRolePermissionsBoundary"], "Resource": "*"})
     boundaries = {"bounded-to-reads": reads, "bounded-by-admin": wide,
+                  "bounded-but-removable": leaky,
                   "bounded-by-aws-managed": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
     for name, boundary in boundaries.items():
         iam.create_role(RoleName=name, PermissionsBoundary=boundary,
@@ -348,8 +353,10 @@ def test_admin_roles_under_permissions_boundaries(tricky: Tricky) -> None:
     got = {n: found[f"arn:aws:iam::{ACCOUNT}:role/{n}"] for n in boundaries}
     assert got["bounded-to-reads"] == (
         "pass", "not an administrator: its administrator policies (inline:admin) are limited "
-        f"by permissions boundary {reads}, which grants no administrator rights")
+        f"by permissions boundary {reads}, which grants no administrator rights and does "
+        "not let it remove or replace the boundary")
     assert got["bounded-by-admin"][0] == "fail"
+    assert got["bounded-but-removable"][0] == "fail"
     assert got["bounded-by-aws-managed"][0] == "inconclusive"
 
 

@@ -343,6 +343,24 @@ def document_is_admin(doc: JSON) -> bool:
     return any(statement_is_admin(s) for s in stmts)
 
 
+# IAM actions that take a permissions boundary off a user or role, or put another in its
+# place (IAM API Reference): a boundary that allows one of them bounds nothing for an
+# administrator, who may remove it.
+BOUNDARY_ACTIONS = ("iam:DeleteUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+                    "iam:PutUserPermissionsBoundary", "iam:PutRolePermissionsBoundary")
+
+
+def boundary_grants_admin(doc: JSON) -> bool:
+    """Whether a permissions boundary leaves an administrator its rights: it grants admin
+    itself (document_is_admin), or some Allow in it lets its holder remove or replace a
+    boundary (BOUNDARY_ACTIONS), on any resource, under any condition."""
+    if document_is_admin(doc):
+        return True
+    stmts = _as_list(doc.get("Statement")) if isinstance(doc, Mapping) else []
+    return any(isinstance(st, Mapping) and st.get("Effect") == "Allow"
+               and any(covers_action(st, a) for a in BOUNDARY_ACTIONS) for st in stmts)
+
+
 def _boundary_verdict(who: Mapping[str, JSON]) -> Finding | None:
     """The verdict a user's or role's permissions boundary settles, or None when it has none
     or its boundary grants administrator rights too. IAM User Guide, "Permissions boundaries
@@ -357,7 +375,8 @@ def _boundary_verdict(who: Mapping[str, JSON]) -> Finding | None:
     if pb.get("grants_admin") is False:
         return Finding(str(who["arn"]), "pass", f"not an administrator: its administrator "
                        f"policies ({via}) are limited by permissions boundary {pb.get('arn')}, "
-                       "which grants no administrator rights")
+                       "which grants no administrator rights and does not let it remove "
+                       "or replace the boundary")
     return Finding(str(who["arn"]), "inconclusive", f"administrator policies ({via}) limited "
                    f"by permissions boundary {pb.get('arn')}, an AWS managed policy whose "
                    "document was not read: whether any administrator right is left is unknown")

@@ -267,19 +267,25 @@ class AwsConnector(Connector[AwsConfig]):
                         if A.document_is_admin(_doc(p.get("PolicyDocument")))]
                 return sorted(out)
 
-            local_arns = {str(pol["Arn"]) for pol in local}
+            # each customer-managed policy's default version (None: no default version read)
+            local_docs = {str(pol["Arn"]): next((_doc(v.get("Document")) for v in
+                                                 pol.get("PolicyVersionList", [])
+                                                 if v.get("IsDefaultVersion")), None)
+                          for pol in local}
 
             def bounded(entry: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
                 """`entry` with the permissions boundary of a user or role, if it has one
                 (IAM User Guide, "Permissions boundaries for IAM entities": its effective
                 permissions are only those both its policies and the boundary allow). Whether
-                the boundary itself grants admin: known for AdministratorAccess and
-                customer-managed policies, unknown (None) for other AWS managed ones."""
+                the boundary itself grants admin, or lets its holder remove or replace it:
+                known for AdministratorAccess and customer-managed policies, unknown (None)
+                for other AWS managed ones."""
                 b = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
                 if not b:
                     return entry
+                doc = local_docs.get(str(b))
                 grants = True if b in admin or A.is_aws_admin_policy(str(b)) else \
-                    False if b in local_arns else None
+                    None if doc is None else A.boundary_grants_admin(doc)
                 return {**entry, "permissions_boundary": {"arn": b, "grants_admin": grants}}
 
             admin_groups: dict[str, dict[str, Any]] = {}
