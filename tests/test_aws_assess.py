@@ -103,6 +103,11 @@ def test_admin_statements() -> None:
     assert admin(Action="IAM:attachuserpolicy", Resource="*")
     assert not admin(Action=["iam:Get*", "iam:List*"], Resource="*")
     assert not admin(Action="iam:*", Resource="arn:aws:iam::*:user/alice")
+    # every IAM resource is where the self-granting actions act: enough without "*"
+    assert admin(Action="iam:*", Resource="arn:aws:iam::*:*")
+    assert admin(Action="IAM:Attach*", Resource="arn:aws:iam::111122223333:*")
+    assert admin(Action="*", Resource="arn:*")
+    assert not admin(Action="*", Resource="arn:aws:iam::*:role/*")
     assert not admin(Action="s3:*", Resource="*")
     assert not admin(Action="*:Get*", Resource="*")
     assert not admin(Action=":*", Resource="*")

@@ -404,7 +404,8 @@ def _allows(stmt: dict[str, Any], action: str, resource: str) -> bool:
 def admin_oracle(stmt: dict[str, Any]) -> bool:
     if all(_allows(stmt, a, r) for a in ADMIN_PROBE_ACTIONS for r in ADMIN_PROBE_RESOURCES):
         return True
-    iam_only = [r for r in ADMIN_PROBE_RESOURCES if r == "*" or ":iam:" in r]
+    # where the self-granting actions act: the account's users and roles (IAM API Reference)
+    iam_only = [r for r in ADMIN_PROBE_RESOURCES if ":iam:" in r]
     return any(all(_allows(stmt, a, r) for r in iam_only) for a in SELF_GRANT)
 
 
@@ -426,6 +427,8 @@ def admin_statements(draw: st.DrawFn) -> dict[str, Any]:
                                               "arn:aws:iam::*", "*", "arn:aws:s3:::bucket/*"]))
     else:
         s["Resource"] = draw(_one_or_list(["*", "arn:aws:s3:::*", "arn:*", "arn:aws:iam::*",
+                                           "arn:aws:iam::*:*", f"arn:aws:iam::{ACCOUNT}:*",
+                                           "arn:aws:iam::*:user/*",
                                            "arn:aws:iam::*:role/*"]))
     if draw(st.booleans()):
         s["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}

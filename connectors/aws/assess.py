@@ -323,12 +323,30 @@ def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
     Condition narrows when, not what: a conditional admin statement is still admin (Prowler
     and CIS 1.16 judge Action and Resource alone). NotAction excluding IAM (PowerUserAccess)
     and IAM reads (`iam:Get*`) are not admin."""
-    if stmt.get("Effect") != "Allow" or not _on_all_resources(stmt):
+    if stmt.get("Effect") != "Allow":
         return False
-    if "NotAction" not in stmt and any(_all_actions(str(a))
-                                       for a in _as_list(stmt.get("Action"))):
+    if _on_all_resources(stmt) and "NotAction" not in stmt and \
+            any(_all_actions(str(a)) for a in _as_list(stmt.get("Action"))):
         return True
-    return any(covers_action(stmt, a) for a in SELF_GRANT_ACTIONS)
+    return (_on_all_resources(stmt) or _on_all_iam_resources(stmt)) and \
+        any(covers_action(stmt, a) for a in SELF_GRANT_ACTIONS)
+
+
+_IAM_ARN = re.compile(r"arn:([^:]*):iam::([^:]*):")
+
+
+def _on_all_iam_resources(stmt: Mapping[str, JSON]) -> bool:
+    """Whether Resource takes in every IAM resource (user, group, role, policy) of an account
+    (`arn:aws:iam::*:*`, `arn:aws:iam::111122223333:*`, `arn:*`): where the self-granting
+    IAM actions act, whatever else it leaves out."""
+    if "NotResource" in stmt:
+        return False  # judged by _on_all_resources
+    for r in (str(x) for x in _as_list(stmt.get("Resource"))):
+        m = _IAM_ARN.match(r)
+        acct = m.group(2) if m and m.group(2).isdigit() else "123456789012"
+        if any(glob_covers_prefix(r, f"arn:{p}:iam::{acct}:") for p in PARTITIONS):
+            return True
+    return False
 
 
 def document_is_admin(doc: JSON) -> bool:
