@@ -108,6 +108,9 @@ def test_admin_statements() -> None:
     assert admin(Action="IAM:Attach*", Resource="arn:aws:iam::111122223333:*")
     assert admin(Action="*", Resource="arn:*")
     assert not admin(Action="*", Resource="arn:aws:iam::*:role/*")
+    assert not admin(Action="iam:*", Resource=["arn:aws:iam::*:user/*", "arn:aws:iam::*:role/*"])
+    assert admin(Action="iam:*", Resource=[f"arn:aws:iam::*:{t}/*"
+                                           for t in ("user", "role", "group", "policy")])
     assert not admin(Action="s3:*", Resource="*")
     assert not admin(Action="*:Get*", Resource="*")
     assert not admin(Action=":*", Resource="*")

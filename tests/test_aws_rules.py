@@ -381,7 +381,8 @@ ADMIN_PROBE_ACTIONS = ["iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:PassRol
                        "ec2:RunInstances", "kms:ScheduleKeyDeletion", "sts:AssumeRole",
                        "organizations:LeaveOrganization", "cloudtrail:StopLogging"]
 ADMIN_PROBE_RESOURCES = ["*", f"arn:aws:iam::{ACCOUNT}:user/alice",
-                         f"arn:aws:iam::{ACCOUNT}:role/ops", "arn:aws:s3:::bucket/key",
+                         f"arn:aws:iam::{ACCOUNT}:role/ops", f"arn:aws:iam::{ACCOUNT}:group/g",
+                         f"arn:aws:iam::{ACCOUNT}:policy/p", "arn:aws:s3:::bucket/key",
                          f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-1",
                          f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"]
 
@@ -404,7 +405,8 @@ def _allows(stmt: dict[str, Any], action: str, resource: str) -> bool:
 def admin_oracle(stmt: dict[str, Any]) -> bool:
     if all(_allows(stmt, a, r) for a in ADMIN_PROBE_ACTIONS for r in ADMIN_PROBE_RESOURCES):
         return True
-    # where the self-granting actions act: the account's users and roles (IAM API Reference)
+    # where the self-granting actions act: the account's users, roles, groups and policies
+    # (IAM API Reference)
     iam_only = [r for r in ADMIN_PROBE_RESOURCES if ":iam:" in r]
     return any(all(_allows(stmt, a, r) for r in iam_only) for a in SELF_GRANT)
 
@@ -428,7 +430,8 @@ def admin_statements(draw: st.DrawFn) -> dict[str, Any]:
     else:
         s["Resource"] = draw(_one_or_list(["*", "arn:aws:s3:::*", "arn:*", "arn:aws:iam::*",
                                            "arn:aws:iam::*:*", f"arn:aws:iam::{ACCOUNT}:*",
-                                           "arn:aws:iam::*:user/*",
+                                           "arn:aws:iam::*:user/*", "arn:aws:iam::*:group/*",
+                                           "arn:aws:iam::*:policy/*",
                                            "arn:aws:iam::*:role/*"]))
     if draw(st.booleans()):
         s["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}

@@ -335,18 +335,26 @@ def statement_is_admin(stmt: Mapping[str, JSON]) -> bool:
 _IAM_ARN = re.compile(r"arn:([^:]*):iam::([^:]*):")
 
 
+# The IAM resources the self-granting actions act on (IAM API Reference: users, roles,
+# groups, and policies for their versions).
+_IAM_TYPES = ("user/", "role/", "group/", "policy/")
+
+
 def _on_all_iam_resources(stmt: Mapping[str, JSON]) -> bool:
-    """Whether Resource takes in every IAM resource (user, group, role, policy) of an account
-    (`arn:aws:iam::*:*`, `arn:aws:iam::111122223333:*`, `arn:*`): where the self-granting
-    IAM actions act, whatever else it leaves out."""
+    """Whether Resource takes in every user, role, group and policy of an account, in one
+    pattern or several (`arn:aws:iam::*:*`, `arn:aws:iam::111122223333:*`, `arn:*`, or
+    `...:user/*` beside `...:role/*`, `...:group/*` and `...:policy/*`): where the
+    self-granting IAM actions act, whatever else it leaves out."""
     if "NotResource" in stmt:
         return False  # judged by _on_all_resources
-    for r in (str(x) for x in _as_list(stmt.get("Resource"))):
+    res = [str(x) for x in _as_list(stmt.get("Resource"))]
+
+    def covers(r: str, kind: str) -> bool:
         m = _IAM_ARN.match(r)
         acct = m.group(2) if m and m.group(2).isdigit() else "123456789012"
-        if any(glob_covers_prefix(r, f"arn:{p}:iam::{acct}:") for p in PARTITIONS):
-            return True
-    return False
+        return any(glob_covers_prefix(r, f"arn:{p}:iam::{acct}:{kind}") for p in PARTITIONS)
+
+    return all(any(covers(r, kind) for r in res) for kind in _IAM_TYPES)
 
 
 def document_is_admin(doc: JSON) -> bool:
