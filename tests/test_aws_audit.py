@@ -431,3 +431,25 @@ def test_string_operator_on_secure_transport_is_named() -> None:
     ok, why = tls_required({"Statement": [stmt]}, BUCKET)
     assert not ok and "StringEquals aws:SecureTransport (not Bool, the operator documented " \
         "for this Boolean key)" in why
+
+
+def test_multi_region_trail_without_global_service_events(tricky: Tricky) -> None:
+    """A multi-region trail updated to IncludeGlobalServiceEvents=false (AWS refuses that
+    combination; moto accepts it) logs no IAM, STS or CloudFront events (CloudTrail User
+    Guide, "Global service events"): the account passed "has a multi-region logging trail"
+    while IAM changes went unlogged. The trail now fails naming it, and the account with it."""
+    tricky.client("s3").create_bucket(Bucket="audit-global")
+    ct = tricky.client("cloudtrail")
+    ct.create_trail(Name="no-global", S3BucketName="audit-global", IsMultiRegionTrail=True,
+                    EnableLogFileValidation=True)
+    ct.start_logging(Name="no-global")
+    ct.update_trail(Name="no-global", IncludeGlobalServiceEvents=False)
+    found = tricky.judged("cloudtrail")
+    trail = next(v for r, v in found.items() if r.endswith(":trail/no-global"))
+    assert trail == ("fail", "trail is not logging global service events (IAM, STS, "
+                     "CloudFront)")
+    assert found[ACCOUNT][0] == "fail"
+    ct.update_trail(Name="no-global", IncludeGlobalServiceEvents=True)
+    found = tricky.judged("cloudtrail")
+    assert found[ACCOUNT][0] == "pass"
+    ct.delete_trail(Name="no-global")

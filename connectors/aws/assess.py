@@ -726,6 +726,11 @@ def assess_cloudtrail(content: JSON) -> list[Finding]:
             problems.insert(0, "single-region")
         if not t.get("log_file_validation"):
             problems.append("log file validation off")
+        if t.get("include_global_service_events") is False:
+            # CloudTrail User Guide, "Global service events": IAM, STS and CloudFront
+            # events reach only trails that include them (AWS refuses a multi-region trail
+            # without them; a stand-in may not)
+            problems.append("not logging global service events (IAM, STS, CloudFront)")
         if t.get("status_unreadable"):
             out.append(Finding(arn, "inconclusive", f"status could not be read: "
                                f"{t['status_unreadable']}"))

@@ -570,6 +570,7 @@ class AwsConnector(Connector[AwsConfig]):
                 "home_region": home, "multi_region": bool(t.get("IsMultiRegionTrail")),
                 "organization_trail": bool(t.get("IsOrganizationTrail")),
                 "log_file_validation": bool(t.get("LogFileValidationEnabled")),
+                "include_global_service_events": t.get("IncludeGlobalServiceEvents"),
                 "kms_key_id": t.get("KmsKeyId"),
                 "cloudwatch_log_group_arn": t.get("CloudWatchLogsLogGroupArn"),
                 "s3_bucket": t.get("S3BucketName"),

@@ -161,6 +161,7 @@ CLOUDTRAIL: dict[str, Any] = {
     "trails": [{"account_id": ACCOUNT, "arn": f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org",
                 "name": "org", "home_region": "us-east-1", "multi_region": True,
                 "organization_trail": False, "log_file_validation": True,
+                "include_global_service_events": True,
                 "kms_key_id": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/3333-4444",
                 "cloudwatch_log_group_arn": None, "s3_bucket": "acme-cloudtrail",
                 "regions": ["us-east-1"],
