@@ -86,6 +86,9 @@ class User:
     display_name: str
     email: str
     time_zone: str = "UTC"
+    # Cloud's accountType: "atlassian" (a person), "app" (an app's system account, e.g.
+    # Automation for Jira) or "customer" (a service-desk customer).
+    account_type: str = "atlassian"
 
 
 @dataclass
@@ -877,7 +880,7 @@ class JiraSimulator(ServedSimulator):
             return None
         if self.deployment == "cloud":
             out: dict[str, Any] = {"self": f"{self.url}{API}/user?accountId={u.account_id}",
-                                   "accountId": u.account_id, "accountType": "atlassian",
+                                   "accountId": u.account_id, "accountType": u.account_type,
                                    "displayName": u.display_name, "active": True}
         else:
             out = {"self": f"{self.url}{API}/user?username={u.name}", "name": u.name,

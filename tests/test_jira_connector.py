@@ -236,3 +236,35 @@ def test_the_last_retried_answer_keeps_jiras_error_message(
     calls = [c for c in store.blob_json(r["ipe_sha256"])["calls"] if not c["ok"]]
     assert calls and calls[-1]["error"] == "HTTP 500: Internal server error"
     assert calls[-1]["retries"] >= 1
+
+
+def test_an_app_account_moving_a_ticket_to_approved_is_no_independent_approval(
+        config_file: Callable[..., Path]) -> None:
+    """Jira Cloud's REST User object: accountType "app" is a "system account used for
+    Connect applications and OAuth to represent external systems" (e.g. Automation for
+    Jira), as opposed to "atlassian", a person. A ticket moved into Approved only by
+    automation passed as approved by someone other than its assignee; no person's approval
+    shows in the ticket, so it is inconclusive, naming the app. Read through the jira SDK."""
+    from simulators.jira import User
+
+    data = generate(3, start=NOW - timedelta(days=20), end=NOW - timedelta(days=2))
+    bot = User("557058:f58131cb-b67d-43c7-b30d-6b58d40bd077", "automation", "automation",
+               "Automation for Jira", "automation@connect.atlassian.com",
+               account_type="app")
+    data.users[bot.account_id] = bot
+    ticket = data.tickets[0]
+    approvals = [c for c in ticket.history
+                 if any(f == "status" and to == "Approved" for f, _, to in c.items)]
+    assert approvals
+    for c in approvals:
+        c.author = bot.account_id
+    with JiraSimulator("cloud", data) as sim:
+        summary, store = _run(config_file, sim)
+    verdicts: dict[str, Any] = {}
+    for rid in summary.outcomes[0].record_ids:
+        for f in store.blob_json(store.record(rid)["findings_sha256"]):  # type: ignore[index]
+            verdicts[f["resource"].rsplit("/", 1)[1]] = f
+    got = verdicts[ticket.key]
+    assert got["status"] == "inconclusive", got
+    assert "Automation for Jira" in got["reason"] and "app" in got["reason"]
+    assert verdicts[data.tickets[1].key]["status"] == "pass"

@@ -3,6 +3,8 @@
 The rule (CC8.1 change approval), from the ticket's own changelog:
 - an approval is a changelog entry whose `status` item moves the ticket INTO one of the
   configured approved statuses (matched by status name, case-insensitive, or by status id);
+- an approval by an app account (Cloud accountType "app", e.g. Automation for Jira) is no
+  person's approval: without an independent one the ticket is inconclusive;
 - it is independent when its author is neither the assignee just before that entry, nor the
   assignee just after it (an approver who assigns the ticket to themselves in the same
   transition approved their own work), nor the ticket's current assignee;
@@ -79,11 +81,12 @@ def approvals(ticket: JSON, approved: Iterable[str]) -> list[dict[str, Any]]:
                    for it in h.get("items", [])):
             continue
         by = user_id(h.get("author"))
+        app = (h.get("author") or {}).get("accountType") == "app"
         assignees = {before[i], after[i], current} - {None}
         out.append({"at": h["created"], "by": by,
                     "by_name": (h.get("author") or {}).get("displayName"),
-                    "assignee_before": before[i], "assignee_after": after[i],
-                    "independent": by is not None and by not in assignees})
+                    "assignee_before": before[i], "assignee_after": after[i], "app": app,
+                    "independent": by is not None and by not in assignees and not app})
     return out
 
 
@@ -102,6 +105,12 @@ def ticket_verdict(ticket: JSON, approved: Iterable[str]) -> dict[str, Any]:
         return {"approved_by": a["by"], "approved_at": a["at"], "verdict": "pass",
                 "reason": f"moved to an approved status by {a['by_name'] or a['by']} at "
                           f"{a['at']}, not the assignee"}
+    bots = [a for a in apps if a["app"]]
+    if bots:
+        return out | {"verdict": "inconclusive", "reason": "moved to an approved status only "
+                      "by an app account (" + ", ".join(sorted({str(a["by_name"] or a["by"])
+                                                               for a in bots}))
+                      + "), not a person: who approved does not show in the ticket"}
     if apps:
         return out | {"verdict": "fail", "reason": "approved only by its own assignee ("
                       + ", ".join(sorted({str(a['by']) for a in apps})) + ")"}

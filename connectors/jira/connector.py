@@ -527,7 +527,7 @@ def _key_order(key: str) -> tuple[str, int]:
 def _person(u: Any) -> dict[str, Any] | None:
     if not isinstance(u, dict):
         return None
-    return {k: u.get(k) for k in ("accountId", "key", "name", "displayName")}
+    return {k: u.get(k) for k in ("accountId", "accountType", "key", "name", "displayName")}
 
 
 def _history(h: dict[str, Any]) -> dict[str, Any]:
