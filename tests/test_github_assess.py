@@ -174,13 +174,14 @@ def test_hidden_bypass_actors_are_inconclusive_not_pass() -> None:
 # the reviewer is a known account other than the author, with write access as far as its
 # author_association shows. COMMENTED and PENDING don't count.
 
-def oracle_counts(change: dict[str, Any]) -> tuple[int, bool]:
-    """(approvals that count, whether an unattributable approval would add one)."""
+def oracle_counts(change: dict[str, Any]) -> tuple[int, bool, int]:
+    """(approvals that count, whether an unattributable approval would add one, how many
+    a bot's approval would add: an App's review is no person's)."""
     merged = A.parse_time(change["merged_at"])
     assert merged is not None
     author = change["author"].lower()
     people = {r["reviewer"].lower() if r["reviewer"] else None for r in change["reviews"]}
-    count, ghost = 0, False
+    count, ghost, bots = 0, False, 0
     for who in people:
         mine = [r for r in change["reviews"]
                 if (r["reviewer"].lower() if r["reviewer"] else None) == who
@@ -198,9 +199,11 @@ def oracle_counts(change: dict[str, Any]) -> tuple[int, bool]:
             and (writer or who is None)
         if good and who is None:
             ghost = True
+        elif good and who != author and last.get("reviewer_type") == "Bot":
+            bots += 1
         elif good and who != author:
             count += 1
-    return count, ghost
+    return count, ghost, bots
 
 
 @st.composite
@@ -215,12 +218,15 @@ def changes(draw: st.DrawFn) -> tuple[dict[str, Any], int, dict[str, str | None]
                                       "COMMENTED", "DISMISSED", "PENDING"]))
         reviews.append({
             "id": i + 1,
-            "reviewer": draw(st.sampled_from(["bob", "BOB", "carol", "alice", None])),
+            "reviewer": draw(st.sampled_from(["bob", "BOB", "carol", "alice", None,
+                                              "ci[bot]"])),
             "state": state,
             "submitted_at": None if state == "PENDING" else _t(draw(st.integers(-180, 60))),
             "commit_id": draw(st.sampled_from([HEAD, HEAD, OLD]))})
         who = reviews[-1]["reviewer"]
-        if who is not None and assoc[who.lower()] is not None:
+        if who == "ci[bot]":
+            reviews[-1]["reviewer_type"] = "Bot"
+        elif who is not None and assoc[who.lower()] is not None:
             reviews[-1]["author_association"] = assoc[who.lower()]
     need = draw(st.integers(0, 3))
     results = draw(st.dictionaries(st.sampled_from(["ci", "lint"]),
@@ -242,12 +248,12 @@ def test_change_verdict_matches_review_oracle(case: Any) -> None:
     change, need, results = case
     protection = {"required_approvals": need, "review_bypass": []}
     verdict, reason = A.change_verdict(change, protection)
-    count, ghost = oracle_counts(change)
+    count, ghost, bots = oracle_counts(change)
     checks_ok = all(v in ("success", "neutral", "skipped") for v in results.values())
     required = max(1, need)
     if count >= required and checks_ok:
         assert verdict == "pass", reason
-    elif ghost and count + 1 >= required and checks_ok:
+    elif (ghost or bots) and count + int(ghost) + bots >= required and checks_ok:
         assert verdict == "inconclusive", reason
     else:
         assert verdict == "fail", reason

@@ -481,3 +481,34 @@ def test_approval_without_write_access_does_not_count(monkeypatch: pytest.Monkey
     assert it["verdict"] == "fail", it["reason"]
     assert "CONTRIBUTOR" in it["reason"] and "write access" in it["reason"]
     assert items[member]["verdict"] == "pass"
+
+
+def test_an_approval_by_a_bot_is_no_persons_review(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review's `user.type` is "Bot" for a GitHub App or github-actions[bot] (REST simple
+    user: type User, Bot or Organization); GitHub lets Actions approve pull requests when
+    "Allow GitHub Actions to create and approve pull requests" is on, and such an approval
+    then satisfies branch protection. A PR approved only by github-actions[bot] passed as
+    reviewed; no person reviewed it as far as the PR shows, so it is inconclusive, naming
+    the bot. Read through PyGithub."""
+    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
+    clock = Clock(seed_end + timedelta(hours=1))
+    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
+        sim.add_token(TOKEN, login="auditor")
+        summary = seed_org(sim, "acme", merged_prs=12, repos=1, end=seed_end)
+        ok = sorted(k for k, v in summary.expected.items() if v == "ok")
+        botted, person = ok[0], ok[1]
+        sim.user("github-actions[bot]", kind="Bot")
+        repo_name, number = botted.split("#")
+        pr = sim.repos[repo_name]["pulls_by_number"][int(number)]
+        for r in pr["reviews"]:
+            if r["state"] == "APPROVED":
+                r["user"] = "github-actions[bot]"
+        res, _ = run(connector(sim, clock, monkeypatch), "merged_changes", summary.start,
+                     summary.end)
+    spec = GitHubConnector.snapshots()["merged_changes"]
+    assert spec.items is not None
+    items = {i["id"]: i for i in spec.items(res.content)}
+    assert items[botted]["verdict"] == "inconclusive", items[botted]["reason"]
+    assert "github-actions[bot]" in items[botted]["reason"]
+    assert "bot" in items[botted]["reason"]
+    assert items[person]["verdict"] == "pass"

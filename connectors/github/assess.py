@@ -12,7 +12,9 @@ Semantics follow GitHub's documentation:
 - A reviewer's most recent review decides (COMMENTED does not replace it); a DISMISSED
   review approves nothing; an approval counts for the commit it was submitted on, and only
   from a reviewer with write access (an author_association of NONE, CONTRIBUTOR,
-  FIRST_TIMER, FIRST_TIME_CONTRIBUTOR or MANNEQUIN rules it out).
+  FIRST_TIMER, FIRST_TIME_CONTRIBUTOR or MANNEQUIN rules it out). An approval by a bot
+  (user type Bot: an App, github-actions[bot]) is no person's review: where it would
+  decide the verdict, the change is inconclusive.
 - A required status check passes when its latest check run concludes success, neutral or
   skipped, or its latest commit status is success.
 """
@@ -251,6 +253,7 @@ def change_verdict(change: Mapping[str, Any], protection: Mapping[str, Any] | No
     valid: list[str] = []
     problems: list[str] = []
     ghost = False
+    bots: list[str] = []
     for who, r in sorted(latest.items(), key=lambda kv: str(kv[0])):
         state = r["state"]
         if state == "DISMISSED":
@@ -262,6 +265,10 @@ def change_verdict(change: Mapping[str, Any], protection: Mapping[str, Any] | No
             problems.append("an approval by a deleted account cannot be attributed")
         elif who == author:
             problems.append("only the author approved")
+        elif r.get("reviewer_type") == "Bot":
+            if r.get("commit_id") == head:
+                bots.append(who)
+            problems.append(f"approval by {who} is a bot's, not a person's review")
         elif r.get("author_association") in NO_WRITE_ACCESS:
             problems.append(f"approval by {who} does not count: reviewer association "
                             f"{r['author_association']} has no write access")
@@ -284,7 +291,7 @@ def change_verdict(change: Mapping[str, Any], protection: Mapping[str, Any] | No
         note = "; ".join(p for p in problems if "outstanding" in p)
         return "pass", (f"approved by {', '.join(valid)} on the merged commit before the merge"
                         + (f" (note: {note})" if note else ""))
-    if ghost and len(valid) + 1 >= need and not check_fail:
+    if (ghost or bots) and len(valid) + int(ghost) + len(bots) >= need and not check_fail:
         return "inconclusive", "; ".join(problems)
     reasons: list[str] = []
     if len(valid) < need:

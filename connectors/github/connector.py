@@ -359,7 +359,8 @@ class GitHubConnector(Connector[GitHubConfig]):
             c["reviews"] = [{"id": r.get("id"), "reviewer": _user(r.get("user")),
                              "state": r.get("state"), "submitted_at": r.get("submitted_at"),
                              "commit_id": r.get("commit_id"),
-                             "author_association": r.get("author_association")}
+                             "author_association": r.get("author_association"),
+                             "reviewer_type": (r.get("user") or {}).get("type")}
                             for r in reviews]
         except RateLimited:
             raise

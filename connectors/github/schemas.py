@@ -47,7 +47,7 @@ BRANCH_PROTECTION: dict[str, Any] = _obj({
     ["policy", "repositories"])
 
 _REVIEW = _obj({"id": _I0, "reviewer": _S0, "state": _S0, "submitted_at": _S0,
-                "commit_id": _S0, "author_association": _S0},
+                "commit_id": _S0, "author_association": _S0, "reviewer_type": _S0},
                ["reviewer", "state", "submitted_at", "commit_id"])
 
 MERGED_CHANGES: dict[str, Any] = _obj({
