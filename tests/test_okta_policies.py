@@ -285,3 +285,52 @@ def test_generated_org_policies_pass_sign_in_and_enrollment(
     assert all(v == "pass" for k, v in got.items() if k.endswith(":mfa"))
     assert [k for k, v in got.items() if v == "fail"] and all(
         k.endswith((":history", ":max_age")) for k, v in got.items() if v == "fail")
+
+
+def _gsp(require: bool) -> dict[str, Any]:
+    return {"id": "00pGSP", "type": "OKTA_SIGN_ON", "name": "Default Policy", "status": "ACTIVE",
+            "priority": 1, "system": True,
+            "conditions": {"people": {"groups": {"include": ["EVERYONE"]}}},
+            "rules": [{"id": "0prGSP", "name": "Default Rule", "status": "ACTIVE",
+                       "priority": 1, "system": True,
+                       "conditions": {"network": {"connection": "ANYWHERE"}},
+                       "actions": {"signon": {"access": "ALLOW", "requireFactor": require,
+                                              "primaryFactor": "PASSWORD_IDP_ANY_FACTOR"}}}]}
+
+
+def _app(pid: str, mode: str) -> dict[str, Any]:
+    return {"id": pid, "type": "ACCESS_POLICY", "name": f"App {pid}", "status": "ACTIVE",
+            "priority": 1, "system": False, "conditions": None,
+            "rules": [{"id": f"0pr{pid}", "name": "Catch-all Rule", "status": "ACTIVE",
+                       "priority": 1, "system": True, "actions": {"appSignOn": {
+                           "access": "ALLOW", "verificationMethod": {
+                               "type": "ASSURANCE", "factorMode": mode,
+                               "reauthenticateIn": "PT2H"}}}}]}
+
+
+def test_identity_engine_layers_global_session_and_authentication_policies() -> None:
+    """Okta Identity Engine (help.okta.com/oie: "Authentication policies": "Every app in your
+    org has an authentication policy ... it enforces factor requirements"; "Global Session
+    Policies": the default "allows access with a password, IDP, or any factor allowed by the
+    authentication policies"; the upgrade notes: the MFA setting "Any factor used to meet the
+    Authentication Policy requirements"). So access to any app without MFA needs both layers
+    to allow it: a session rule without MFA is no gap when every authentication policy rule
+    requires 2FA or denies (it failed), and a 1FA app rule is no gap when every session
+    needs MFA (it failed). Where both layers allow a password alone, both still fail, and in
+    a Classic Engine org (no ACCESS_POLICY) the session rule alone decides."""
+    def verdicts(pols: list[dict[str, Any]], **extra: Any) -> dict[str, str]:
+        return {f.resource.split(":")[2]: f.status
+                for f in assess_policies({"policies": pols, **extra})
+                if f.resource.endswith(":mfa")}
+    assert verdicts([_gsp(False), _app("A1", "2FA"), _app("A2", "2FA")]) == {
+        "00pGSP": "pass", "A1": "pass", "A2": "pass"}
+    assert verdicts([_gsp(True), _app("A1", "1FA"), _app("A2", "2FA")]) == {
+        "00pGSP": "pass", "A1": "pass", "A2": "pass"}
+    assert verdicts([_gsp(False), _app("A1", "1FA"), _app("A2", "2FA")]) == {
+        "00pGSP": "fail", "A1": "fail", "A2": "pass"}
+    assert verdicts([_gsp(False)], unavailable_types={"ACCESS_POLICY": "HTTP 400"}) == {
+        "00pGSP": "fail"}
+    found = {f.resource: f for f in assess_policies(
+        {"policies": [_gsp(False), _app("A1", "2FA")]})}
+    assert "every authentication policy rule" in \
+        found["okta:policy:00pGSP:rule:0prGSP:mfa"].reason

@@ -30,7 +30,10 @@ Checks, each its own finding (CC6.1):
   `appSignOn.verificationMethod` ASSURANCE with `factorMode: 2FA`); ALLOW without it fails,
   naming who and from where; anything else (an authentication method chain, a shape this
   code does not know) is inconclusive. Authentication policies each serve their own apps,
-  so none shadows another.
+  so none shadows another. In Identity Engine (ACCESS_POLICY readable) the two layers
+  combine: every app has an authentication policy and reaching it needs a session too, so
+  a failing rule of one layer passes, saying why, when every reachable rule of the other
+  layer requires MFA or denies.
 """
 
 from __future__ import annotations
@@ -242,6 +245,26 @@ def signin_finding(p: dict[str, Any], r: dict[str, Any]) -> Finding:
     return _f(res, "fail", f"{name}: allows sign-in without MFA for {_who(r)} ({how})")
 
 
+def _identity_engine(layers: dict[str, list[Finding]], sessions_read: bool
+                     ) -> dict[str, list[Finding]]:
+    """Identity Engine: every app has an authentication policy, and reaching an app needs
+    a session (global session policy) and the app's rule. A sign-in without MFA needs both
+    layers to allow it, so a failing rule of one layer passes when every reachable rule of
+    the other requires MFA or denies."""
+    def covered(fs: list[Finding]) -> bool:
+        return bool(fs) and all(f.status == "pass" for f in fs)
+    gsp, app = layers["OKTA_SIGN_ON"], layers["ACCESS_POLICY"]
+    if covered(app):
+        gsp = [f if f.status != "fail" else _f(
+            f.resource, "pass", f"{f.reason}; but every authentication policy rule (each app "
+            "has one) requires MFA or denies, so no app is reached without MFA") for f in gsp]
+    if sessions_read and covered(layers["OKTA_SIGN_ON"]):
+        app = [f if f.status != "fail" else _f(
+            f.resource, "pass", f"{f.reason}; but every global session policy rule requires "
+            "MFA or denies, so every session has passed MFA") for f in app]
+    return {"OKTA_SIGN_ON": gsp, "ACCESS_POLICY": app}
+
+
 def assess_policies(content: dict[str, Any]) -> list[Finding]:
     """Every check above, for every policy and rule that can apply."""
     out: list[Finding] = []
@@ -267,10 +290,15 @@ def assess_policies(content: dict[str, Any]) -> list[Finding]:
                       f.reason for f in per if f.status != "pass")[:600] if per and
                   any(f.status != "pass" for f in per) else
                   "no active MFA enrollment policy applies to everyone"))
+    layers: dict[str, list[Finding]] = {}
     for ptype in ("OKTA_SIGN_ON", "ACCESS_POLICY"):
-        for p in reachable(by_type.get(ptype, []), shadow=ptype == "OKTA_SIGN_ON"):
-            for r in reachable(p.get("rules") or []):
-                out.append(signin_finding(p, r))
+        layers[ptype] = [signin_finding(p, r)
+                         for p in reachable(by_type.get(ptype, []), shadow=ptype == "OKTA_SIGN_ON")
+                         for r in reachable(p.get("rules") or [])]
+    unavailable = content.get("unavailable_types") or {}
+    if layers["ACCESS_POLICY"] and "ACCESS_POLICY" not in unavailable:
+        layers = _identity_engine(layers, "OKTA_SIGN_ON" not in unavailable)
+    out.extend(layers["OKTA_SIGN_ON"] + layers["ACCESS_POLICY"])
     for ptype, why in sorted((content.get("unavailable_types") or {}).items()):
         if ptype in ("PASSWORD", "MFA_ENROLL", "OKTA_SIGN_ON"):
             out.append(_f(f"okta:policies:{ptype}", "inconclusive",
