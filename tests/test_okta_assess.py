@@ -32,14 +32,18 @@ user = st.integers(0, 10**6).flatmap(lambda n: st.fixed_dictionaries({
 
 def oracle_mfa(u: dict[str, Any]) -> str | None:
     """Okta: an activated account (ACTIVE, or a recoverable sub-state) needs an ACTIVE
-    possession factor; a security question is a knowledge factor like the password."""
+    possession factor; a security question is a knowledge factor like the password. An
+    ACTIVE email factor alone shows no enrollment: Identity Engine enrolls every user's
+    primary email automatically ("the user's primary email address is automatically enrolled
+    as an authenticator ... when the admin creates the user account", Okta support, and
+    "Email as an optional authenticator", help.okta.com/oie): inconclusive."""
     if u["status"] not in ("ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY"):
         return None
     if u["factors_error"] or u["factors"] is None:
         return "inconclusive"
     active = {f["type"] for f in u["factors"] if f["status"] == "ACTIVE"}
     second = active - {"question"}
-    if second - {"x-some-future-type"}:
+    if second - {"x-some-future-type", "email"}:
         return "pass"
     return "inconclusive" if second else "fail"
 
@@ -124,3 +128,17 @@ def test_security_question_is_not_mfa() -> None:
          "factors": [{"type": "question", "provider": "OKTA", "status": "ACTIVE"}]}
     [f] = assess_users({"users": [u]})
     assert f.status == "fail" and "LOCKED_OUT" in f.reason
+
+
+def test_an_email_factor_alone_is_not_shown_mfa_enrollment() -> None:
+    """An ACTIVE user whose only ACTIVE factor is email (Identity Engine enrolls the primary
+    email automatically) passed as "active MFA factor: email"; it is inconclusive, saying
+    why; with an Okta Verify push beside it the user passes."""
+    base = {"id": "00u1", "login": "e@example.com", "status": "ACTIVE", "factors_error": None}
+    only = {**base, "factors": [{"type": "email", "provider": "OKTA", "status": "ACTIVE"}]}
+    both = {**base, "id": "00u2", "factors": only["factors"] + [
+        {"type": "push", "provider": "OKTA", "status": "ACTIVE"}]}
+    got = {f.resource: f for f in assess_users({"users": [only, both]})}
+    f1 = got["user e@example.com (00u1)"]
+    assert f1.status == "inconclusive" and "automatically" in f1.reason
+    assert got["user e@example.com (00u2)"].status == "pass"

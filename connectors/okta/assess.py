@@ -9,7 +9,9 @@ drop accounts from the MFA population.
 What counts as an MFA factor. Okta's factor types are possession factors (push, sms, call,
 email, token*, u2f, webauthn, web, signed_nonce) except `question`, which Okta classes as
 a knowledge factor like the password, so it is not a second factor. Only factors with
-status ACTIVE count (PENDING_ACTIVATION was never completed). A factor type this code does
+status ACTIVE count (PENDING_ACTIVATION was never completed). An ACTIVE `email` factor
+alone is inconclusive: Identity Engine enrolls the primary email of every user an admin
+creates (or who verified it) automatically, so it shows no enrollment by the user. A factor type this code does
 not know makes the verdict inconclusive, never a pass.
 
 What counts as phishing-resistant. Okta's documentation ("Phishing-resistant
@@ -70,9 +72,13 @@ def mfa_verdict(user: dict[str, Any]) -> Verdict | None:
         return "inconclusive", "factors were not collected"
     active = _active(factors)
     mfa = [f for f in active if f.get("type") in MFA_TYPES]
-    if mfa:
+    if any(f.get("type") != "email" for f in mfa):
         return "pass", "active MFA factor: " + ", ".join(
             sorted({f"{f['type']} ({f.get('provider')})" for f in mfa}))
+    if mfa:
+        return "inconclusive", ("only the email factor is active: Identity Engine enrolls "
+                                "every user's primary email automatically, so it does not "
+                                "show the user enrolled a second factor")
     unknown = [f for f in active if f.get("type") not in MFA_TYPES | KNOWLEDGE_TYPES]
     if unknown:
         return "inconclusive", "only factor types this check does not know are active: " + \
