@@ -11,8 +11,8 @@ email, token*, u2f, webauthn, web, signed_nonce) except `question`, which Okta c
 a knowledge factor like the password, so it is not a second factor. Only factors with
 status ACTIVE count (PENDING_ACTIVATION was never completed). An ACTIVE `email` factor
 alone is inconclusive: Identity Engine enrolls the primary email of every user an admin
-creates (or who verified it) automatically, so it shows no enrollment by the user. A factor type this code does
-not know makes the verdict inconclusive, never a pass.
+creates (or who verified it) automatically, so it shows no enrollment by the user. A
+factor type this code does not know makes the verdict inconclusive, never a pass.
 
 What counts as phishing-resistant. Okta's documentation ("Phishing-resistant
 authentication") names two phishing-resistant authenticators: WebAuthn (FIDO2) and Okta
