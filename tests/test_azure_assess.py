@@ -395,7 +395,8 @@ def test_all_users_policy_excluding_a_group_does_not_cover_the_tenant() -> None:
     nested users and groups". An enabled all-users, all-apps MFA policy that excludes the group
     'Contractors' (two members no other policy covers) passed as "MFA enforced for all
     users"; it fails naming them. A declared break-glass account excluded alone still
-    passes, and an excluded member another enforcing policy includes is covered."""
+    passes, an excluded member another enforcing policy includes is covered, and a nested
+    group among the transitive members is no user to name."""
     mfa = {"operator": "OR", "builtInControls": ["mfa"]}
 
     def pol(name: str, users: dict[str, Any]) -> dict[str, Any]:
@@ -404,15 +405,17 @@ def test_all_users_policy_excluding_a_group_does_not_cover_the_tenant() -> None:
                                "applications": {"includeApplications": ["All"]},
                                "clientAppTypes": ["all"]}}
     base = {"security_defaults": {"isEnabled": False}, "admins": [],
-            "groups": {"g-contractors": ["c1", "c2"], "g-bg": ["bg"]},
+            "groups": {"g-contractors": ["c1", "c2", "g-nested"], "g-bg": ["bg"]},
             "user_groups": {"c1": ["g-contractors"], "c2": ["g-contractors"], "bg": ["g-bg"]},
             "user_roles": {}, "guests": [],
             "names": {"g-contractors": "group Contractors", "c1": "c1@x.com",
-                      "c2": "c2@x.com", "bg": "bg@x.com"}, "break_glass": ["bg@x.com"]}
+                      "c2": "c2@x.com", "bg": "bg@x.com",
+                      "g-nested": "g-nested (not a user)"}, "break_glass": ["bg@x.com"]}
     wide = pol("All users MFA", {"includeUsers": ["All"], "excludeGroups": ["g-contractors"]})
     f = {x.resource: x for x in A.assess_conditional_access({**base, "policies": [wide]})}
     assert f["tenant"].status == "fail"
     assert "c1@x.com" in f["tenant"].reason and "c2@x.com" in f["tenant"].reason
+    assert "g-nested" not in f["tenant"].reason  # a nested group is no user signing in
     glass = pol("All users MFA", {"includeUsers": ["All"], "excludeGroups": ["g-bg"]})
     f = {x.resource: x for x in A.assess_conditional_access({**base, "policies": [glass]})}
     assert f["tenant"].status == "pass"

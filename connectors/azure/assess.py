@@ -307,6 +307,8 @@ def _left_out(content: Mapping[str, Any], all_users: list[Mapping[str, Any]]) ->
     for uid in sorted(excluded):
         if uid in break_glass or names.get(uid) in break_glass:
             continue
+        if str(names.get(uid, "")).endswith("(not a user)"):
+            continue  # a nested group, device or service principal: no user sign-in
         if not mfa_coverage(content, uid)[0]:
             out.append(str(names.get(uid, uid)))
     if guests_out and not any(
