@@ -423,3 +423,31 @@ def test_all_users_policy_excluding_a_group_does_not_cover_the_tenant() -> None:
     f = {x.resource: x for x in A.assess_conditional_access({**base,
                                                              "policies": [wide, c1]})}
     assert f["tenant"].status == "pass"
+
+
+def _ra(p: str, guid: str, cond: str | None = None) -> dict[str, Any]:
+    return {**_owner(p, cond), "id": f"/x/{p}-{guid[:4]}",
+            "role_definition_id": f"/providers/Microsoft.Authorization/roleDefinitions/{guid}"}
+
+
+def test_principals_who_can_make_themselves_owner_count_as_owners() -> None:
+    """Microsoft ("Delegate Azure access management to others"): a holder of User Access
+    Administrator (or Role Based Access Control Administrator without a condition) "can
+    assign any role to any user within their scope, including themselves", Owner included.
+    Two Owners and two unconditional User Access Administrators, with at most three owners
+    allowed, passed as "2 principal(s) hold Owner"; they are four owner-equivalent
+    principals: fail, naming the roles. A Role Based Access Control Administrator whose
+    condition constrains what it may assign is not counted (it is named)."""
+    content = {"max_owners": 3, "subscriptions": [
+        {"subscription_id": "a", "assignments": [
+            _ra("o1", A.OWNER), _ra("o2", A.OWNER), _ra("u1", A.USER_ACCESS_ADMIN),
+            _ra("u2", A.USER_ACCESS_ADMIN)]},
+        {"subscription_id": "b", "assignments": [
+            _ra("o1", A.OWNER), _ra("o2", A.OWNER), _ra("r1", A.RBAC_ADMIN, _DELEGATION),
+            _ra("o1", A.USER_ACCESS_ADMIN)]}]}
+    f = {x.resource: x for x in A.assess_role_assignments(content)}
+    assert f["subscription:a"].status == "fail"
+    assert "4 principals" in f["subscription:a"].reason
+    assert "User Access Administrator" in f["subscription:a"].reason
+    assert f["subscription:b"].status == "pass", f["subscription:b"].reason
+    assert "Role Based Access Control Administrator" in f["subscription:b"].reason

@@ -57,8 +57,9 @@ def custom_role_privilege(permissions: Iterable[Mapping[str, Any]]) -> str | Non
 
 
 def assess_role_assignments(content: Mapping[str, Any]) -> list[Finding]:
-    """Per subscription: owners within bounds, and no custom role equivalent to Owner;
-    unreadable subscriptions are inconclusive."""
+    """Per subscription: owners (and holders of User Access Administrator or RBAC
+    Administrator without a condition, who can make themselves Owner) within bounds, and no
+    custom role equivalent to Owner; unreadable subscriptions are inconclusive."""
     out: list[Finding] = []
     limit = int(content.get("max_owners", 3))
     for sub in content.get("subscriptions", []):
@@ -68,21 +69,38 @@ def assess_role_assignments(content: Mapping[str, Any]) -> list[Finding]:
         # principal keeps full control of every resource, so it is an owner all the same.
         owner_ras = [a for a in sub.get("assignments", [])
                      if role_guid(a["role_definition_id"]) == OWNER]
-        owners = sorted({a["principal_id"] for a in owner_ras})
         conditional = sorted({a["principal_id"] for a in owner_ras if a.get("condition")}
                              - {a["principal_id"] for a in owner_ras if not a.get("condition")})
+        # User Access Administrator and RBAC Administrator "can assign any role to any user
+        # within their scope, including themselves" (Owner too) unless a condition limits
+        # what they may assign: without one they are owners in all but name.
+        grant_ras = [a for a in sub.get("assignments", [])
+                     if role_guid(a["role_definition_id"]) in (USER_ACCESS_ADMIN, RBAC_ADMIN)]
+        owners = sorted({a["principal_id"] for a in owner_ras})
+        grantors = sorted({a["principal_id"] for a in grant_ras if not a.get("condition")}
+                          - set(owners))
+        constrained = sorted({PRIVILEGED_BUILTIN[role_guid(a["role_definition_id"])]
+                              for a in grant_ras if a.get("condition")})
         where = ", ".join(sorted({a["scope_level"] for a in owner_ras}))
         if conditional:
             where += (f"; {len(conditional)} of them with a condition, which constrains only "
                       "the role assignments they may write")
+        if grantors:
+            roles = sorted({PRIVILEGED_BUILTIN[role_guid(a["role_definition_id"])]
+                            for a in grant_ras if a["principal_id"] in grantors})
+            where += (f"; {len(grantors)} more can make themselves Owner as "
+                      f"{' or '.join(roles)} without a condition")
+        if constrained:
+            where += f"; not counted: {', '.join(constrained)} limited by a condition"
+        owners = sorted(set(owners) | set(grantors))
         cut = "; ".join(sub.get("incomplete") or [])
         if len(owners) > limit:
-            out.append(Finding(res, "fail", f"{len(owners)} principals hold Owner (at {where}); "
-                                            f"at most {limit} allowed"))
+            out.append(Finding(res, "fail", f"{len(owners)} principals hold Owner or can "
+                                            f"grant it (at {where}); at most {limit} allowed"))
         elif cut:
             out.append(Finding(res, "inconclusive", f"assignments not read in full ({cut}); "
                                                     f"{len(owners)} Owner principal(s) seen"))
-        elif not owners:
+        elif not owner_ras:
             out.append(Finding(res, "fail", "no Owner assignment applies (Microsoft advises "
                                             "more than one owner)"))
         else:
