@@ -23,7 +23,8 @@ Checks, each its own finding (CC6.1):
   `settings.authenticators`) or factor (Classic `settings.factors`) with `enroll.self`
   REQUIRED, other than the password and the security question (knowledge factors), and no
   reachable active rule whose `actions.enroll.self` is NEVER (users it matches are never
-  asked to enroll). Then one finding for everyone: pass only when every reachable policy
+  asked to enroll). Email alone REQUIRED is inconclusive: Identity Engine enrolls the
+  primary email automatically. Then one finding for everyone: pass only when every reachable policy
   passes and one of them applies to everyone.
 - OKTA_SIGN_ON (global session) and ACCESS_POLICY (authentication policies), per reachable
   active rule: DENY passes; ALLOW passes only with MFA (`signon.requireFactor: true`;
@@ -52,6 +53,9 @@ CLASSES = (("minLowerCase", "lower-case letter"), ("minUpperCase", "upper-case l
 EVERYONE = "EVERYONE"
 # Knowledge factors: REQUIRED enrollment in them is not a second factor.
 KNOWLEDGE = frozenset({"okta_password", "password", "security_question", "question"})
+# Email: Identity Engine enrolls every user's primary email automatically, so requiring it
+# alone shows no enrollment.
+EMAIL = frozenset({"okta_email", "email"})
 # Conditions that narrow nothing, by key: anything else, or another value, may narrow.
 _BROAD = {("network", "connection"): "ANYWHERE", ("authContext", "authType"): "ANY",
           ("riskScore", "level"): "ANY"}
@@ -210,6 +214,10 @@ def enrollment_finding(p: dict[str, Any]) -> Finding:
             return _f(res, "fail", f"{_label(p, r)}: never asks {_who(r)} to enroll")
         if mode not in ("CHALLENGE", "LOGIN"):
             return _f(res, "inconclusive", f"{_label(p, r)}: enroll action {mode!r}")
+    if set(req) <= EMAIL:
+        return _f(res, "inconclusive", f"{name}: only email is REQUIRED, which Identity "
+                                       "Engine enrolls automatically with the primary email: "
+                                       "no second factor is shown to be enrolled")
     return _f(res, "pass", f"{name}: requires enrolling {', '.join(req)}")
 
 
