@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -111,8 +111,10 @@ class Recorder:
         """Fold repeats of the same call (waiting for a state) into one call."""
         return self.calls.polling()
 
-    def client(self, session: boto3.Session, service: str, region: str, target: str) -> Client:
-        """A client for `service` in `region` whose calls are recorded under `target`."""
+    def client(self, session: boto3.Session, service: str, region: str, target: str, *,
+               on_cut: Callable[[ConnectorError], None] | None = None) -> Client:
+        """A client for `service` in `region` whose calls are recorded under `target`;
+        `on_cut` hears of each listing cut short (the pages after the first not read)."""
         endpoint = self.config.endpoint_for(service)
         with self._client_lock:  # boto3 sessions are not thread-safe; clients are
             raw = session.client(service, region_name=region, endpoint_url=endpoint,
@@ -120,7 +122,7 @@ class Recorder:
         instrument(raw, self.calls, self.retrier, target=target)
         if service == "s3control" and endpoint is not None:
             raw.meta.events.register("before-sign.s3-control", _strip_account_prefix)
-        return Client(self, raw, service, target)
+        return Client(self, raw, service, target, on_cut)
 
     def last_call(self) -> ApiCall | None:
         """The call this thread recorded last."""
@@ -130,11 +132,13 @@ class Recorder:
 class Client:
     """One boto3 client plus where its calls go, with mapped errors."""
 
-    def __init__(self, recorder: Recorder, raw: Any, service: str, target: str) -> None:
+    def __init__(self, recorder: Recorder, raw: Any, service: str, target: str,
+                 on_cut: Callable[[ConnectorError], None] | None = None) -> None:
         self.recorder = recorder
         self.raw = raw
         self.service = service
         self.target = target
+        self.on_cut = on_cut
 
     def call(self, operation: str, *, absent: Collection[str] = (),
              **params: Any) -> dict[str, Any] | None:
@@ -167,11 +171,23 @@ class Client:
 
     def pages(self, operation: str, **params: Any) -> list[dict[str, Any]]:
         """Every page of a paginated `operation`. A page failing after the first marks the
-        record cut short (partial) and returns the pages read; a failing first page raises."""
+        record cut short (partial), tells `on_cut` (an error naming the call and the pages
+        read) and returns the pages read; a failing first page raises."""
         what = f"{self.target}: {self.service}.{operation}"
+
+        def cut(reason: str, e: BaseException) -> None:
+            if self.on_cut is None:
+                return
+            err = map_error(e, self.service, operation, self.target) \
+                if isinstance(e, Exception) else UnexpectedResponse(str(e))
+            why = reason.removeprefix(f"{what}: ")
+            self.on_cut(type(err)(f"{self.service}.{operation} not read to the end: {why}",
+                                  hint=err.hint))
+
         try:
             return drain(self.raw.get_paginator(xform_name(operation)).paginate(**params),
-                         ipe=self.recorder.ipe, what=what, describe=self._describe(operation))
+                         ipe=self.recorder.ipe, what=what, describe=self._describe(operation),
+                         on_cut=cut)
         except (ClientError, BotoCoreError) as e:
             raise map_error(e, self.service, operation, self.target) from e
 

@@ -35,15 +35,23 @@ class Run:
         ctx.ipe.source = ", ".join(sorted(a.account_id for a in self.accounts))
 
     def client(self, account: Account, service: str, region: str | None = None) -> Client:
-        """A recorded client for `service` in `account` (default: the home region)."""
-        region = region or self.config.home_region
-        return self.rec.client(account.session, service, region,
-                               f"{account.account_id}/{region}")
+        """A recorded client for `service` in `account` (default: the home region). A listing
+        it leaves cut short is an `unreadable` entry too, so no verdict takes the pages read
+        for the whole population."""
+        where = region or self.config.home_region
+
+        def cut(err: ConnectorError) -> None:
+            self.fail(account.account_id, account.label, where, err, provenance=False)
+
+        return self.rec.client(account.session, service, where,
+                               f"{account.account_id}/{where}", on_cut=cut)
 
     def fail(self, account_id: str | None, label: str | None, region: str | None,
-             err: ConnectorError) -> None:
-        """Record a part that could not be read: an IPE error and an `unreadable` entry."""
-        self.fan.fail({"account_id": account_id, "account": label, "region": region}, err)
+             err: ConnectorError, *, provenance: bool = True) -> None:
+        """Record a part that could not be read: an IPE error (unless `provenance` is False:
+        it already holds one) and an `unreadable` entry."""
+        self.fan.fail({"account_id": account_id, "account": label, "region": region}, err,
+                      provenance=provenance)
 
     def sorted_unreadable(self) -> list[dict[str, Any]]:
         """The unreadable parts in a stable order (content must not depend on timing)."""

@@ -53,10 +53,12 @@ class FanOut:
             raise self.first_error
         return out
 
-    def fail(self, where: Where, err: ConnectorError) -> None:
-        """Record a scope that could not be read: a provenance error and an unreadable entry."""
+    def fail(self, where: Where, err: ConnectorError, *, provenance: bool = True) -> None:
+        """Record a scope that could not be read: a provenance error and an unreadable entry
+        (`provenance` False: the provenance already says so, e.g. a listing cut short)."""
         name = "/".join(v for v in where.values() if v) or "scope"
-        self.ipe.error(f"{name}: {err}")
+        if provenance:
+            self.ipe.error(f"{name}: {err}")
         self.log.warning("%s: %s could not be read: %s", self.what, name, err)
         with self._lock:
             self.first_error = self.first_error or err

@@ -140,10 +140,12 @@ def next_link_pages(session: requests.Session, url: str,
 
 
 def drain(pages: Iterable[P], *, ipe: Provenance, what: str,
-          describe: Callable[[BaseException], str] = str) -> list[P]:
+          describe: Callable[[BaseException], str] = str,
+          on_cut: Callable[[str, BaseException], None] | None = None) -> list[P]:
     """Every element of an iterator the SDK pages itself (botocore's PageIterator, PyGithub's
     PaginatedList, google-api-core pagers, azure's ItemPaged). A failure after the first
-    element marks the run cut short and returns what was read; on the first it raises."""
+    element marks the run cut short and returns what was read (and tells `on_cut` why, so
+    the caller can record the unread rest in its content); on the first it raises."""
     out: list[P] = []
     try:
         for p in pages:
@@ -151,5 +153,8 @@ def drain(pages: Iterable[P], *, ipe: Provenance, what: str,
     except Exception as e:
         if not out:
             raise
-        ipe.cut_short(f"{what}: stopped after {len(out)} page(s): {describe(e)}")
+        reason = f"{what}: stopped after {len(out)} page(s): {describe(e)}"
+        ipe.cut_short(reason)
+        if on_cut is not None:
+            on_cut(reason, e)
     return out
