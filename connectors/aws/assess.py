@@ -741,8 +741,18 @@ def assess_cloudtrail(content: JSON) -> list[Finding]:
             out.append(Finding(arn, "pass", "multi-region, logging, validated, management events"))
             good.add(str(t["account_id"]))
     for acct in sorted({str(s["account_id"]) for s in content.get("scope", [])}):
+        # a multi-region, validated trail whose status or selectors could not be read may
+        # be the account's logging trail: never judged absent
+        unsure = sorted(str(t.get("name") or t["arn"]) for t in trails
+                        if str(t.get("account_id")) == acct and t.get("status_unreadable")
+                        and t.get("multi_region") and t.get("log_file_validation")
+                        and t.get("include_global_service_events") is not False)
         if acct in good:
             out.append(Finding(acct, "pass", "account has a multi-region logging trail"))
+        elif unsure:
+            out.append(Finding(acct, "inconclusive", "no multi-region logging trail found "
+                               "among the trails read; the status of trail(s) "
+                               f"{', '.join(unsure)} could not be read"))
         elif any(a == acct for a, _ in unread):
             out.append(Finding(acct, "inconclusive", "no multi-region logging trail found, "
                                "but some regions could not be read"))
