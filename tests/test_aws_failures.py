@@ -1,0 +1,86 @@
+"""The `aws` connector's failure paths: a part AWS refused, throttled past its retries, or
+cut short is recorded and never judged a pass. Real boto3 clients over sockets, against
+moto behind the front (`simulators/aws_front.py`), which answers injected faults in each
+service's documented error shape."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from simulators.cloudtrail import Fault
+from tests.test_aws_connector import (
+    PERIOD_END,
+    PERIOD_START,
+    Aws,
+    _events,
+    account_session,
+    connector,
+    ctx,
+    findings,
+    run,
+)
+
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    a = Aws()
+    yield a
+    a.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(aws: Aws) -> Iterator[None]:
+    yield
+    aws.sim.clear()
+
+
+def test_iam_changes_cut_short_never_pass_the_window(aws: Aws) -> None:
+    """LookupEvents throttled on page 2 past its retries: the window is not judged complete
+    (it passed as 'N IAM changes collected'); an inconclusive finding names the call, and
+    the content's unreadable list holds it."""
+    _events(aws.sim)
+    aws.sim.inject(Fault(service="cloudtrail", operation="LookupEvents", body_contains="NextToken",
+                         code="ThrottlingException", status=400))
+    conn = connector(aws.url, max_attempts=1)
+    c = ctx("iam_change_events", start=PERIOD_START, end=PERIOD_END)
+    res = conn.run("iam_change_events", c)
+    assert not c.ipe.pagination_exhausted
+    spec = conn.snapshots()["iam_change_events"]
+    assert spec.assess is not None
+    found = spec.assess(res.content)
+    assert not [f for f in found if f.resource == "window" and f.status == "pass"]
+    inc = [f for f in found if f.status == "inconclusive"]
+    assert inc and "cloudtrail.LookupEvents" in inc[0].reason
+    assert "after 1 page(s)" in inc[0].reason
+    assert [u["region"] for u in res.content["unreadable"]] == ["us-east-1"]
+
+
+def test_an_unreadable_trail_status_leaves_the_account_inconclusive(aws: Aws) -> None:
+    """The account's only multi-region trail, GetTrailStatus denied: the account is
+    inconclusive naming the trail (it failed as 'no multi-region logging trail'), and so is
+    each region it covers."""
+    acct = "818181818181"
+    sess = account_session(aws.moto_url, acct)
+    sess.client("s3", endpoint_url=aws.moto_url).create_bucket(Bucket="only-trail-logs")
+    ct = sess.client("cloudtrail", endpoint_url=aws.moto_url)
+    ct.create_trail(Name="only", S3BucketName="only-trail-logs", IsMultiRegionTrail=True,
+                    EnableLogFileValidation=True, IncludeGlobalServiceEvents=True)
+    ct.start_logging(Name="only")
+    conn = connector(aws.url, factory=lambda _p: sess)
+    good, _ = run(conn, "cloudtrail")
+    assert findings(conn, "cloudtrail", good, "account")[acct][0] == "pass"
+
+    aws.sim.inject(Fault(service="cloudtrail", operation="GetTrailStatus",
+                         code="AccessDeniedException", status=400))
+    res, c = run(conn, "cloudtrail")
+    assert c.ipe.errors
+    acc = findings(conn, "cloudtrail", res, "")[acct]
+    assert acc[0] == "inconclusive", acc
+    assert "only" in acc[1] and "could not be read" in acc[1]
+    cov = findings(conn, "cloudtrail", res, "region coverage")
+    assert {s for s, _ in cov.values()} == {"inconclusive"}
