@@ -84,3 +84,28 @@ def test_an_unreadable_trail_status_leaves_the_account_inconclusive(aws: Aws) ->
     assert "only" in acc[1] and "could not be read" in acc[1]
     cov = findings(conn, "cloudtrail", res, "region coverage")
     assert {s for s, _ in cov.values()} == {"inconclusive"}
+
+
+def test_organization_members_past_a_failed_page_are_unreadable_not_absent(aws: Aws) -> None:
+    """ListAccounts answers 100 members a page; page 2 denied: the members read are
+    collected, and an inconclusive 'organizations' finding names the listing cut short
+    (the members past page 1 were silently absent: the organization looked smaller and
+    clean)."""
+    mgmt = account_session(aws.moto_url, "838383838383")
+    org = mgmt.client("organizations", endpoint_url=aws.moto_url)
+    org.create_organization(FeatureSet="ALL")
+    for i in range(100):
+        org.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")
+    every = [a["Id"] for p in org.get_paginator("list_accounts").paginate()
+             for a in p["Accounts"]]
+    assert len(every) == 101
+    aws.sim.inject(Fault(service="organizations", operation="ListAccounts",
+                         body_contains="NextToken", code="AccessDeniedException", status=400))
+    conn = connector(aws.url, factory=lambda _p: mgmt, max_attempts=1,
+                     organizations_discovery={"role_name": "Audit"})
+    res, c = run(conn, "password_policy")
+    assert len(res.content["accounts"]) == 100 and not c.ipe.pagination_exhausted
+    found = {f.resource: f for f in conn.snapshots()["password_policy"].assess(  # type: ignore[misc]
+        res.content)}
+    assert found["organizations"].status == "inconclusive"
+    assert "organizations.ListAccounts not read to the end" in found["organizations"].reason

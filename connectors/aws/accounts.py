@@ -176,7 +176,9 @@ def resolve_accounts(config: AwsConfig, factory: SessionFactory,
     if disc is not None:
         try:
             me = rec.client(base, "sts", home, "base").need("GetCallerIdentity")
-            org = rec.client(base, "organizations", home, f"{me['Account']}/organizations")
+            # members on pages never read are unreachable, not absent
+            org = rec.client(base, "organizations", home, f"{me['Account']}/organizations",
+                             on_cut=lambda e: failed.append(Unreachable("organizations", None, e)))
             members = [a for p in org.pages("ListAccounts") for a in p.get("Accounts", [])]
         except ConnectorError as e:
             failed.append(Unreachable("organizations", None, e))
