@@ -12,6 +12,8 @@ plus stand-ins:
 - AWS Config `DescribeDeliveryChannelStatus` (moto: not implemented): the channels moto
   holds, each delivering successfully unless `set_delivery_failure` says otherwise.
 - LookupEvents scoped to the caller's account (each account has its own event history).
+- IAM GetAccountAuthorizationDetails in pages (`MaxItems`, default 100, and `Marker`, with
+  `IsTruncated`), as IAM pages it: moto answers every entity at once.
 - S3 ListBuckets with pagination parameters (`max-buckets`, `continuation-token`, `prefix`,
   `bucket-region`): AWS answers those in pages with each bucket's `BucketRegion`; moto cuts
   the list at `max-buckets` with no token and no region (simulators/s3_listing.py).
@@ -116,6 +118,8 @@ class AwsFront(CloudTrailSimulator):
             return self._generate(req)
         if req.service == "iam" and req.operation == "GetCredentialReport":
             return self._get_report(req)
+        if req.service == "iam" and req.operation == "GetAccountAuthorizationDetails":
+            return self._authorization_details(req)
         if req.service == "s3" and req.method == "GET" and req.path.startswith("/?"):
             query = {k: v[0] for k, v in urllib.parse.parse_qs(
                 req.path[2:], keep_blank_values=True).items()}
@@ -180,6 +184,54 @@ class AwsFront(CloudTrailSimulator):
         when = generated.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _iam_ok("GetCredentialReport", f"<Content>{content}</Content><ReportFormat>"
                        f"text/csv</ReportFormat><GeneratedTime>{when}</GeneratedTime>")
+
+    # --- IAM GetAccountAuthorizationDetails, paged ---------------------------------------------
+
+    def _authorization_details(self, req: _Request) -> tuple[int, dict[str, str], bytes]:
+        """moto's whole answer cut into pages of MaxItems entities (users, then groups, roles
+        and policies), with IsTruncated and a Marker while more remain (IAM API Reference,
+        GetAccountAuthorizationDetails: MaxItems 1-1000, default 100)."""
+        form = urllib.parse.parse_qs(req.body.decode("utf-8", "replace"))
+        try:
+            size = int(form.get("MaxItems", ["100"])[0])
+            start = int(base64.b64decode(form["Marker"][0]).decode().removeprefix("at:")) \
+                if "Marker" in form else 0
+        except (ValueError, UnicodeDecodeError):
+            return _error_response(req, 400, "ValidationError", "Invalid MaxItems or Marker")
+        if not 1 <= size <= 1000:
+            return _error_response(req, 400, "ValidationError",
+                                   "MaxItems must be between 1 and 1000")
+        status, h, data = self._forward(req.method, req.path, req.headers, req.body)
+        if status >= 300:
+            return status, h, data
+        ElementTree.register_namespace("", _IAM_NS)
+        root = ElementTree.fromstring(data)
+        result = root.find(f"{{{_IAM_NS}}}GetAccountAuthorizationDetailsResult")
+        if result is None:
+            return status, h, data
+        lists = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+        entities = []
+        for name in lists:
+            holder = result.find(f"{{{_IAM_NS}}}{name}")
+            if holder is not None:
+                entities += [(name, m) for m in list(holder)]
+                holder.clear()
+        page = entities[start:start + size]
+        for name, member in page:
+            holder = result.find(f"{{{_IAM_NS}}}{name}")
+            assert holder is not None
+            holder.append(member)
+        more = start + size < len(entities)
+        for tag in ("IsTruncated", "Marker"):
+            for old in result.findall(f"{{{_IAM_NS}}}{tag}"):
+                result.remove(old)
+        ElementTree.SubElement(result, f"{{{_IAM_NS}}}IsTruncated").text = \
+            "true" if more else "false"
+        if more:
+            ElementTree.SubElement(result, f"{{{_IAM_NS}}}Marker").text = \
+                base64.b64encode(f"at:{start + size}".encode()).decode()
+        return 200, {"Content-Type": "text/xml", "x-amzn-RequestId": str(uuid.uuid4())}, \
+            ElementTree.tostring(root)
 
     # --- S3 ListBuckets, paginated --------------------------------------------------------------
 
