@@ -413,6 +413,10 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
     customer-managed admin policy attached to nothing, fail."""
     out = unreadable_findings(content)
     for acct in content.get("accounts", []):
+        # GetAccountAuthorizationDetails cut short: policies and users on the pages not read
+        # are unknown, so no user passes as admin only through a group, and no group's
+        # members are known
+        cut = acct.get("not_read_to_the_end")
         for p in acct.get("customer_admin_policies", []):
             n = int(p.get("attachments") or 0)
             if n == 0:
@@ -430,10 +434,19 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
             elif direct:
                 out.append(Finding(u["arn"], "fail", "administrator rights attached to the "
                                    f"user itself ({', '.join(direct)}), not through a group"))
+            elif cut:
+                out.append(Finding(u["arn"], "inconclusive", "administrator through "
+                                   f"{', '.join(u.get('via', []))}; whether administrator "
+                                   "policies are attached to the user itself is unknown: "
+                                   f"{cut}"))
             else:
                 out.append(Finding(u["arn"], "pass", "administrator through "
                                    f"{', '.join(u.get('via', []))}: confirm it is approved"))
         for g in acct.get("groups", []):
+            if cut:
+                out.append(Finding(g["arn"], "inconclusive", "administrator group whose "
+                                   f"members are not all known: {cut}"))
+                continue
             out.append(Finding(g["arn"], "pass", f"administrator group with "
                                f"{len(g.get('members', []))} members: confirm they are approved"))
         for r in acct.get("roles", []):

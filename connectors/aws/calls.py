@@ -173,23 +173,30 @@ class Client:
         """Every page of a paginated `operation`. A page failing after the first marks the
         record cut short (partial), tells `on_cut` (an error naming the call and the pages
         read) and returns the pages read; a failing first page raises."""
+        return self.listing(operation, **params)[0]
+
+    def listing(self, operation: str,
+                **params: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """`pages`, and why the listing was cut short (None: read to the end), for a caller
+        whose verdicts need the whole population."""
         what = f"{self.target}: {self.service}.{operation}"
+        why: list[str] = []
 
         def cut(reason: str, e: BaseException) -> None:
-            if self.on_cut is None:
-                return
             err = map_error(e, self.service, operation, self.target) \
                 if isinstance(e, Exception) else UnexpectedResponse(str(e))
-            why = reason.removeprefix(f"{what}: ")
-            self.on_cut(type(err)(f"{self.service}.{operation} not read to the end: {why}",
-                                  hint=err.hint))
+            why.append(f"{self.service}.{operation} not read to the end: "
+                       f"{reason.removeprefix(what + ': ')}")
+            if self.on_cut is not None:
+                self.on_cut(type(err)(why[-1], hint=err.hint))
 
         try:
-            return drain(self.raw.get_paginator(xform_name(operation)).paginate(**params),
-                         ipe=self.recorder.ipe, what=what, describe=self._describe(operation),
-                         on_cut=cut)
+            out = drain(self.raw.get_paginator(xform_name(operation)).paginate(**params),
+                        ipe=self.recorder.ipe, what=what, describe=self._describe(operation),
+                        on_cut=cut)
         except (ClientError, BotoCoreError) as e:
             raise map_error(e, self.service, operation, self.target) from e
+        return out, (why[0] if why else None)
 
     def _describe(self, operation: str) -> Any:
         def describe(e: BaseException) -> str:

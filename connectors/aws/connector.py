@@ -239,8 +239,9 @@ class AwsConnector(Connector[AwsConfig]):
 
         def one(a: Account) -> dict[str, Any]:
             iam = run.client(a, "iam")
-            pages = iam.pages("GetAccountAuthorizationDetails",
-                              Filter=["User", "Group", "Role", "LocalManagedPolicy"])
+            # cut short: an entity read may hold administrator policies on pages not read
+            pages, not_read = iam.listing("GetAccountAuthorizationDetails",
+                                          Filter=["User", "Group", "Role", "LocalManagedPolicy"])
             users = [u for p in pages for u in p.get("UserDetailList", [])]
             groups = [g for p in pages for g in p.get("GroupDetailList", [])]
             roles = [r for p in pages for r in p.get("RoleDetailList", [])]
@@ -313,7 +314,8 @@ class AwsConnector(Connector[AwsConfig]):
                         "trust_policy": _doc(r.get("AssumeRolePolicyDocument"))}, r))
             for g in admin_groups.values():
                 g["members"].sort()
-            return {"account_id": a.account_id, "admin_policies": sorted(admin),
+            return {"account_id": a.account_id, "not_read_to_the_end": not_read,
+                    "admin_policies": sorted(admin),
                     "customer_admin_policies": sorted(customer_admin, key=lambda p: p["arn"]),
                     "examined": {"users": len(users), "groups": len(groups), "roles": len(roles),
                                  "local_policies": len(local)},

@@ -61,7 +61,7 @@ PASSWORD_POLICY: dict[str, Any] = {
 
 PRIVILEGED_ACCESS: dict[str, Any] = {
     "accounts": [{
-        "account_id": ACCOUNT,
+        "account_id": ACCOUNT, "not_read_to_the_end": None,
         "admin_policies": ["arn:aws:iam::aws:policy/AdministratorAccess",
                            f"arn:aws:iam::{ACCOUNT}:policy/LegacyFullAccess"],
         "customer_admin_policies": [{"arn": f"arn:aws:iam::{ACCOUNT}:policy/LegacyFullAccess",

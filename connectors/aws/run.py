@@ -41,7 +41,8 @@ class Run:
         where = region or self.config.home_region
 
         def cut(err: ConnectorError) -> None:
-            self.fail(account.account_id, account.label, where, err, provenance=False)
+            # region None: an account-wide listing (IAM, ListBuckets) in the home region
+            self.fail(account.account_id, account.label, region, err, provenance=False)
 
         return self.rec.client(account.session, service, where,
                                f"{account.account_id}/{where}", on_cut=cut)
