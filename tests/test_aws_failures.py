@@ -5,6 +5,7 @@ service's documented error shape."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -109,3 +110,60 @@ def test_organization_members_past_a_failed_page_are_unreadable_not_absent(aws: 
         res.content)}
     assert found["organizations"].status == "inconclusive"
     assert "organizations.ListAccounts not read to the end" in found["organizations"].reason
+
+
+ADMIN_DOC = json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+def test_the_front_pages_authorization_details_as_iam_does(aws: Aws) -> None:
+    """GetAccountAuthorizationDetails through the front: MaxItems entities a page (users,
+    groups, roles, then policies), IsTruncated and a Marker while more remain."""
+    sess = account_session(aws.moto_url, "848484848484")
+    iam = sess.client("iam", endpoint_url=aws.moto_url)
+    for i in range(5):
+        iam.create_user(UserName=f"u{i}")
+    iam.create_group(GroupName="g1")
+    iam.create_policy(PolicyName="p1", PolicyDocument=ADMIN_DOC)
+    front = sess.client("iam", endpoint_url=aws.url)
+    pages = list(front.get_paginator("get_account_authorization_details").paginate(
+        Filter=["User", "Group", "Role", "LocalManagedPolicy"],
+        PaginationConfig={"PageSize": 3}))
+    assert [([u["UserName"] for u in p["UserDetailList"]],
+             [g["GroupName"] for g in p["GroupDetailList"]], len(p["Policies"]),
+             p["IsTruncated"]) for p in pages] == [
+        (["u0", "u1", "u2"], [], 0, True), (["u3", "u4"], ["g1"], 0, True), ([], [], 1, False)]
+    assert len(front.get_account_authorization_details()["UserDetailList"]) == 5
+
+
+def test_authorization_details_cut_short_pass_no_admin_through_a_group(aws: Aws) -> None:
+    """100 entities a page; mallory is in an admin group (page 1) and has a customer admin
+    policy attached directly (page 2). Read whole, she fails; page 2 throttled past its
+    retries, she is inconclusive naming the listing (she passed as 'administrator through
+    group:admins'), and so is the group whose members are not all known."""
+    acct = "858585858585"
+    sess = account_session(aws.moto_url, acct)
+    iam = sess.client("iam", endpoint_url=aws.moto_url)
+    iam.create_user(UserName="mallory")
+    for i in range(98):
+        iam.create_user(UserName=f"user-{i:03d}")
+    iam.create_group(GroupName="admins")  # the 100th entity: the last on page 1
+    iam.put_group_policy(GroupName="admins", PolicyName="all", PolicyDocument=ADMIN_DOC)
+    iam.add_user_to_group(GroupName="admins", UserName="mallory")
+    pol = iam.create_policy(PolicyName="direct-admin", PolicyDocument=ADMIN_DOC)["Policy"]
+    iam.attach_user_policy(UserName="mallory", PolicyArn=pol["Arn"])
+    mallory = f"arn:aws:iam::{acct}:user/mallory"
+    group = f"arn:aws:iam::{acct}:group/admins"
+    conn = connector(aws.url, factory=lambda _p: sess, max_attempts=1)
+    whole, _ = run(conn, "privileged_access")
+    assert findings(conn, "privileged_access", whole, "")[mallory][0] == "fail"
+
+    aws.sim.inject(Fault(service="iam", operation="GetAccountAuthorizationDetails",
+                         body_contains="Marker", code="Throttling", status=400))
+    res, c = run(conn, "privileged_access")
+    assert not c.ipe.pagination_exhausted
+    found = findings(conn, "privileged_access", res, "")
+    assert found[mallory][0] == "inconclusive", found[mallory]
+    assert "iam.GetAccountAuthorizationDetails not read to the end" in found[mallory][1]
+    assert found[group][0] == "inconclusive"
+    assert found[acct][0] == "inconclusive"  # the unreadable part itself
