@@ -167,3 +167,25 @@ def test_authorization_details_cut_short_pass_no_admin_through_a_group(aws: Aws)
     assert "iam.GetAccountAuthorizationDetails not read to the end" in found[mallory][1]
     assert found[group][0] == "inconclusive"
     assert found[acct][0] == "inconclusive"  # the unreadable part itself
+
+
+def test_a_key_whose_rotation_status_is_denied_names_the_call(aws: Aws) -> None:
+    """GetKeyRotationStatus denied for one key: that key is inconclusive and its reason
+    names the call and AWS's answer (it read only 'rotation status not read'); the other
+    keys are judged."""
+    sess = account_session(aws.moto_url, "868686868686")
+    kms = sess.client("kms", endpoint_url=aws.moto_url, region_name="us-east-1")
+    denied = kms.create_key()["KeyMetadata"]
+    judged = kms.create_key()["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=judged["KeyId"])
+    aws.sim.inject(Fault(service="kms", operation="GetKeyRotationStatus",
+                         body_contains=denied["KeyId"], code="AccessDeniedException",
+                         status=400))
+    conn = connector(aws.url, factory=lambda _p: sess, regions=["us-east-1"])
+    res, c = run(conn, "kms_key_rotation")
+    found = findings(conn, "kms_key_rotation", res, "")
+    status, reason = found[denied["Arn"]]
+    assert status == "inconclusive"
+    assert "kms.GetKeyRotationStatus denied" in reason and "AccessDeniedException" in reason
+    assert found[judged["Arn"]] == ("pass", "automatic rotation enabled")
+    assert c.ipe.errors

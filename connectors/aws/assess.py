@@ -610,7 +610,9 @@ def assess_kms_key_rotation(content: JSON) -> list[Finding]:
                                f"material of origin {origin} (imported or in a custom key "
                                "store) never rotates automatically; rotate it by hand"))
         elif rot is None:
-            out.append(Finding(str(k["arn"]), "inconclusive", "rotation status not read"))
+            why = k.get("rotation_unreadable")
+            out.append(Finding(str(k["arn"]), "inconclusive", "rotation status not read"
+                               + (f": {why}" if why else "")))
         else:
             out.append(Finding(str(k["arn"]), "pass" if rot else "fail",
                                "automatic rotation " + ("enabled" if rot else "disabled")))

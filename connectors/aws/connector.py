@@ -521,13 +521,14 @@ class AwsConnector(Connector[AwsConfig]):
                        "spec": m.get("KeySpec") or m.get("CustomerMasterKeySpec"),
                        "usage": m.get("KeyUsage"), "state": m.get("KeyState"),
                        "origin": m.get("Origin"), "rotation_enabled": None,
-                       "aliases": sorted(aliases.get(kid, []))}
+                       "rotation_unreadable": None, "aliases": sorted(aliases.get(kid, []))}
                 if key["manager"] == "CUSTOMER" and key["state"] == "Enabled" and \
                         key["spec"] == "SYMMETRIC_DEFAULT":
                     try:
                         rot = kms.need("GetKeyRotationStatus", KeyId=kid)
                         key["rotation_enabled"] = bool(rot.get("KeyRotationEnabled"))
                     except ConnectorError as e:
+                        key["rotation_unreadable"] = e.message
                         run.ctx.ipe.error(f"{a.account_id}/{region}: key {kid}: {e}")
                 keys.append(key)
             return keys

@@ -152,7 +152,8 @@ KMS: dict[str, Any] = {
     "keys": [{"account_id": ACCOUNT, "region": "us-east-1", "key_id": "1111-2222",
               "arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-2222", "manager": "CUSTOMER",
               "spec": "SYMMETRIC_DEFAULT", "usage": "ENCRYPT_DECRYPT", "state": "Enabled",
-              "origin": "AWS_KMS", "rotation_enabled": True, "aliases": ["alias/prod-data"]}],
+              "origin": "AWS_KMS", "rotation_enabled": True,
+              "rotation_unreadable": None, "aliases": ["alias/prod-data"]}],
     "scope": [{"account_id": ACCOUNT, "region": "us-east-1"}],
     "unreadable": [],
 }
