@@ -189,3 +189,40 @@ def test_a_key_whose_rotation_status_is_denied_names_the_call(aws: Aws) -> None:
     assert "kms.GetKeyRotationStatus denied" in reason and "AccessDeniedException" in reason
     assert found[judged["Arn"]] == ("pass", "automatic rotation enabled")
     assert c.ipe.errors
+
+
+def test_bucket_and_account_settings_refused_are_never_a_pass(aws: Aws) -> None:
+    """S3 Control's GetPublicAccessBlock denied (the account level unknown): a bucket whose
+    own flags are partly off is inconclusive for those flags, one blocking all four itself
+    passes; GetBucketPolicy denied makes TLS inconclusive, whatever the missing policy would
+    have said; GetPublicAccessBlock denied on a bucket is inconclusive for each flag."""
+    acct = "878787878787"
+    sess = account_session(aws.moto_url, acct)
+    s3 = sess.client("s3", endpoint_url=aws.moto_url)
+    every = {k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                               "RestrictPublicBuckets")}
+    s3.create_bucket(Bucket="half-blocked")
+    s3.put_public_access_block(Bucket="half-blocked", PublicAccessBlockConfiguration={
+        **every, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    s3.create_bucket(Bucket="fully-blocked")
+    s3.put_public_access_block(Bucket="fully-blocked", PublicAccessBlockConfiguration=every)
+    s3.create_bucket(Bucket="pab-refused")
+    s3.put_public_access_block(Bucket="pab-refused", PublicAccessBlockConfiguration=every)
+    aws.sim.inject(Fault(service="s3", path_contains="/v20180820/configuration/publicAccessBlock"))
+    aws.sim.inject(Fault(service="s3", path_contains="/half-blocked?policy"))
+    aws.sim.inject(Fault(service="s3", path_contains="/pab-refused?publicAccessBlock"))
+    conn = connector(aws.url, factory=lambda _p: sess)
+    res, c = run(conn, "s3_buckets")
+    assert res.content["accounts"][0]["account_public_access_block_unreadable"]
+    pab = findings(conn, "s3_buckets", res, "public access block")
+    assert pab["arn:aws:s3:::half-blocked"] == (
+        "inconclusive", "public access block: could not be read for BlockPublicPolicy, "
+        "RestrictPublicBuckets")
+    assert pab["arn:aws:s3:::fully-blocked"][0] == "pass"
+    assert pab["arn:aws:s3:::pab-refused"][0] == "inconclusive"
+    tls = findings(conn, "s3_buckets", res, "TLS required")
+    assert tls["arn:aws:s3:::half-blocked"][0] == "inconclusive"
+    assert "s3.GetBucketPolicy" in tls["arn:aws:s3:::half-blocked"][1]
+    assert tls["arn:aws:s3:::fully-blocked"][0] == "fail"  # read: no bucket policy
+    assert findings(conn, "s3_buckets", res, "could not be read")[acct][0] == "inconclusive"
+    assert len(c.ipe.errors) == 3
