@@ -12,7 +12,8 @@ For tests it can also inject faults into any request (AccessDenied in one region
 5xx), answering in the wire format of the service that was called. It keeps its own `clock`
 (default: this machine's): every answer, forwarded ones included, carries that time in its
 `Date` header, and LookupEvents lists no event later than it, as AWS can list only what has
-happened.
+happened, nor any older than 90 days (CloudTrail User Guide, "Working with CloudTrail event
+history": event history covers the past 90 days).
 
     with CloudTrailSimulator(upstream=moto_url) as sim:
         sim.add_events([iam_event("CreateUser", when, user="alice")])
@@ -32,13 +33,14 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from simulators.serving import QuietHandler, ServedSimulator, http_server
 
+EVENT_HISTORY = timedelta(days=90)  # what LookupEvents can still list
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 JSON_11 = "application/x-amz-json-1.1"
 ATTRIBUTE_KEYS = {"EventId": "EventId", "EventName": "EventName", "ReadOnly": "ReadOnly",
@@ -365,7 +367,7 @@ class CloudTrailSimulator(ServedSimulator):
         now = self.clock()
         with self._lock:
             events = [e for e in self._events if e.region == (req.region or "us-east-1")
-                      and e.event_time <= now]
+                      and now - EVENT_HISTORY <= e.event_time <= now]
         events = [e for e in events if self._visible(req, e)]
         matched = []
         for e in events:

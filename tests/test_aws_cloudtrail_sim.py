@@ -23,7 +23,9 @@ AUTH = ("AWS4-HMAC-SHA256 Credential=AKIATESTTESTTEST0000/20260601/us-east-1/clo
 
 @pytest.fixture
 def sim() -> Iterator[CloudTrailSimulator]:
-    with CloudTrailSimulator(access_keys={"AKIATESTTESTTEST0000"}) as s:
+    # the simulator's clock a day after the events: LookupEvents lists the past 90 days
+    with CloudTrailSimulator(access_keys={"AKIATESTTESTTEST0000"},
+                             clock=lambda: T0 + timedelta(days=1)) as s:
         s.add_events([iam_event("CreateUser", T0 + timedelta(minutes=i), user=f"u{i}")
                       for i in range(7)])
         s.add_events([iam_event("GetUser", T0 + timedelta(minutes=3, seconds=5))])

@@ -4,6 +4,7 @@ AWS simulator (simulators/aws_front.py), every fault injected there, over real s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,11 @@ import pytest
 from collector.conformance import Conformance, FaultKind, Target
 from connectors.aws.policy import iam_action
 from simulators.cloudtrail import Fault
-from tests.test_aws_connector import PERIOD_END, Aws, _events, base_session
+from tests.test_aws_connector import Aws, _events, base_session
+
+# the collector's clock: this hour, a month after the events (PERIOD_END), so that its first
+# window (89 days back) is inside CloudTrail's 90-day event history
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 # REST-protocol operations carry no operation name on the wire: match them by path.
 _PATHS = {"s3.GetBucketEncryption": "?encryption", "s3.GetBucketPolicy": "?policy",
@@ -66,7 +71,7 @@ class TestAwsConformance(Conformance):
                                      body_contains="NextToken", **match))
 
         return Target(
-            type="aws", factory=base_session, now=PERIOD_END,
+            type="aws", factory=base_session, now=NOW,
             config={"endpoint_url": aws.url, "regions": ["us-east-1"], "max_attempts": 3,
                     "retry_budget_seconds": 30},
             inject=inject, clear=aws.sim.clear_faults, permission=permission,

@@ -36,7 +36,9 @@ from tests.aws_moto import fresh_moto
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-PERIOD_END = datetime(2026, 11, 1, tzinfo=UTC)
+# a day a month back: inside CloudTrail's 90-day event history, whatever the date
+PERIOD_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - \
+    timedelta(days=30)
 PERIOD_START = PERIOD_END - timedelta(days=1)
 
 
