@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simulators.cloudtrail import Fault
+from connectors.aws import AwsConnector
+from connectors.errors import DataUnavailable
+from simulators.cloudtrail import Fault, iam_event
 from tests.test_aws_connector import (
     PERIOD_END,
     PERIOD_START,
@@ -226,3 +229,25 @@ def test_bucket_and_account_settings_refused_are_never_a_pass(aws: Aws) -> None:
     assert tls["arn:aws:s3:::fully-blocked"][0] == "fail"  # read: no bucket policy
     assert findings(conn, "s3_buckets", res, "could not be read")[acct][0] == "inconclusive"
     assert len(c.ipe.errors) == 3
+
+
+def test_an_iam_change_window_past_the_event_history_is_data_unavailable(aws: Aws) -> None:
+    """LookupEvents lists only the past 90 days. A window starting 100 days ago is refused
+    before any call as DataUnavailable (the runner records the span once as a permanent gap)
+    from a point a few minutes inside the 90 days; it passed as 'N IAM changes collected'
+    while the events of its first 10 days could never be listed."""
+    now = datetime.now(UTC)
+    old = now - timedelta(days=95)
+    aws.sim.add_events([iam_event("CreateUser", old, user="alice"),
+                        iam_event("DeleteUser", now - timedelta(days=80), user="bob")])
+    conn = connector(aws.url)
+    c = ctx("iam_change_events", start=now - timedelta(days=100), end=now - timedelta(days=79))
+    with pytest.raises(DataUnavailable) as e:
+        conn.run("iam_change_events", c)
+    assert "90 days" in str(e.value)
+    floor = e.value.available_from
+    assert now - timedelta(days=90) < floor < now - timedelta(days=90) + timedelta(minutes=10)
+    assert not any(x.operation == "cloudtrail.LookupEvents" for x in c.ipe.calls)
+    res, _ = run(conn, "iam_change_events", start=floor, end=now - timedelta(days=79))
+    assert [ev["event_name"] for ev in res.content["accounts"][0]["events"]] == ["DeleteUser"]
+    assert AwsConnector.snapshots()["iam_change_events"].lookback < timedelta(days=90)

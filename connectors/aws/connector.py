@@ -26,7 +26,7 @@ from connectors.base import (
     SnapshotResult,
     snapshot,
 )
-from connectors.errors import ConfigError, ConnectorError, TransientError
+from connectors.errors import ConfigError, ConnectorError, DataUnavailable, TransientError
 
 DAY = timedelta(days=1)
 _IAM_READ_PREFIXES = ("Get", "List", "Generate", "Simulate", "Describe")
@@ -80,6 +80,7 @@ def _doc(v: Any) -> Any:
     return v
 
 
+EVENT_HISTORY = timedelta(days=90)  # what CloudTrail LookupEvents can list
 REPORT_REGENERATION = timedelta(hours=4)  # IAM reuses a report younger than this
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -683,7 +684,7 @@ class AwsConnector(Connector[AwsConfig]):
 
     @snapshot(controls=["CC6.2", "CC6.3", "CC8.1"], max_age=DAY, kind="population",
               permissions=["cloudtrail:LookupEvents"], assess=A.assess_iam_change_events,
-              example=X.IAM_CHANGES, lookback=timedelta(days=90), max_window=timedelta(days=7),
+              example=X.IAM_CHANGES, lookback=timedelta(days=89), max_window=timedelta(days=7),
               items=A.iam_change_items, vendor=["request_parameters"])
     def iam_change_events(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every IAM write (create, delete, attach, detach, put, update...) recorded by
@@ -694,6 +695,18 @@ class AwsConnector(Connector[AwsConfig]):
                               "period_end")
         start = ctx.period_start.astimezone(UTC)
         end = ctx.period_end.astimezone(UTC)
+        now = datetime.now(UTC)
+        if start < now - EVENT_HISTORY + timedelta(minutes=1):
+            # LookupEvents lists only the past 90 days: the older part of the window would
+            # come back empty, never as an error. No retry brings it back: the runner records
+            # the span once as a permanent gap and asks again from a few minutes inside.
+            floor = now - EVENT_HISTORY + timedelta(minutes=5)
+            raise DataUnavailable(
+                f"CloudTrail event history (LookupEvents) covers the past 90 days: IAM changes "
+                f"from {start.isoformat()} to {min(floor, end).isoformat()} can no longer be "
+                "listed", available_from=floor,
+                hint="collect iam_change_events on a schedule (at least every 80 days), or "
+                     "read older changes from the trail's S3 log files")
         run = self._run(ctx)
         home = self.cfg.home_region  # IAM is global: its events land in us-east-1's history
 
