@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from connectors.aws import AwsConfig, AwsConnector
 from connectors.aws import assess as A
 from connectors.base import Provenance, SnapshotContext
 from simulators.aws_front import AwsFront
-from tests.aws_moto import fresh_moto
+from tests.aws_moto import account_session, fresh_moto
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 ACCOUNT = "777788889999"  # its own account: other modules' seeds are untouched
@@ -197,15 +196,7 @@ class Tricky:
     def __init__(self) -> None:
         self.moto, self.moto_url = fresh_moto()
         self.front = AwsFront(upstream=self.moto_url).start()
-        base = boto3.Session(aws_access_key_id="AKIATESTTESTTEST0000",
-                             aws_secret_access_key="test-secret-not-real",
-                             region_name="us-east-1")
-        cr = base.client("sts", endpoint_url=self.moto_url).assume_role(
-            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/seed", RoleSessionName="seed")["Credentials"]
-        self.session = boto3.Session(aws_access_key_id=cr["AccessKeyId"],
-                                     aws_secret_access_key=cr["SecretAccessKey"],
-                                     aws_session_token=cr["SessionToken"],
-                                     region_name="us-east-1")
+        self.session = account_session(self.moto_url, ACCOUNT)
 
     def client(self, name: str, region: str = "us-east-1") -> Any:
         return self.session.client(name, region_name=region, endpoint_url=self.moto_url)

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -451,6 +451,32 @@ def test_classic_bypass_allowances_let_named_actors_skip_review(
     assert eff["required_approvals"] == 1 and eff["review_required_for_everyone"] is False
 
 
+def _merged_changes_after(monkeypatch: pytest.MonkeyPatch,
+                          tamper: Callable[[GitHubSimulator, list[str]], None]
+                          ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """merged_changes items of a one-repository org read through PyGithub, after `tamper`
+    changed the simulator; with the ids of the changes the seed made approved ("ok")."""
+    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
+    clock = Clock(seed_end + timedelta(hours=1))
+    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
+        sim.add_token(TOKEN, login="auditor")
+        summary = seed_org(sim, "acme", merged_prs=12, repos=1, end=seed_end)
+        ok = sorted(k for k, v in summary.expected.items() if v == "ok")
+        assert len(ok) >= 2
+        tamper(sim, ok)
+        res, _ = run(connector(sim, clock, monkeypatch), "merged_changes", summary.start,
+                     summary.end)
+    spec = GitHubConnector.snapshots()["merged_changes"]
+    assert spec.items is not None
+    return {i["id"]: i for i in spec.items(res.content)}, ok
+
+
+def _approvals(sim: GitHubSimulator, pr_id: str) -> list[dict[str, Any]]:
+    repo_name, number = pr_id.split("#")
+    pr = sim.repos[repo_name]["pulls_by_number"][int(number)]
+    return [r for r in pr["reviews"] if r["state"] == "APPROVED"]
+
+
 def test_approval_without_write_access_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """GitHub's "About protected branches": with required reviews, changes reach a protected
     branch "via a pull request that is approved by the required number of reviewers with
@@ -459,24 +485,12 @@ def test_approval_without_write_access_does_not_count(monkeypatch: pytest.Monkey
     the owner, an organization member nor an invited collaborator, so holds no write access
     (anyone may review a public repository's pull request). A PR whose only approval came
     from such a user passed; it fails naming the association. Read through PyGithub."""
-    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
-    clock = Clock(seed_end + timedelta(hours=1))
-    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
-        sim.add_token(TOKEN, login="auditor")
-        summary = seed_org(sim, "acme", merged_prs=12, repos=1, end=seed_end)
-        ok = sorted(k for k, v in summary.expected.items() if v == "ok")
-        assert len(ok) >= 2
-        drive_by, member = ok[0], ok[1]
-        repo_name, number = drive_by.split("#")
-        pr = sim.repos[repo_name]["pulls_by_number"][int(number)]
-        approvals = [r for r in pr["reviews"] if r["state"] == "APPROVED"]
-        for r in approvals:
+    def tamper(sim: GitHubSimulator, ok: list[str]) -> None:
+        for r in _approvals(sim, ok[0]):
             r["author_association"] = "CONTRIBUTOR"
-        res, _ = run(connector(sim, clock, monkeypatch), "merged_changes", summary.start,
-                     summary.end)
-    spec = GitHubConnector.snapshots()["merged_changes"]
-    assert spec.items is not None
-    items = {i["id"]: i for i in spec.items(res.content)}
+
+    items, ok = _merged_changes_after(monkeypatch, tamper)
+    drive_by, member = ok[0], ok[1]
     it = items[drive_by]
     assert it["verdict"] == "fail", it["reason"]
     assert "CONTRIBUTOR" in it["reason"] and "write access" in it["reason"]
@@ -490,24 +504,13 @@ def test_an_approval_by_a_bot_is_no_persons_review(monkeypatch: pytest.MonkeyPat
     then satisfies branch protection. A PR approved only by github-actions[bot] passed as
     reviewed; no person reviewed it as far as the PR shows, so it is inconclusive, naming
     the bot. Read through PyGithub."""
-    seed_end = datetime(2026, 10, 1, tzinfo=UTC)
-    clock = Clock(seed_end + timedelta(hours=1))
-    with GitHubSimulator(prefix="/api/v3", clock=clock) as sim:
-        sim.add_token(TOKEN, login="auditor")
-        summary = seed_org(sim, "acme", merged_prs=12, repos=1, end=seed_end)
-        ok = sorted(k for k, v in summary.expected.items() if v == "ok")
-        botted, person = ok[0], ok[1]
+    def tamper(sim: GitHubSimulator, ok: list[str]) -> None:
         sim.user("github-actions[bot]", kind="Bot")
-        repo_name, number = botted.split("#")
-        pr = sim.repos[repo_name]["pulls_by_number"][int(number)]
-        for r in pr["reviews"]:
-            if r["state"] == "APPROVED":
-                r["user"] = "github-actions[bot]"
-        res, _ = run(connector(sim, clock, monkeypatch), "merged_changes", summary.start,
-                     summary.end)
-    spec = GitHubConnector.snapshots()["merged_changes"]
-    assert spec.items is not None
-    items = {i["id"]: i for i in spec.items(res.content)}
+        for r in _approvals(sim, ok[0]):
+            r["user"] = "github-actions[bot]"
+
+    items, ok = _merged_changes_after(monkeypatch, tamper)
+    botted, person = ok[0], ok[1]
     assert items[botted]["verdict"] == "inconclusive", items[botted]["reason"]
     assert "github-actions[bot]" in items[botted]["reason"]
     assert "bot" in items[botted]["reason"]
