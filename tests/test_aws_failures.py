@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.aws import AwsConnector
-from connectors.errors import DataUnavailable
+from connectors.errors import DataUnavailable, TransientError
 from simulators.cloudtrail import Fault, iam_event
 from tests.test_aws_connector import (
     PERIOD_END,
@@ -251,3 +251,16 @@ def test_an_iam_change_window_past_the_event_history_is_data_unavailable(aws: Aw
     res, _ = run(conn, "iam_change_events", start=floor, end=now - timedelta(days=79))
     assert [ev["event_name"] for ev in res.content["accounts"][0]["events"]] == ["DeleteUser"]
     assert AwsConnector.snapshots()["iam_change_events"].lookback < timedelta(days=90)
+
+
+def test_a_report_in_progress_forever_names_what_iam_answered(aws: Aws) -> None:
+    """GenerateCredentialReport says COMPLETE but GetCredentialReport keeps answering
+    ReportInProgress: the run gives up as a TransientError naming that answer (it read
+    'still COMPLETE'), and nothing is judged."""
+    aws.sim.inject(Fault(service="iam", operation="GetCredentialReport",
+                         code="ReportInProgress", status=404))
+    conn = connector(aws.url, credential_report_wait_seconds=0.5)
+    with pytest.raises(TransientError) as e:
+        run(conn, "iam_credential_report")
+    assert "GetCredentialReport answered ReportInProgress" in str(e.value)
+    assert "still COMPLETE" not in str(e.value)

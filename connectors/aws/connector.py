@@ -154,16 +154,20 @@ class AwsConnector(Connector[AwsConfig]):
             with iam.recorder.polling():
                 while True:
                     state = iam.need("GenerateCredentialReport").get("State")
+                    last = f"GenerateCredentialReport answered {state}"
                     if state == "COMPLETE":
-                        rep = iam.call("GetCredentialReport", absent=(
+                        rep, code = iam.answer("GetCredentialReport", absent=(
                             "ReportInProgress", "ReportNotPresent", "ReportExpired"))
                         if rep is not None:
                             break
+                        last = f"GenerateCredentialReport answered COMPLETE, then " \
+                               f"GetCredentialReport answered {code}"
                     if time.monotonic() + delay > deadline:
                         waited = self.cfg.credential_report_wait_seconds
                         raise TransientError(
-                            f"credential report for {a.account_id} still {state} after "
-                            f"{waited:g}s", hint="AWS is still generating it; collect again later")
+                            f"credential report for {a.account_id} not readable after "
+                            f"{waited:g}s ({last})",
+                            hint="AWS is still generating it; collect again later")
                     self._sleep(delay)
                     delay = min(delay * 2, 5.0)
             summary = iam.need("GetAccountSummary")["SummaryMap"]
