@@ -59,11 +59,16 @@ class Aws:
         self.moto.stop()
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    a = Aws()
-    yield a
-    a.stop()
+def module_aws() -> Any:
+    """An `aws` fixture for a test module: the demo account on its own moto, once a module."""
+    def aws() -> Iterator[Aws]:
+        a = Aws()
+        yield a
+        a.stop()
+    return pytest.fixture(scope="module", name="aws")(aws)
+
+
+aws_fixture = module_aws()
 
 
 @pytest.fixture(autouse=True)

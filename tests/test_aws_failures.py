@@ -24,17 +24,14 @@ from tests.test_aws_connector import (
     connector,
     ctx,
     findings,
+    module_aws,
     run,
 )
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    a = Aws()
-    yield a
-    a.stop()
+aws_fixture = module_aws()
 
 
 @pytest.fixture(autouse=True)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from collector.config import load
 from collector.runner import Collector, Selection
 from connectors.aws import AwsConnector
 from simulators.cloudtrail import Fault
 from storage.store import EvidenceStore
-from tests.test_aws_connector import Aws, base_session
+from tests.test_aws_connector import Aws, base_session, module_aws
 
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    a = Aws()
-    yield a
-    a.stop()
+aws_fixture = module_aws()
 
 
 def _collector(config_file: Callable[..., Path], url: str) -> tuple[Collector, EvidenceStore]:
