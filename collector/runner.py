@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.config import Config, ConnectorInstance
@@ -296,8 +296,11 @@ class Collector:
             log.warning("%s %s: %s", inst.key, spec.name, note)
         out.warnings += notes
         out.status = "complete"  # nothing to do yet also counts; each window overrides it
-        while start < now and not self._stop.is_set():
-            end = min(now, start + spec.max_window)
+        # a source that delivers events late (spec.settle) is read only up to that long
+        # ago: what it may still add falls in the next window, never between two
+        horizon = now - spec.settle
+        while start < horizon and not self._stop.is_set():
+            end = min(horizon, start + spec.max_window)
             status, stored_end = self._one(run_id, inst, cls, spec, out, start, end, notes)
             notes = []  # the first window's provenance says why it starts where it does
             if status == "gap" and stored_end is not None and stored_end > start:
@@ -380,7 +383,7 @@ class Collector:
         findings: list[Finding] | None = None
         if period_start is not None and period_end is not None:
             period_end, window, late = _bound_window(period_start, period_end, started,
-                                                     finished, ipe.source_clock)
+                                                     finished, ipe.source_clock, spec.settle)
             if resumed:
                 window["resumed"] = resumed
             ipe_json["window"] = window
@@ -440,7 +443,8 @@ class Collector:
 
 
 def _bound_window(start: datetime, end: datetime, started: datetime, finished: datetime,
-                  source: tuple[datetime, datetime] | None
+                  source: tuple[datetime, datetime] | None,
+                  settle: timedelta = timedelta(0)
                   ) -> tuple[datetime, dict[str, Any], str | None]:
     """(stored end, the provenance's window, why nothing can be vouched for or None).
 
@@ -448,7 +452,8 @@ def _bound_window(start: datetime, end: datetime, started: datetime, finished: d
     when the source first answered (its `Date`): events later than that did not exist there
     yet, whatever this machine's clock said when the window was planned. Clocks that differ
     by less than CLOCK_TOLERANCE get no warning (a `Date` has whole seconds; hosts drift),
-    but bound the window all the same."""
+    but bound the window all the same. A source that delivers events up to `settle` late
+    bounds it that much earlier still."""
     window: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
     warnings: list[str] = []
     bound, by = finished, "the collection finished"
@@ -465,6 +470,10 @@ def _bound_window(start: datetime, end: datetime, started: datetime, finished: d
             warnings.append(f"this machine's clock is behind the source's by "
                             f"{span_text(last - finished)} (source {last.isoformat()}, here "
                             f"{finished.isoformat()})")
+    if settle:
+        bound, by = bound - settle, f"{by}, less the {span_text(settle)} the source may " \
+            "take to deliver an event"
+        window["settle_seconds"] = int(settle.total_seconds())
     late = None
     if end > bound:
         window["requested_end"] = end.isoformat()

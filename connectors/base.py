@@ -232,6 +232,9 @@ class SnapshotSpec:
         if self.schema is not None:
             return dict(self.schema)
         return infer_schema(self.example, self.vendor)
+    # how long after an event the source may still add it to what it lists (its delivery
+    # delay): a population window ends at least that long before now
+    settle: timedelta = timedelta(0)
 
 
 _F = TypeVar("_F", bound=Callable[..., SnapshotResult])
@@ -242,13 +245,16 @@ def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterab
              example: JSON = None, lookback: timedelta = timedelta(days=90),
              max_window: timedelta = timedelta(days=7),
              items: Items | None = None, schema: JSON = None,
-             vendor: Iterable[str] = ()) -> Callable[[_F], _F]:
+             vendor: Iterable[str] = (),
+             settle: timedelta = timedelta(0)) -> Callable[[_F], _F]:
     """Declare a method as a snapshot. `lookback` and `max_window` matter for populations:
     the first window starts `lookback` ago, and one run covers at most `max_window`;
     `items` (pure) lists a population's items so fieldwork can count and sample them;
     `schema` (JSON Schema) is the content's shape, inferred from `example` when omitted;
     `vendor` names the keys that hold the platform's own documents (an IAM policy, a tag
-    map), which inference leaves free inside."""
+    map), which inference leaves free inside; `settle` is how long after an event the
+    source may still add it (a population window ends at least that long before now, so a
+    late-delivered event falls in the next window, never between two)."""
     ctl = check_criteria(controls, where="@snapshot")
     documents = tuple(vendor)
     if schema is not None and documents:
@@ -260,7 +266,7 @@ def snapshot(*, controls: Iterable[str], max_age: timedelta, permissions: Iterab
             name=fn.__name__, doc=(fn.__doc__ or "").strip(), controls=ctl, kind=kind,
             max_age=max_age, permissions=tuple(permissions), assess=assess, example=example,
             lookback=lookback, max_window=max_window, fn=fn, items=items, schema=schema,
-            vendor=documents)
+            vendor=documents, settle=settle)
         return fn
 
     return wrap

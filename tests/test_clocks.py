@@ -377,41 +377,51 @@ def aws() -> Iterator[Any]:
     a.stop()
 
 
+def _cloudtrail_collector(aws: Any, config_file: Callable[..., Path], src: Clock,
+                          here: Clock) -> tuple[Any, EvidenceStore, Callable[[], Any]]:
+    """The AWS front on CloudTrail's clock `src`, a store and collector on this machine's
+    clock `here`, and a run of iam_change_events that must complete."""
+    from simulators.aws_front import AwsFront
+    from tests.test_aws_connector import base_session
+
+    front = AwsFront(upstream=aws.moto_url, clock=src).start()
+    conns = (f'[[connectors]]\ntype = "aws"\ninstance = "demo"\nregions = ["us-east-1"]\n'
+             f'endpoint_url = "{front.url}"\nmax_attempts = 2\n')
+    cfg = load(config_file(connectors=conns))
+    st = EvidenceStore.open(cfg, clock=here)
+    col = Collector(cfg, st, factories={"aws": base_session}, clock=here, sleep=lambda s: None)
+
+    def run() -> Any:
+        s = col.run(Selection(snapshots=("iam_change_events",)))
+        assert [o.status for o in s.outcomes] == ["complete"], s.outcomes
+        return s
+
+    return front, st, run
+
+
 def test_cloudtrail_two_days_ahead_then_fixed_leaves_no_hole(
         aws: Any, config_file: Callable[..., Path]) -> None:
     """boto3 through the kit against CloudTrail's LookupEvents: a run with this machine's
-    clock two days ahead ends its window at CloudTrail's Date, so IAM changes made after it
-    are collected by the next run once the clock is fixed, and the population has them all."""
-    from simulators.aws_front import AwsFront
+    clock two days ahead ends its window at CloudTrail's Date (less CloudTrail's delivery
+    time), so IAM changes made after it are collected by the next run once the clock is
+    fixed, and the population has them all."""
+    from connectors.aws.connector import CLOUDTRAIL_DELIVERY
     from simulators.cloudtrail import iam_event
-    from tests.test_aws_connector import base_session
 
     t = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
     src, here = Clock(t), Clock(t)
-    front = AwsFront(upstream=aws.moto_url, clock=src).start()
+    front, st, run = _cloudtrail_collector(aws, config_file, src, here)
     try:
         made = [iam_event("CreateUser", t + timedelta(minutes=m), user="alice",
                           request_parameters={"userName": f"u{m}"})
                 for m in (-600, -30, 10, 50, 100, 170)]
         front.add_events(made)
-        conns = (f'[[connectors]]\ntype = "aws"\ninstance = "demo"\nregions = ["us-east-1"]\n'
-                 f'endpoint_url = "{front.url}"\nmax_attempts = 2\n')
-        cfg = load(config_file(connectors=conns))
-        st = EvidenceStore.open(cfg, clock=here)
-        col = Collector(cfg, st, factories={"aws": base_session}, clock=here,
-                        sleep=lambda s: None)
-
-        def run() -> Any:
-            s = col.run(Selection(snapshots=("iam_change_events",)))
-            assert [o.status for o in s.outcomes] == ["complete"], s.outcomes
-            return s
-
         run()
         src.t, here.t = t + timedelta(minutes=20), t + timedelta(days=2)
         ahead = run()
         assert any("ahead of the source's by 1d 23h40m" in w for w in ahead.warnings)
         recs = [r for r in st.iter_records() if r["snapshot"] == "iam_change_events"]
-        assert recs[-1]["period_end"] == src.t
+        assert recs[-1]["period_end"] == src.t - CLOUDTRAIL_DELIVERY
 
         src.t = here.t = t + timedelta(hours=3)
         fixed = run()
@@ -419,11 +429,43 @@ def test_cloudtrail_two_days_ahead_then_fixed_leaves_no_hole(
         recs = [r for r in st.iter_records() if r["snapshot"] == "iam_change_events"]
         for a, b in itertools.pairwise(recs):
             assert b["period_start"] == a["period_end"]
-        since = t - timedelta(days=1)
-        pop = freeze_population(st, ["CC6.2"], since, here.t, "iam_change_events")
+        since, until = t - timedelta(days=1), here.t - CLOUDTRAIL_DELIVERY
+        pop = freeze_population(st, ["CC6.2"], since, until, "iam_change_events")
         assert pop.gaps == []
         assert sorted(i["id"] for i in pop.items) == sorted(
-            f"123456789012:{e.event_id}" for e in made if since <= e.event_time < here.t)
+            f"123456789012:{e.event_id}" for e in made if since <= e.event_time < until)
+    finally:
+        front.stop()
+
+
+def test_cloudtrail_event_delivered_late_is_read_by_the_next_window(
+        aws: Any, config_file: Callable[..., Path]) -> None:
+    """CloudTrail User Guide ("Getting and viewing your CloudTrail log files"): CloudTrail
+    "typically delivers logs within an average of about 5 minutes of an API call. This time
+    is not guaranteed." A window that ended at the run's own time lost for good an IAM change
+    made two minutes before it and delivered after it: the next window started after it. A
+    window now ends CLOUDTRAIL_DELIVERY before now (and before CloudTrail's Date), so the
+    next run reads the late event and the population has it, with no gap."""
+    from connectors.aws.connector import CLOUDTRAIL_DELIVERY
+    from simulators.cloudtrail import iam_event
+
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
+    src, here = Clock(t), Clock(t)
+    front, st, run = _cloudtrail_collector(aws, config_file, src, here)
+    try:
+        first = run()
+        assert first.warnings == []
+        recs = [r for r in st.iter_records() if r["snapshot"] == "iam_change_events"]
+        assert recs[-1]["period_end"] == t - CLOUDTRAIL_DELIVERY
+        late = iam_event("CreateUser", t - timedelta(minutes=2), user="alice",
+                         request_parameters={"userName": "delivered-late"})
+        front.add_events([late])  # delivered after the first run read its window
+        src.t = here.t = t + timedelta(hours=1)
+        run()
+        pop = freeze_population(st, ["CC6.2"], t - timedelta(days=1),
+                                here.t - CLOUDTRAIL_DELIVERY, "iam_change_events")
+        assert pop.gaps == []
+        assert f"123456789012:{late.event_id}" in {i["id"] for i in pop.items}
     finally:
         front.stop()
 

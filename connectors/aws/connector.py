@@ -50,6 +50,11 @@ def _bucket_region(location: str | None) -> str:
 # Buckets per ListBuckets page: AWS's maximum (1-10,000). Setting it makes the request a
 # paginated one, whose answer carries each bucket's BucketRegion (S3 API Reference).
 LIST_BUCKETS_PAGE = 10_000
+# CloudTrail User Guide, "Getting and viewing your CloudTrail log files": CloudTrail
+# "typically delivers logs within an average of about 5 minutes of an API call. This time is
+# not guaranteed" (it was long documented as 15 minutes): an IAM-change window ends this long
+# before now, so an event delivered late is read by the next window, not lost between two.
+CLOUDTRAIL_DELIVERY = timedelta(minutes=15)
 
 
 def _object_lock_impossible(bucket: dict[str, Any]) -> str | None:
@@ -689,7 +694,8 @@ class AwsConnector(Connector[AwsConfig]):
     @snapshot(controls=["CC6.2", "CC6.3", "CC8.1"], max_age=DAY, kind="population",
               permissions=["cloudtrail:LookupEvents"], assess=A.assess_iam_change_events,
               example=X.IAM_CHANGES, lookback=timedelta(days=89), max_window=timedelta(days=7),
-              items=A.iam_change_items, vendor=["request_parameters"])
+              items=A.iam_change_items, vendor=["request_parameters"],
+              settle=CLOUDTRAIL_DELIVERY)
     def iam_change_events(self, ctx: SnapshotContext) -> SnapshotResult:
         """Every IAM write (create, delete, attach, detach, put, update...) recorded by
         CloudTrail in [period_start, period_end): the population of access changes to sample
