@@ -387,15 +387,17 @@ def boundary_grants_admin(doc: JSON) -> bool:
                and any(covers_action(st, a) for a in BOUNDARY_ACTIONS) for st in stmts)
 
 
-def _boundary_verdict(who: Mapping[str, JSON]) -> Finding | None:
-    """The verdict a user's or role's permissions boundary settles, or None when it has none
-    or its boundary grants administrator rights too. IAM User Guide, "Permissions boundaries
+def _boundary_verdict(who: Mapping[str, JSON], failing: bool) -> Finding | None:
+    """The verdict a user's or role's permissions boundary settles, or None when it has none,
+    its boundary grants administrator rights too, or it is unknown whether it does and the
+    entity would not fail without it (`failing`). IAM User Guide, "Permissions boundaries
     for IAM entities": the effective permissions are only those both its policies and its
     boundary allow, so administrator policies under a boundary that grants no administrator
     rights make no administrator (pass); under an AWS managed boundary whose document was not
     read, whether they do is unknown (inconclusive, never pass)."""
     pb = who.get("permissions_boundary")
-    if not isinstance(pb, Mapping) or pb.get("grants_admin") is True:
+    if not isinstance(pb, Mapping) or pb.get("grants_admin") is True or \
+            (pb.get("grants_admin") is not False and not failing):
         return None
     via = ", ".join(str(v) for v in who.get("via", []))
     if pb.get("grants_admin") is False:
@@ -428,8 +430,8 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
                                    f"attached to {n} identities (judged with them)"))
         for u in acct.get("users", []):
             direct = [v for v in u.get("via", []) if not str(v).startswith("group:")]
-            bounded = _boundary_verdict(u)
-            if bounded is not None and (bounded.status == "pass" or direct):
+            bounded = _boundary_verdict(u, bool(direct))
+            if bounded is not None:
                 out.append(bounded)
             elif direct:
                 out.append(Finding(u["arn"], "fail", "administrator rights attached to the "
@@ -451,8 +453,8 @@ def assess_privileged_access(content: JSON) -> list[Finding]:
                                f"{len(g.get('members', []))} members: confirm they are approved"))
         for r in acct.get("roles", []):
             why = trust_open_to_anyone(r.get("trust_policy"))
-            bounded = _boundary_verdict(r)
-            if bounded is not None and (bounded.status == "pass" or why is not None):
+            bounded = _boundary_verdict(r, why is not None)
+            if bounded is not None:
                 out.append(bounded)
             elif why is not None:
                 out.append(Finding(r["arn"], "fail", "administrator role that any principal "
